@@ -1,0 +1,42 @@
+//! What the mediation point records about every host call.
+//!
+//! One [`CallEvent`] per call, allowed or denied, handed to an [`EventSink`].
+//! The sinks here (memory, JSONL) are the seam where the hash-chained,
+//! signed audit log plugs in; the event already carries every field it needs.
+//! Secret values never reach an event: the [`Redactor`] replaces them with a
+//! keyed digest first.
+
+mod redact;
+mod sink;
+
+pub use redact::Redactor;
+pub use sink::{EventSink, JsonlSink, MemorySink, SinkError};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+/// One host call, as the audit trail sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallEvent {
+    /// RFC 3339, UTC.
+    pub ts: String,
+    /// Empty outside a change.
+    pub change_id: String,
+    pub role: String,
+    /// sha256 of the component bytes, hex.
+    pub component: String,
+    /// `interface.function`, e.g. `secrets-read.read`.
+    pub call: String,
+    /// Arguments by name; secret values appear only as `hmac-sha256:…`.
+    pub args: serde_json::Map<String, serde_json::Value>,
+    pub decision: Decision,
+    /// `ok`, or the error the guest received.
+    pub outcome: String,
+    pub duration_us: u64,
+}

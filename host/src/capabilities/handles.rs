@@ -1,0 +1,114 @@
+//! `handles`: use a credential without seeing it.
+//!
+//! `acquire` returns an opaque token; the host swaps it for the value only
+//! where the value leaves for its destination (an outbound header, a file
+//! proposed in a workspace) and scrubs the value from whatever comes back.
+//! A Tester proves a token works without ever holding it.
+
+use super::bindings::agentward::host::{handles, types::Error};
+use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
+use super::path_scope::check_path;
+use super::{parse_label, store_error, Capability};
+use crate::store::SecretValue;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+const TOKEN_PREFIX: &str = "{{agentward:handle:";
+
+/// The handles of one run. They die with the run.
+#[derive(Default)]
+pub struct HandleTable {
+    values: HashMap<String, SecretValue>,
+}
+
+impl HandleTable {
+    /// `text` with every live handle replaced by its value. Only for text
+    /// that leaves the host for the handle's destination.
+    pub(crate) fn substitute(&self, text: &str) -> String {
+        if !text.contains(TOKEN_PREFIX) {
+            return text.to_string();
+        }
+        self.values.iter().fold(text.to_string(), |out, (token, value)| {
+            out.replace(token, value.expose())
+        })
+    }
+}
+
+struct Acquire {
+    path: String,
+    label: String,
+}
+
+impl HostCall for Acquire {
+    type Output = String;
+    fn call(&self) -> &'static str {
+        "handles.acquire"
+    }
+
+    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
+        let mut args = Map::new();
+        args.insert("path".into(), json!(self.path));
+        args.insert("label".into(), json!(self.label));
+        args
+    }
+
+    fn check(&self, binding: &RoleBinding) -> Result<(), Error> {
+        check_path(binding, Capability::Handles, &self.path, || {
+            format!("take a handle to secret `{}` ({})", self.path, self.label)
+        })
+    }
+
+    fn perform(
+        self,
+        ctx: &mut CallContext,
+        audit: &mut Map<String, Value>,
+    ) -> Result<String, Error> {
+        let label = parse_label(&self.label)?;
+        let value = ctx.store.read(&self.path, label).map_err(store_error)?;
+        let token = format!("{TOKEN_PREFIX}{}}}}}", hex::encode(rand::random::<[u8; 12]>()));
+        audit.insert("handle".into(), json!(token));
+        audit.insert("value".into(), ctx.digest(&value));
+        ctx.remember_secret(&value);
+        ctx.handles.values.insert(token.clone(), value);
+        Ok(token)
+    }
+}
+
+struct Release {
+    handle: String,
+}
+
+impl HostCall for Release {
+    type Output = ();
+    fn call(&self) -> &'static str {
+        "handles.release"
+    }
+
+    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
+        let mut args = Map::new();
+        args.insert("handle".into(), json!(self.handle));
+        args
+    }
+
+    fn check(&self, _binding: &RoleBinding) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn perform(self, ctx: &mut CallContext, _audit: &mut Map<String, Value>) -> Result<(), Error> {
+        ctx.handles
+            .values
+            .remove(&self.handle)
+            .map(|_| ())
+            .ok_or_else(|| Error::NotFound(format!("no live handle {}", self.handle)))
+    }
+}
+
+impl handles::Host for CallContext {
+    fn acquire(&mut self, path: String, label: String) -> Result<String, Error> {
+        mediate(self, Acquire { path, label })
+    }
+
+    fn release(&mut self, handle: String) {
+        let _ = mediate(self, Release { handle });
+    }
+}

@@ -1,0 +1,175 @@
+//! The one mediation point.
+//!
+//! Every host function of every capability builds a [`HostCall`] and hands
+//! it to [`mediate`], which checks it against the role's scopes, performs it
+//! only if allowed, and records exactly one [`CallEvent`] either way. Keeping
+//! this in one place is what lets an auditor trust that no call slips past.
+
+use super::bindings::agentward::host::types::Error;
+use super::path_scope::PathScope;
+use super::{Capability, Grants};
+use crate::audit::{CallEvent, Decision, EventSink, Redactor, SinkError};
+use crate::policy::{line_of, RoleName};
+use crate::store::{SecretStore, SecretValue};
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use toml::Spanned;
+
+/// Who is calling, under which policy: fixed for a prepared role.
+#[derive(Debug)]
+pub struct RoleBinding {
+    pub role: RoleName,
+    pub policy_path: PathBuf,
+    pub policy_source: Arc<str>,
+    pub grants: Grants,
+    /// sha256 of the component, hex.
+    pub component_digest: String,
+    /// Base for the relative paths in grants (workspace roots).
+    pub project_dir: PathBuf,
+}
+
+impl RoleBinding {
+    /// The path globs of a secret capability. Its host functions are linked
+    /// only when it is granted, so a missing grant here is a host bug.
+    pub(crate) fn path_grant(&self, capability: Capability) -> &Spanned<PathScope> {
+        let grant = match capability {
+            Capability::SecretsMeta => &self.grants.secrets_meta,
+            Capability::SecretsRead => &self.grants.secrets_read,
+            Capability::SecretsWrite => &self.grants.secrets_write,
+            Capability::Handles => &self.grants.handles,
+            other => panic!("{other} has no path scope"),
+        };
+        grant
+            .as_ref()
+            .unwrap_or_else(|| panic!("{capability} is linked only when granted"))
+    }
+
+    /// A denial that names the role, the request, and the policy line that
+    /// would allow it: `fix` is the whole grant as it would have to read.
+    pub(crate) fn deny<G>(&self, grant: &Spanned<G>, request: String, fix: String) -> Error {
+        Error::Denied(format!(
+            "role {} may not {request}; to allow it, change line {} of {} to: {fix}",
+            self.role,
+            line_of(&self.policy_source, grant.span().start),
+            self.policy_path.display(),
+        ))
+    }
+}
+
+/// Per-run state behind every capability's host functions.
+pub struct CallContext {
+    pub(crate) binding: Arc<RoleBinding>,
+    pub(crate) change_id: String,
+    pub(crate) sink: Arc<dyn EventSink>,
+    pub(crate) store: Arc<dyn SecretStore>,
+    pub(crate) redactor: Arc<Redactor>,
+    /// Values this run has touched, scrubbed from all guest-written text.
+    pub(crate) seen_secrets: Vec<SecretValue>,
+    pub(crate) handles: super::handles::HandleTable,
+    pub(crate) proposals: Vec<super::workspace::Proposal>,
+    /// Set when the sink refused an event; every later call is refused and
+    /// the run fails, so nothing happens that is not on record.
+    pub(crate) audit_failure: Option<SinkError>,
+}
+
+impl CallContext {
+    pub(crate) fn new(
+        binding: Arc<RoleBinding>,
+        change_id: String,
+        sink: Arc<dyn EventSink>,
+        store: Arc<dyn SecretStore>,
+        redactor: Arc<Redactor>,
+    ) -> Self {
+        CallContext {
+            binding,
+            change_id,
+            sink,
+            store,
+            redactor,
+            seen_secrets: Vec::new(),
+            handles: Default::default(),
+            proposals: Vec::new(),
+            audit_failure: None,
+        }
+    }
+
+    pub(crate) fn remember_secret(&mut self, value: &SecretValue) {
+        if !self.seen_secrets.contains(value) {
+            self.seen_secrets.push(value.clone());
+        }
+    }
+
+    /// `text` with every secret value this run has touched replaced by its digest.
+    pub fn scrub(&self, text: &str) -> String {
+        self.redactor
+            .scrub(text, self.seen_secrets.iter().map(SecretValue::expose))
+    }
+
+    pub(crate) fn digest(&self, value: &SecretValue) -> Value {
+        Value::String(self.redactor.digest(value.expose()))
+    }
+}
+
+/// One host call, described so [`mediate`] can check, perform and record it.
+pub(crate) trait HostCall: Sized {
+    type Output;
+
+    /// `interface.function`, as recorded.
+    fn call(&self) -> &'static str;
+
+    /// Arguments as recorded. Secret values must go through
+    /// [`CallContext::digest`]; guest text through [`CallContext::scrub`].
+    fn audit_args(&self, ctx: &CallContext) -> Map<String, Value>;
+
+    /// The scope check: `Err` is a denial naming the policy line to edit.
+    fn check(&self, binding: &RoleBinding) -> Result<(), Error>;
+
+    /// The effect, run only after `check` allowed it. May add fields to
+    /// the recorded arguments (a digest of a value read, a version number).
+    fn perform(
+        self,
+        ctx: &mut CallContext,
+        audit: &mut Map<String, Value>,
+    ) -> Result<Self::Output, Error>;
+}
+
+pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, call: C) -> Result<C::Output, Error> {
+    if let Some(failure) = &ctx.audit_failure {
+        return Err(Error::Unavailable(format!(
+            "the audit sink failed earlier in this run ({failure}); no further calls are allowed"
+        )));
+    }
+    let started = Instant::now();
+    let name = call.call();
+    let mut args = call.audit_args(ctx);
+    let (decision, result) = match call.check(&ctx.binding) {
+        Err(denial) => (Decision::Deny, Err(denial)),
+        Ok(()) => (Decision::Allow, call.perform(ctx, &mut args)),
+    };
+    let outcome = match &result {
+        Ok(_) => "ok".to_string(),
+        Err(e) => ctx.scrub(&super::error_text(e)),
+    };
+    let event = CallEvent {
+        ts: crate::time::now_rfc3339(),
+        change_id: ctx.change_id.clone(),
+        role: ctx.binding.role.to_string(),
+        component: ctx.binding.component_digest.clone(),
+        call: name.to_string(),
+        args,
+        decision,
+        outcome,
+        duration_us: started.elapsed().as_micros() as u64,
+    };
+    if let Err(failure) = ctx.sink.record(&event) {
+        let refused = Error::Unavailable(format!(
+            "the audit sink could not record {}: {failure}; the call's result was withheld",
+            name
+        ));
+        ctx.audit_failure = Some(failure);
+        return Err(refused);
+    }
+    result
+}

@@ -1,0 +1,203 @@
+//! The capabilities a role can be granted: one module per WIT interface.
+//!
+//! Each module owns three things for its interface: the grant it reads from
+//! the policy, the scope check a call must pass, and the audit fields a call
+//! leaves behind. All of them meet in [`mediation::mediate`], the one
+//! function every host call passes through.
+
+pub mod handles;
+pub mod http;
+pub mod log;
+pub(crate) mod mediation;
+pub mod path_scope;
+pub mod secrets_meta;
+pub mod secrets_read;
+pub mod secrets_write;
+pub mod workspace;
+
+pub use mediation::CallContext;
+
+use serde::Deserialize;
+use std::fmt;
+use toml::Spanned;
+use wasmtime::component::{HasSelf, Linker};
+
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "full",
+    });
+}
+
+pub use bindings::exports::agentward::host::agent::{Report, Task};
+use bindings::agentward::host as wit;
+
+/// The WIT package every capability belongs to.
+pub const PACKAGE: &str = "agentward:host";
+pub const PACKAGE_VERSION: &str = "0.1.0";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    Log,
+    SecretsMeta,
+    SecretsRead,
+    SecretsWrite,
+    Handles,
+    Http,
+    Workspace,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 7] = [
+        Capability::Log,
+        Capability::SecretsMeta,
+        Capability::SecretsRead,
+        Capability::SecretsWrite,
+        Capability::Handles,
+        Capability::Http,
+        Capability::Workspace,
+    ];
+
+    /// The interface name, as in WIT and in the policy's `grants` table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Log => "log",
+            Capability::SecretsMeta => "secrets-meta",
+            Capability::SecretsRead => "secrets-read",
+            Capability::SecretsWrite => "secrets-write",
+            Capability::Handles => "handles",
+            Capability::Http => "http",
+            Capability::Workspace => "workspace",
+        }
+    }
+
+    /// The fully qualified import name, e.g. `agentward:host/log@0.1.0`.
+    pub fn import_name(self) -> String {
+        format!("{PACKAGE}/{}@{PACKAGE_VERSION}", self.name())
+    }
+
+    /// The capability a component import names, if it is one of ours.
+    pub fn from_import(import: &str) -> Option<Capability> {
+        Capability::ALL
+            .into_iter()
+            .find(|c| c.import_name() == import)
+    }
+
+    /// A grant an operator can paste into the policy to allow this
+    /// capability, with the narrowest sensible scope.
+    pub fn example_grant(self) -> &'static str {
+        match self {
+            Capability::Log => "log = {}",
+            Capability::SecretsMeta => "secrets-meta = { paths = [\"npm/**\"] }",
+            Capability::SecretsRead => "secrets-read = { paths = [\"npm/**\"] }",
+            Capability::SecretsWrite => "secrets-write = { paths = [\"npm/**\"] }",
+            Capability::Handles => "handles = { paths = [\"npm/**\"] }",
+            Capability::Http => {
+                "http = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\"] }"
+            }
+            Capability::Workspace => "workspace = { roots = [\"repos\"], mode = \"read\" }",
+        }
+    }
+
+    /// Adds this interface's host functions to `linker`. A role's linker gets
+    /// only the capabilities its policy grants, so an ungranted import
+    /// cannot even be instantiated.
+    pub(crate) fn add_to_linker<T: 'static>(
+        self,
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut CallContext,
+    ) -> wasmtime::Result<()> {
+        type Ctx = HasSelf<CallContext>;
+        match self {
+            Capability::Log => wit::log::add_to_linker::<T, Ctx>(linker, get),
+            Capability::SecretsMeta => wit::secrets_meta::add_to_linker::<T, Ctx>(linker, get),
+            Capability::SecretsRead => wit::secrets_read::add_to_linker::<T, Ctx>(linker, get),
+            Capability::SecretsWrite => wit::secrets_write::add_to_linker::<T, Ctx>(linker, get),
+            Capability::Handles => wit::handles::add_to_linker::<T, Ctx>(linker, get),
+            Capability::Http => wit::http::add_to_linker::<T, Ctx>(linker, get),
+            Capability::Workspace => wit::workspace::add_to_linker::<T, Ctx>(linker, get),
+        }
+    }
+
+    /// The shared `types` interface carries no authority, only the error type.
+    pub(crate) fn add_types_to_linker<T: 'static>(
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut CallContext,
+    ) -> wasmtime::Result<()> {
+        wit::types::add_to_linker::<T, HasSelf<CallContext>>(linker, get)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a role is granted: one optional entry per capability. Spans are
+/// kept so a denial can point at the exact line to edit.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Grants {
+    pub log: Option<Spanned<log::LogGrant>>,
+    pub secrets_meta: Option<Spanned<path_scope::PathScope>>,
+    pub secrets_read: Option<Spanned<path_scope::PathScope>>,
+    pub secrets_write: Option<Spanned<path_scope::PathScope>>,
+    pub handles: Option<Spanned<path_scope::PathScope>>,
+    pub http: Option<Spanned<http::HttpGrant>>,
+    pub workspace: Option<Spanned<workspace::WorkspaceGrant>>,
+}
+
+impl Grants {
+    pub fn contains(&self, capability: Capability) -> bool {
+        match capability {
+            Capability::Log => self.log.is_some(),
+            Capability::SecretsMeta => self.secrets_meta.is_some(),
+            Capability::SecretsRead => self.secrets_read.is_some(),
+            Capability::SecretsWrite => self.secrets_write.is_some(),
+            Capability::Handles => self.handles.is_some(),
+            Capability::Http => self.http.is_some(),
+            Capability::Workspace => self.workspace.is_some(),
+        }
+    }
+
+    pub fn granted(&self) -> Vec<Capability> {
+        Capability::ALL
+            .into_iter()
+            .filter(|c| self.contains(*c))
+            .collect()
+    }
+}
+
+impl wit::types::Host for CallContext {}
+
+/// An error as one line of text: `denied: …`, `not found: …`.
+pub(crate) fn error_text(error: &wit::types::Error) -> String {
+    use wit::types::Error::*;
+    match error {
+        Denied(m) => format!("denied: {m}"),
+        NotFound(m) => format!("not found: {m}"),
+        Invalid(m) => format!("invalid: {m}"),
+        Unavailable(m) => format!("unavailable: {m}"),
+    }
+}
+
+/// A store failure as the guest sees it. Store errors never carry values.
+pub(crate) fn store_error(error: crate::store::StoreError) -> wit::types::Error {
+    use crate::store::StoreError;
+    match error {
+        StoreError::NotFound { .. } | StoreError::NoSuchLabel { .. } => {
+            wit::types::Error::NotFound(error.to_string())
+        }
+        StoreError::Unavailable(_) => wit::types::Error::Unavailable(error.to_string()),
+    }
+}
+
+/// A label argument, parsed.
+pub(crate) fn parse_label(text: &str) -> Result<crate::store::Label, wit::types::Error> {
+    crate::store::Label::parse(text).ok_or_else(|| {
+        wit::types::Error::Invalid(format!(
+            "unknown label `{text}`: use \"current\", \"pending\" or \"previous\""
+        ))
+    })
+}

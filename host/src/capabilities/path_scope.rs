@@ -1,0 +1,165 @@
+//! The grant shape shared by the secret capabilities: a list of path globs.
+//!
+//! `*` stays within one path segment and `**` crosses segments, so
+//! `npm/*` grants `npm/token` but not `npm/team/token`.
+
+use super::bindings::agentward::host::types::Error;
+use super::mediation::RoleBinding;
+use super::Capability;
+use crate::policy::error_fix;
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "RawPathScope")]
+pub struct PathScope {
+    patterns: Vec<String>,
+    set: GlobSet,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPathScope {
+    paths: Vec<String>,
+}
+
+impl TryFrom<RawPathScope> for PathScope {
+    type Error = String;
+
+    fn try_from(raw: RawPathScope) -> Result<Self, String> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in &raw.paths {
+            builder.add(compile(pattern)?);
+        }
+        let set = builder.build().map_err(|e| e.to_string())?;
+        Ok(PathScope {
+            patterns: raw.paths,
+            set,
+        })
+    }
+}
+
+fn compile(pattern: &str) -> Result<Glob, String> {
+    let invalid = |reason: String| {
+        error_fix(
+            format!("invalid secret path glob `{pattern}`: {reason}"),
+            "write a glob such as \"npm/**\" (`*` matches within a segment, `**` across segments)",
+        )
+    };
+    if pattern.is_empty() || pattern.starts_with('/') {
+        return Err(invalid("paths are relative and non-empty".into()));
+    }
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| invalid(e.kind().to_string()))
+}
+
+impl PathScope {
+    pub fn allows(&self, path: &str) -> bool {
+        is_clean_path(path) && self.set.is_match(path)
+    }
+
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// The grant as it would read with `path` added: the fix in a denial.
+    pub fn with_added(&self, name: &str, path: &str) -> String {
+        let mut paths: Vec<&str> = self.patterns.iter().map(String::as_str).collect();
+        paths.push(path);
+        format!("{name} = {{ paths = {} }}", toml_list(&paths))
+    }
+}
+
+/// Allows a call on `path` if `capability`'s globs match it; otherwise a
+/// denial whose fix is the grant with `path` added.
+pub(crate) fn check_path(
+    binding: &RoleBinding,
+    capability: Capability,
+    path: &str,
+    request: impl FnOnce() -> String,
+) -> Result<(), Error> {
+    let grant = binding.path_grant(capability);
+    if grant.get_ref().allows(path) {
+        return Ok(());
+    }
+    Err(binding.deny(
+        grant,
+        request(),
+        grant.get_ref().with_added(capability.name(), path),
+    ))
+}
+
+/// Paths with empty, `.` or `..` segments are never granted: a glob must not
+/// be escapable by a path that a backend would normalise differently.
+pub(crate) fn is_clean_path(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
+/// A TOML array of strings, as an operator would type it.
+pub(crate) fn toml_list(items: &[&str]) -> String {
+    toml::Value::Array(
+        items
+            .iter()
+            .map(|s| toml::Value::String(s.to_string()))
+            .collect(),
+    )
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(paths: &[&str]) -> PathScope {
+        PathScope::try_from(RawPathScope {
+            paths: paths.iter().map(|s| s.to_string()).collect(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn star_stays_within_a_segment() {
+        let s = scope(&["npm/*"]);
+        assert!(s.allows("npm/token"));
+        assert!(!s.allows("npm/team/token"));
+        assert!(!s.allows("npmx/token"));
+    }
+
+    #[test]
+    fn double_star_crosses_segments() {
+        let s = scope(&["npm/**"]);
+        assert!(s.allows("npm/team/token"));
+        assert!(!s.allows("prod/db"));
+    }
+
+    #[test]
+    fn dot_segments_are_never_granted() {
+        let s = scope(&["npm/**"]);
+        assert!(!s.allows("npm/../prod/db"));
+        assert!(!s.allows("npm//token"));
+        assert!(!s.allows("npm/./token"));
+    }
+
+    #[test]
+    fn bad_glob_is_an_error_with_a_fix() {
+        let err = PathScope::try_from(RawPathScope {
+            paths: vec!["npm/[abc".into()],
+        })
+        .unwrap_err();
+        assert!(err.contains("invalid secret path glob `npm/[abc`"), "{err}");
+        assert!(err.contains("fix: "), "{err}");
+    }
+
+    #[test]
+    fn fix_line_adds_the_path() {
+        assert_eq!(
+            scope(&["npm/**"]).with_added("secrets-read", "prod/db"),
+            r#"secrets-read = { paths = ["npm/**", "prod/db"] }"#
+        );
+    }
+}

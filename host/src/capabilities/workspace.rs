@@ -1,0 +1,239 @@
+//! `workspace`: files of the repositories under change.
+//!
+//! Each root the policy names is opened as a cap-std directory, so `..`,
+//! absolute paths and symlinks cannot reach outside it. A role with mode
+//! "propose" may propose new contents; proposals are collected for the run's
+//! report and never written in place by this capability.
+
+use super::bindings::agentward::host::{types::Error, workspace};
+use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
+use super::path_scope::{is_clean_path, toml_list};
+use cap_std::fs::Dir;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkspaceMode {
+    Read,
+    Propose,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceGrant {
+    /// Directories relative to the project directory.
+    pub roots: Vec<String>,
+    pub mode: WorkspaceMode,
+    #[serde(default = "default_max_file_bytes")]
+    pub max_file_bytes: u64,
+}
+
+fn default_max_file_bytes() -> u64 {
+    1024 * 1024
+}
+
+impl WorkspaceGrant {
+    fn render(&self, roots: &[&str], mode: WorkspaceMode) -> String {
+        let mode = match mode {
+            WorkspaceMode::Read => "read",
+            WorkspaceMode::Propose => "propose",
+        };
+        format!(
+            "workspace = {{ roots = {}, mode = \"{mode}\", max_file_bytes = {} }}",
+            toml_list(roots),
+            self.max_file_bytes
+        )
+    }
+
+    fn roots(&self) -> Vec<&str> {
+        self.roots.iter().map(String::as_str).collect()
+    }
+}
+
+/// New contents a role proposes for one file.
+#[derive(Clone, Debug, Serialize)]
+pub struct Proposal {
+    pub root: String,
+    pub path: String,
+    /// Exactly as proposed: handles stay tokens until a change lands.
+    pub contents: String,
+}
+
+enum Op {
+    Read,
+    List,
+    Propose(Vec<u8>),
+}
+
+struct FileCall {
+    root: String,
+    path: String,
+    op: Op,
+}
+
+impl FileCall {
+    fn open_root(&self, ctx: &CallContext) -> Result<Dir, Error> {
+        let dir = ctx.binding.project_dir.join(&self.root);
+        Dir::open_ambient_dir(&dir, cap_std::ambient_authority()).map_err(|e| {
+            Error::NotFound(format!("workspace root `{}` ({}): {e}", self.root, dir.display()))
+        })
+    }
+
+    fn io_error(&self, e: std::io::Error) -> Error {
+        let what = format!("`{}` in workspace root `{}`: {e}", self.path, self.root);
+        match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound(what),
+            _ => Error::Invalid(what),
+        }
+    }
+}
+
+/// `workspace` calls differ only in their effect; scope and audit are shared.
+impl HostCall for FileCall {
+    type Output = WorkspaceOutput;
+    fn call(&self) -> &'static str {
+        match self.op {
+            Op::Read => "workspace.read-file",
+            Op::List => "workspace.list-dir",
+            Op::Propose(_) => "workspace.propose-change",
+        }
+    }
+
+    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
+        let mut args = Map::new();
+        args.insert("root".into(), json!(self.root));
+        args.insert("path".into(), json!(self.path));
+        if let Op::Propose(contents) = &self.op {
+            args.insert("bytes".into(), json!(contents.len()));
+        }
+        args
+    }
+
+    fn check(&self, binding: &RoleBinding) -> Result<(), Error> {
+        let grant = binding
+            .grants
+            .workspace
+            .as_ref()
+            .expect("workspace is linked only when granted");
+        let g = grant.get_ref();
+        if !g.roots.contains(&self.root) {
+            let mut roots = g.roots();
+            roots.push(&self.root);
+            return Err(binding.deny(
+                grant,
+                format!("use workspace root `{}`", self.root),
+                g.render(&roots, g.mode),
+            ));
+        }
+        if matches!(self.op, Op::Propose(_)) && g.mode != WorkspaceMode::Propose {
+            return Err(binding.deny(
+                grant,
+                format!("propose changes in workspace root `{}`", self.root),
+                g.render(&g.roots(), WorkspaceMode::Propose),
+            ));
+        }
+        let listing_root = matches!(self.op, Op::List) && (self.path.is_empty() || self.path == ".");
+        if !listing_root && !is_clean_path(&self.path) {
+            return Err(Error::Invalid(format!(
+                "`{}` is not a clean relative path (no `..`, `.`, empty or leading `/` segments)",
+                self.path
+            )));
+        }
+        Ok(())
+    }
+
+    fn perform(
+        self,
+        ctx: &mut CallContext,
+        audit: &mut Map<String, Value>,
+    ) -> Result<WorkspaceOutput, Error> {
+        let max = ctx
+            .binding
+            .grants
+            .workspace
+            .as_ref()
+            .expect("checked")
+            .get_ref()
+            .max_file_bytes;
+        match &self.op {
+            Op::Read => {
+                let dir = self.open_root(ctx)?;
+                let size = dir.metadata(&self.path).map_err(|e| self.io_error(e))?.len();
+                if size > max {
+                    return Err(Error::Invalid(format!(
+                        "`{}` is {size} bytes; max_file_bytes is {max}",
+                        self.path
+                    )));
+                }
+                let bytes = dir.read(&self.path).map_err(|e| self.io_error(e))?;
+                audit.insert("returned_bytes".into(), json!(bytes.len()));
+                Ok(WorkspaceOutput::Bytes(bytes))
+            }
+            Op::List => {
+                let dir = self.open_root(ctx)?;
+                let target = if self.path.is_empty() { "." } else { self.path.as_str() };
+                let mut names = dir
+                    .read_dir(target)
+                    .map_err(|e| self.io_error(e))?
+                    .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                    .collect::<Vec<_>>();
+                names.sort();
+                Ok(WorkspaceOutput::Names(names))
+            }
+            Op::Propose(contents) => {
+                if contents.len() as u64 > max {
+                    return Err(Error::Invalid(format!(
+                        "proposed contents are {} bytes; max_file_bytes is {max}",
+                        contents.len()
+                    )));
+                }
+                let text = String::from_utf8(contents.clone()).map_err(|_| {
+                    Error::Invalid(format!("proposed contents of `{}` are not UTF-8", self.path))
+                })?;
+                if ctx.scrub(&text) != text {
+                    return Err(Error::Invalid(format!(
+                        "proposed contents of `{}` contain a secret value in plain text; \
+                         use a handle or an environment reference such as ${{NPM_TOKEN}}",
+                        self.path
+                    )));
+                }
+                ctx.proposals.push(Proposal {
+                    root: self.root.clone(),
+                    path: self.path.clone(),
+                    contents: text,
+                });
+                Ok(WorkspaceOutput::Proposed)
+            }
+        }
+    }
+}
+
+enum WorkspaceOutput {
+    Bytes(Vec<u8>),
+    Names(Vec<String>),
+    Proposed,
+}
+
+impl workspace::Host for CallContext {
+    fn read_file(&mut self, root: String, path: String) -> Result<Vec<u8>, Error> {
+        match mediate(self, FileCall { root, path, op: Op::Read })? {
+            WorkspaceOutput::Bytes(bytes) => Ok(bytes),
+            _ => unreachable!("read-file yields bytes"),
+        }
+    }
+
+    fn list_dir(&mut self, root: String, path: String) -> Result<Vec<String>, Error> {
+        match mediate(self, FileCall { root, path, op: Op::List })? {
+            WorkspaceOutput::Names(names) => Ok(names),
+            _ => unreachable!("list-dir yields names"),
+        }
+    }
+
+    fn propose_change(&mut self, root: String, path: String, contents: Vec<u8>) -> Result<(), Error> {
+        match mediate(self, FileCall { root, path, op: Op::Propose(contents) })? {
+            WorkspaceOutput::Proposed => Ok(()),
+            _ => unreachable!("propose-change yields nothing"),
+        }
+    }
+}

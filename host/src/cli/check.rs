@@ -1,0 +1,99 @@
+//! `agentward check`: every role's imports against its grants.
+
+use super::Failure;
+use agentward::audit::MemorySink;
+use agentward::policy::Policy;
+use agentward::runtime::artifacts;
+use agentward::store::MemoryStore;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The policy file (default: PROJECT/policies/default.toml).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+}
+
+pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
+    let policy = Policy::load(&super::policy_path(project, args.policy))?;
+    let host = super::host(project, Arc::new(MemorySink::new()), Arc::new(MemoryStore::new()))?;
+    println!("policy {}", policy.path.display());
+    let mut problems = Vec::new();
+    let mut rows = vec![[
+        "ROLE".to_string(),
+        "IMPORTS".to_string(),
+        "GRANTED".to_string(),
+        "STATUS".to_string(),
+    ]];
+    for (role, role_policy) in &policy.roles {
+        let (imports, status) = match host.inspect(role_policy) {
+            Err(e) => ("?".to_string(), Err(e.to_string())),
+            Ok(report) => {
+                let used = report.capabilities_used();
+                let names = used.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ");
+                // `prepare` applies every link-time rule the run would.
+                let status = host
+                    .prepare(&policy, *role)
+                    .map(|_| {
+                        let unused: Vec<_> = report
+                            .granted
+                            .iter()
+                            .filter(|c| !used.contains(c))
+                            .map(|c| c.name())
+                            .collect();
+                        if unused.is_empty() {
+                            "ok".to_string()
+                        } else {
+                            format!("ok (granted, not imported: {})", unused.join(", "))
+                        }
+                    })
+                    .map_err(|e| e.to_string());
+                (format!("{names} [{}]", artifacts::display(&report.component)), status)
+            }
+        };
+        let granted = role_policy
+            .grants
+            .granted()
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let status = match status {
+            Ok(status) => status,
+            Err(message) => {
+                problems.push(message);
+                "MISMATCH".to_string()
+            }
+        };
+        rows.push([role.to_string(), imports, granted, status]);
+    }
+    print_table(&rows);
+    if problems.is_empty() {
+        println!("all {} roles match their grants", policy.roles.len());
+        return Ok(());
+    }
+    for problem in &problems {
+        eprintln!("\n{problem}");
+    }
+    Err(Failure::Failed(anyhow::anyhow!(
+        "{} of {} roles do not match {}",
+        problems.len(),
+        policy.roles.len(),
+        policy.path.display()
+    )))
+}
+
+fn print_table(rows: &[[String; 4]]) {
+    let widths: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:width$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
+}

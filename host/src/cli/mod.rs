@@ -1,0 +1,98 @@
+//! Subcommands, one module each.
+
+mod check;
+mod init;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "agentward", version, about = "Runs AI-agent roles as capability-scoped WebAssembly components")]
+struct Cli {
+    /// The project directory (secrets/, policies/, logs/, manifests/).
+    #[arg(long, global = true, default_value = ".")]
+    project: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a project: secrets/, policies/ (with the default policy), logs/, manifests/.
+    Init(init::Args),
+    /// List, per role, what its component imports against what the policy grants.
+    Check(check::Args),
+    /// Run one role once and print its report as JSON.
+    Run(run::Args),
+}
+
+/// A failure and the exit code it maps to.
+pub(crate) enum Failure {
+    /// A role, a check or an effect failed: exit 1.
+    Failed(anyhow::Error),
+    /// The input was wrong (policy, flags, files): exit 2.
+    BadInput(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure::BadInput(error.into())
+    }
+}
+
+pub(crate) fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("AGENTWARD_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Check(args) => check::run(&cli.project, args),
+        Command::Run(args) => run::run(&cli.project, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Failed(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+        Err(Failure::BadInput(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The policy to use: `--policy`, or the project's default.
+pub(crate) fn policy_path(project: &std::path::Path, policy: Option<PathBuf>) -> PathBuf {
+    policy.unwrap_or_else(|| project.join("policies/default.toml"))
+}
+
+/// A host for CLI commands: precompiled components cached per user.
+pub(crate) fn host(
+    project: &std::path::Path,
+    sink: std::sync::Arc<dyn agentward::audit::EventSink>,
+    store: std::sync::Arc<dyn agentward::store::SecretStore>,
+) -> Result<agentward::runtime::Host, Failure> {
+    let mut config = agentward::runtime::HostConfig::new(project);
+    config.cache_dir = cache_dir();
+    Ok(agentward::runtime::Host::new(
+        config,
+        sink,
+        store,
+        std::sync::Arc::new(agentward::audit::Redactor::ephemeral()),
+    )?)
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("AGENTWARD_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("agentward/components"))
+}

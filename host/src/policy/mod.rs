@@ -1,0 +1,188 @@
+//! The policy file: which component each role runs, what it may call, and
+//! within which limits.
+//!
+//! Parsing is strict (`deny_unknown_fields` everywhere) because a typo in a
+//! security policy must never silently widen or narrow a grant. Every error
+//! names the file, the line and the edit that fixes it.
+
+mod error;
+
+pub use error::PolicyError;
+pub(crate) use error::error_fix;
+
+use crate::capabilities::{Capability, Grants};
+use crate::runtime::Limits;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The roles agentward knows. A fixed set: an unknown role in a policy is a
+/// typo, not a new role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoleName {
+    Planner,
+    Implementer,
+    Reviewer,
+    Tester,
+    Researcher,
+    DomainSpecialist,
+}
+
+impl RoleName {
+    pub const ALL: [RoleName; 6] = [
+        RoleName::Planner,
+        RoleName::Implementer,
+        RoleName::Reviewer,
+        RoleName::Tester,
+        RoleName::Researcher,
+        RoleName::DomainSpecialist,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleName::Planner => "planner",
+            RoleName::Implementer => "implementer",
+            RoleName::Reviewer => "reviewer",
+            RoleName::Tester => "tester",
+            RoleName::Researcher => "researcher",
+            RoleName::DomainSpecialist => "domain-specialist",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RoleName> {
+        RoleName::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+impl fmt::Display for RoleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The only role that may hold `secrets-write`: the design's invariant that
+/// a Planner, Reviewer or Tester can never change a secret, whatever a
+/// policy author writes.
+pub const WRITER_ROLE: RoleName = RoleName::Implementer;
+
+/// One role's section of the policy.
+#[derive(Debug)]
+pub struct RolePolicy {
+    pub role: RoleName,
+    /// An artifact name (`planner`) or a path to a `.wasm` file, relative
+    /// to the project directory.
+    pub component: String,
+    pub grants: Grants,
+    pub limits: Limits,
+    /// Line of the role's `grants` table, or of its header when it has none:
+    /// where an operator adds a grant.
+    pub grants_line: usize,
+}
+
+/// A loaded, validated policy.
+#[derive(Debug)]
+pub struct Policy {
+    /// The file as the operator named it; used in every message.
+    pub path: PathBuf,
+    /// The file's text, to turn grant spans into line numbers for denials.
+    pub source: std::sync::Arc<str>,
+    pub roles: BTreeMap<RoleName, RolePolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    roles: BTreeMap<RoleName, Spanned<RawRole>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRole {
+    component: String,
+    #[serde(default)]
+    grants: Option<Spanned<Grants>>,
+    #[serde(default)]
+    limits: Limits,
+}
+
+impl Policy {
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Policy::parse(path, &text)
+    }
+
+    /// Parses `text` as the contents of `path` (which is only used in messages).
+    pub fn parse(path: &Path, text: &str) -> Result<Policy, PolicyError> {
+        let raw: RawPolicy =
+            toml::from_str(text).map_err(|e| PolicyError::from_toml(path, text, &e))?;
+        let mut roles = BTreeMap::new();
+        for (role, spanned) in raw.roles {
+            let role_start = spanned.span().start;
+            let raw_role = spanned.into_inner();
+            let (grants, grants_line) = match raw_role.grants {
+                Some(g) => (g.get_ref().clone(), line_of(text, g.span().start)),
+                None => (Grants::default(), line_of(text, role_start)),
+            };
+            if role != WRITER_ROLE && grants.secrets_write.is_some() {
+                return Err(PolicyError::at(
+                    path,
+                    text,
+                    grants.secrets_write.as_ref().map_or(role_start, |g| g.span().start),
+                    format!(
+                        "role {role} is granted {}, which only the {WRITER_ROLE} may hold",
+                        Capability::SecretsWrite.name()
+                    ),
+                    format!(
+                        "remove `{}` from [roles.{role}.grants]; roles that need a credential use `handles`",
+                        Capability::SecretsWrite.name()
+                    ),
+                ));
+            }
+            roles.insert(
+                role,
+                RolePolicy {
+                    role,
+                    component: raw_role.component,
+                    grants,
+                    limits: raw_role.limits,
+                    grants_line,
+                },
+            );
+        }
+        if roles.is_empty() {
+            return Err(PolicyError::at(
+                path,
+                text,
+                0,
+                "the policy defines no roles".into(),
+                "add a [roles.planner] table with `component = \"planner\"` (see policies/default.toml)".into(),
+            ));
+        }
+        Ok(Policy {
+            path: path.to_path_buf(),
+            source: text.into(),
+            roles,
+        })
+    }
+
+    pub fn role(&self, role: RoleName) -> Result<&RolePolicy, PolicyError> {
+        self.roles.get(&role).ok_or_else(|| PolicyError::NoSuchRole {
+            path: self.path.clone(),
+            role,
+        })
+    }
+}
+
+/// 1-based line of byte `offset` in `text`.
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! Components compiled once, cached by content hash.
+//!
+//! Compiling a component takes hundreds of milliseconds; loading a
+//! precompiled one takes a few. The on-disk cache holds the output of
+//! `Engine::precompile_component`, named by the sha256 of the component and
+//! the engine's compatibility hash, so a changed component or an upgraded
+//! wasmtime never loads stale code. Loading native code from disk is only as
+//! safe as the directory, so the cache directory is created 0700.
+
+use super::RuntimeError;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use wasmtime::component::Component;
+use wasmtime::Engine;
+
+const WASM_MAGIC: &[u8; 4] = b"\0asm";
+const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
+const COMPONENT_VERSION: [u8; 4] = [0x0d, 0, 1, 0];
+
+#[derive(Clone)]
+pub struct LoadedComponent {
+    pub component: Component,
+    /// sha256 of the component bytes, hex.
+    pub digest: String,
+}
+
+pub(crate) struct ComponentCache {
+    engine: Engine,
+    dir: Option<PathBuf>,
+    loaded: Mutex<HashMap<String, Component>>,
+}
+
+impl ComponentCache {
+    pub(crate) fn new(engine: Engine, dir: Option<PathBuf>) -> Self {
+        ComponentCache {
+            engine,
+            dir,
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn load(&self, path: &Path) -> Result<LoadedComponent, RuntimeError> {
+        let bytes = std::fs::read(path).map_err(|source| RuntimeError::ComponentUnreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        check_header(path, &bytes)?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(component) = loaded.get(&digest) {
+            return Ok(LoadedComponent {
+                component: component.clone(),
+                digest,
+            });
+        }
+        let component = self.compile_or_reuse(path, &bytes, &digest)?;
+        loaded.insert(digest.clone(), component.clone());
+        Ok(LoadedComponent { component, digest })
+    }
+
+    fn compile_or_reuse(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        digest: &str,
+    ) -> Result<Component, RuntimeError> {
+        let cached = self.dir.as_ref().map(|dir| dir.join(self.file_name(digest)));
+        if let Some(cached) = cached.as_ref().filter(|c| c.exists()) {
+            // SAFETY: the file was written by `precompile_component` of an
+            // engine with the same compatibility hash, into a 0700 directory
+            // only this user can write; wasmtime re-checks the header.
+            if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, cached) } {
+                return Ok(component);
+            }
+        }
+        let compiled = self
+            .engine
+            .precompile_component(bytes)
+            .map_err(|e| RuntimeError::Malformed {
+                path: path.to_path_buf(),
+                reason: format!("{e:#}"),
+            })?;
+        if let Some(cached) = &cached {
+            // A cache that cannot be written only costs the next start its
+            // compile time; the run itself goes on.
+            if let Err(e) = write_atomically(cached, &compiled) {
+                tracing::warn!(cache = %cached.display(), error = %e, "component cache not written");
+            }
+        }
+        // SAFETY: `compiled` was produced by this engine a moment ago.
+        unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| {
+            RuntimeError::Malformed {
+                path: path.to_path_buf(),
+                reason: format!("{e:#}"),
+            }
+        })
+    }
+
+    fn file_name(&self, digest: &str) -> String {
+        let mut hasher = DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        format!("{digest}-{:016x}.cwasm", hasher.finish())
+    }
+}
+
+fn check_header(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
+    let malformed = |reason: &str| RuntimeError::Malformed {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
+        return Err(malformed("it does not start with the WebAssembly magic bytes"));
+    }
+    match bytes[4..8].try_into().expect("four bytes") {
+        COMPONENT_VERSION => Ok(()),
+        CORE_VERSION => Err(RuntimeError::CoreModule {
+            path: path.to_path_buf(),
+        }),
+        _ => Err(malformed("it has an unknown WebAssembly version or layer")),
+    }
+}
+
+fn write_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = target.parent().expect("cache files live in a directory");
+    create_private_dir(dir)?;
+    let tmp = dir.join(format!(".{}.tmp-{}", std::process::id(), rand::random::<u32>()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, target)
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}

@@ -1,0 +1,483 @@
+//! Running a role: load its component, link only what its policy grants,
+//! instantiate it in a sandbox with its limits, call `agent.run`.
+//!
+//! Enforcement happens twice before a role runs: [`Host::prepare`] compares
+//! the component's imports with the grants and refuses an ungranted one by
+//! name, and the linker itself holds only granted interfaces, so even a bug
+//! in that comparison cannot link a capability the policy did not give.
+
+pub mod artifacts;
+mod cache;
+mod engine;
+mod limits;
+mod sandbox;
+
+pub use cache::LoadedComponent;
+pub use engine::MAX_WASM_STACK;
+pub use limits::{LimitHit, Limits, MAX_MEMORY_MIB};
+
+use crate::audit::{EventSink, Redactor, SinkError};
+use crate::capabilities::bindings::{Full, FullPre};
+use crate::capabilities::workspace::Proposal;
+use crate::capabilities::{CallContext, Capability, Report, Task};
+use crate::capabilities::mediation::RoleBinding;
+use crate::policy::{Policy, RoleName, RolePolicy, WRITER_ROLE};
+use crate::store::SecretStore;
+use limits::{CappedOutput, RoleLimiter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::Linker;
+use wasmtime::{Engine, Store, Trap};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot start the wasm engine: {0}")]
+    Engine(String),
+    #[error(
+        "component {} cannot be read: {source}\n  fix: build the role components (`make plugins`) or correct `component = …` in the policy",
+        artifacts::display(path)
+    )]
+    ComponentUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{} is a core WebAssembly module, not a component\n  fix: build it for the wasm32-wasip2 target, or wrap it with `wasm-tools component new`",
+        artifacts::display(path)
+    )]
+    CoreModule { path: PathBuf },
+    #[error(
+        "{} is not a valid WebAssembly component: {reason}\n  fix: rebuild it; a truncated or foreign file cannot run",
+        artifacts::display(path)
+    )]
+    Malformed { path: PathBuf, reason: String },
+    #[error(
+        "role {role}: component {component} imports {import}, which {policy} does not grant to {role}\n  fix: {fix}"
+    )]
+    UngrantedImport {
+        role: RoleName,
+        component: String,
+        import: String,
+        policy: String,
+        fix: String,
+    },
+    #[error(
+        "role {role}: component {component} imports {import}, which agentward does not provide\n  fix: reach the network through `http` and files through `workspace`; see docs/plugins/"
+    )]
+    UnknownImport {
+        role: RoleName,
+        component: String,
+        import: String,
+    },
+    #[error("role {role}: component {component} cannot be linked: {reason}")]
+    Link {
+        role: RoleName,
+        component: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("role {role} was stopped: {limit}")]
+    Limit { role: RoleName, limit: LimitHit },
+    #[error("role {role} trapped: {message}")]
+    Trap { role: RoleName, message: String },
+    #[error("role {role} failed: {message}")]
+    Guest { role: RoleName, message: String },
+    #[error("role {role}: the audit sink failed, so the run was stopped: {source}")]
+    Audit {
+        role: RoleName,
+        #[source]
+        source: SinkError,
+    },
+    #[error("role {role} could not be instantiated: {message}")]
+    Instantiate { role: RoleName, message: String },
+}
+
+impl RunError {
+    pub fn role(&self) -> RoleName {
+        match self {
+            RunError::Limit { role, .. }
+            | RunError::Trap { role, .. }
+            | RunError::Guest { role, .. }
+            | RunError::Audit { role, .. }
+            | RunError::Instantiate { role, .. } => *role,
+        }
+    }
+}
+
+pub struct HostConfig {
+    /// Base for relative component paths and workspace roots.
+    pub project_dir: PathBuf,
+    /// Where precompiled components are kept; `None` compiles in memory only.
+    pub cache_dir: Option<PathBuf>,
+    /// Pool slots: how many roles may be instantiated at once.
+    pub max_concurrent_roles: u32,
+}
+
+impl HostConfig {
+    pub fn new(project_dir: impl Into<PathBuf>) -> Self {
+        HostConfig {
+            project_dir: project_dir.into(),
+            cache_dir: None,
+            max_concurrent_roles: 16,
+        }
+    }
+}
+
+/// What a role's component imports, against what its policy grants.
+#[derive(Debug)]
+pub struct ImportReport {
+    pub role: RoleName,
+    pub component: PathBuf,
+    pub digest: String,
+    pub imports: Vec<String>,
+    pub granted: Vec<Capability>,
+}
+
+impl ImportReport {
+    pub fn capabilities_used(&self) -> Vec<Capability> {
+        self.imports
+            .iter()
+            .filter_map(|i| Capability::from_import(i))
+            .collect()
+    }
+}
+
+/// A role ready to run many times: linked, checked, pre-instantiated.
+pub struct PreparedRole {
+    pre: FullPre<RoleState>,
+    binding: Arc<RoleBinding>,
+    limits: Limits,
+}
+
+impl PreparedRole {
+    pub fn role(&self) -> RoleName {
+        self.binding.role
+    }
+
+    pub fn digest(&self) -> &str {
+        &self.binding.component_digest
+    }
+}
+
+/// What a finished run returns. All guest-written text is scrubbed of the
+/// secret values the run touched.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub report: Report,
+    pub stdout: String,
+    pub stderr: String,
+    pub proposals: Vec<Proposal>,
+    pub fuel_used: u64,
+    pub duration: Duration,
+}
+
+/// The store data of one run.
+pub(crate) struct RoleState {
+    sandbox: sandbox::Sandbox,
+    limiter: RoleLimiter,
+    calls: CallContext,
+}
+
+impl RoleState {
+    fn calls(&mut self) -> &mut CallContext {
+        &mut self.calls
+    }
+}
+
+impl wasmtime_wasi::WasiView for RoleState {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        self.sandbox.view()
+    }
+}
+
+pub struct Host {
+    engine: Engine,
+    cache: cache::ComponentCache,
+    project_dir: PathBuf,
+    sink: Arc<dyn EventSink>,
+    store: Arc<dyn SecretStore>,
+    redactor: Arc<Redactor>,
+    _epoch: engine::EpochTicker,
+}
+
+impl Host {
+    pub fn new(
+        config: HostConfig,
+        sink: Arc<dyn EventSink>,
+        store: Arc<dyn SecretStore>,
+        redactor: Arc<Redactor>,
+    ) -> Result<Host, RuntimeError> {
+        let engine = engine::new_engine(config.max_concurrent_roles)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        Ok(Host {
+            cache: cache::ComponentCache::new(engine.clone(), config.cache_dir),
+            _epoch: engine::EpochTicker::start(&engine),
+            engine,
+            project_dir: config.project_dir,
+            sink,
+            store,
+            redactor,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads (or reuses) the compiled component at `path`.
+    pub fn load(&self, path: &Path) -> Result<LoadedComponent, RuntimeError> {
+        self.cache.load(path)
+    }
+
+    /// What `role`'s component imports, against its grants; no linking.
+    pub fn inspect(&self, policy: &RolePolicy) -> Result<ImportReport, RuntimeError> {
+        let path = artifacts::resolve(&policy.component, &self.project_dir);
+        let loaded = self.cache.load(&path)?;
+        let imports = loaded
+            .component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        Ok(ImportReport {
+            role: policy.role,
+            component: path,
+            digest: loaded.digest,
+            imports,
+            granted: policy.grants.granted(),
+        })
+    }
+
+    /// Checks `role`'s component against `policy` and links it. Every
+    /// refusal names the role, the import and the fix.
+    pub fn prepare(&self, policy: &Policy, role: RoleName) -> Result<PreparedRole, RuntimeError> {
+        let role_policy = policy.role(role).map_err(|e| RuntimeError::Link {
+            role,
+            component: String::new(),
+            reason: e.to_string(),
+        })?;
+        let report = self.inspect(role_policy)?;
+        let component_name = artifacts::display(&report.component);
+        for import in &report.imports {
+            check_import(policy, role_policy, &component_name, import)?;
+        }
+        let loaded = self.cache.load(&report.component)?;
+        let linker = self
+            .linker_for(&role_policy.grants.granted())
+            .map_err(|e| RuntimeError::Link {
+                role,
+                component: component_name.clone(),
+                reason: format!("{e:#}"),
+            })?;
+        let link_error = |e: wasmtime::Error| RuntimeError::Link {
+            role,
+            component: component_name.clone(),
+            reason: format!("{e:#}"),
+        };
+        let pre = linker.instantiate_pre(&loaded.component).map_err(link_error)?;
+        let pre = FullPre::new(pre).map_err(|e| RuntimeError::Link {
+            role,
+            component: component_name.clone(),
+            reason: format!(
+                "{e:#}; every role must export {}/agent@{} (see docs/plugins/)",
+                crate::capabilities::PACKAGE,
+                crate::capabilities::PACKAGE_VERSION
+            ),
+        })?;
+        Ok(PreparedRole {
+            pre,
+            binding: Arc::new(RoleBinding {
+                role,
+                policy_path: policy.path.clone(),
+                policy_source: policy.source.clone(),
+                grants: role_policy.grants.clone(),
+                component_digest: loaded.digest,
+                project_dir: self.project_dir.clone(),
+            }),
+            limits: role_policy.limits.clone(),
+        })
+    }
+
+    fn linker_for(&self, granted: &[Capability]) -> wasmtime::Result<Linker<RoleState>> {
+        let mut linker = Linker::new(&self.engine);
+        // WASI is linked whole but holds no authority: the sandbox context
+        // has no directories, no environment, no arguments and no sockets.
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Capability::add_types_to_linker(&mut linker, RoleState::calls)?;
+        for capability in granted {
+            capability.add_to_linker(&mut linker, RoleState::calls)?;
+        }
+        Ok(linker)
+    }
+
+    /// Runs `task` once. A failing run (a limit, a trap, a guest error)
+    /// leaves the host ready for the next one.
+    pub fn run(&self, prepared: &PreparedRole, task: &Task) -> Result<RunOutcome, RunError> {
+        let role = prepared.role();
+        let limits = &prepared.limits;
+        let started = Instant::now();
+        let stdout = CappedOutput::new(limits.output_bytes);
+        let stderr = CappedOutput::new(limits.output_bytes);
+        let state = RoleState {
+            sandbox: sandbox::Sandbox::new(&stdout, &stderr),
+            limiter: RoleLimiter::new(limits),
+            calls: CallContext::new(
+                prepared.binding.clone(),
+                task.change_id.clone(),
+                self.sink.clone(),
+                self.store.clone(),
+                self.redactor.clone(),
+            ),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store
+            .set_fuel(limits.fuel)
+            .expect("fuel is enabled on the engine");
+        store.set_epoch_deadline(limits.wall_ms.div_ceil(engine::EPOCH_TICK.as_millis() as u64));
+
+        let result = prepared
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance: Full| instance.agentward_host_agent().call_run(&mut store, task));
+        let fuel_used = limits.fuel - store.get_fuel().unwrap_or(0);
+        let state = store.into_data();
+        let calls = &state.calls;
+        if let Some(source) = state.calls.audit_failure {
+            return Err(RunError::Audit { role, source });
+        }
+        let classify = |e: wasmtime::Error| {
+            classify_failure(role, limits, &state.limiter, &stdout, &stderr, e, calls)
+        };
+        let report = match result {
+            Ok(Ok(report)) => report,
+            Ok(Err(message)) => {
+                return Err(RunError::Guest {
+                    role,
+                    message: calls.scrub(&message),
+                })
+            }
+            Err(e) => return Err(classify(e)),
+        };
+        if report.summary.len() + report.output.len() > limits.output_bytes {
+            return Err(RunError::Limit {
+                role,
+                limit: LimitHit::Output {
+                    stream: "its report",
+                    limit_bytes: limits.output_bytes,
+                },
+            });
+        }
+        let text = |out: &CappedOutput| calls.scrub(&String::from_utf8_lossy(&out.contents()));
+        Ok(RunOutcome {
+            report: Report {
+                summary: calls.scrub(&report.summary),
+                output: calls.scrub(&report.output),
+            },
+            stdout: text(&stdout),
+            stderr: text(&stderr),
+            proposals: calls.proposals.clone(),
+            fuel_used,
+            duration: started.elapsed(),
+        })
+    }
+}
+
+/// Refuses an import the policy does not grant, with the edit that would.
+fn check_import(
+    policy: &Policy,
+    role_policy: &RolePolicy,
+    component: &str,
+    import: &str,
+) -> Result<(), RuntimeError> {
+    let role = role_policy.role;
+    if import.starts_with("wasi:") || import == format!("{}/types@{}", crate::capabilities::PACKAGE, crate::capabilities::PACKAGE_VERSION) {
+        return Ok(());
+    }
+    let Some(capability) = Capability::from_import(import) else {
+        return Err(RuntimeError::UnknownImport {
+            role,
+            component: component.to_string(),
+            import: import.to_string(),
+        });
+    };
+    if role_policy.grants.contains(capability) {
+        return Ok(());
+    }
+    let fix = if capability == Capability::SecretsWrite && role != WRITER_ROLE {
+        format!(
+            "only the {WRITER_ROLE} may hold secrets-write; remove the import from the component (use `handles` to work with a credential)"
+        )
+    } else {
+        format!(
+            "add `{}` under [roles.{role}.grants] (line {} of {}), or remove the import from the component",
+            capability.example_grant(),
+            role_policy.grants_line,
+            policy.path.display()
+        )
+    };
+    Err(RuntimeError::UngrantedImport {
+        role,
+        component: component.to_string(),
+        import: import.to_string(),
+        policy: policy.path.display().to_string(),
+        fix,
+    })
+}
+
+fn classify_failure(
+    role: RoleName,
+    limits: &Limits,
+    limiter: &RoleLimiter,
+    stdout: &CappedOutput,
+    stderr: &CappedOutput,
+    error: wasmtime::Error,
+    calls: &CallContext,
+) -> RunError {
+    let limit = |limit| RunError::Limit { role, limit };
+    if let Some(requested_bytes) = limiter.memory_hit {
+        return limit(LimitHit::Memory {
+            limit_mib: limits.memory_mib,
+            requested_bytes,
+        });
+    }
+    for (stream, out) in [("stdout", stdout), ("stderr", stderr)] {
+        if out.overflowed() {
+            return limit(LimitHit::Output {
+                stream,
+                limit_bytes: limits.output_bytes,
+            });
+        }
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => return limit(LimitHit::Fuel { limit: limits.fuel }),
+        Some(Trap::Interrupt) => {
+            return limit(LimitHit::WallClock {
+                limit_ms: limits.wall_ms,
+            })
+        }
+        Some(Trap::StackOverflow) => {
+            return limit(LimitHit::Stack {
+                limit_bytes: MAX_WASM_STACK,
+            })
+        }
+        _ => {}
+    }
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return RunError::Guest {
+            role,
+            message: format!("exited with status {} instead of returning a report", exit.0),
+        };
+    }
+    let message = calls.scrub(&format!("{error:#}"));
+    if error.downcast_ref::<Trap>().is_some() {
+        RunError::Trap { role, message }
+    } else {
+        RunError::Instantiate { role, message }
+    }
+}

@@ -1,0 +1,47 @@
+//! The Rust SDK for agentward roles.
+//!
+//! A role is a type that implements [`Role`], exported with [`export_role!`]:
+//!
+//! ```ignore
+//! struct Hello;
+//! impl agentward_sdk::Role for Hello {
+//!     fn run(task: agentward_sdk::Task) -> Result<agentward_sdk::Report, String> {
+//!         agentward_sdk::log::log(agentward_sdk::log::Level::Info, "hello");
+//!         Ok(agentward_sdk::Report { summary: "said hello".into(), output: "{}".into() })
+//!     }
+//! }
+//! agentward_sdk::export_role!(Hello);
+//! ```
+//!
+//! The bindings cover every capability of `agentward:host@0.1.0`, but a built
+//! component imports only the interfaces it calls, so the host's link-time
+//! check sees exactly what the role uses.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "full",
+    pub_export_macro: true,
+    export_macro_name: "export_role",
+    default_bindings_module: "agentward_sdk",
+});
+
+pub use agentward::host::{
+    handles, http, log, secrets_meta, secrets_read, secrets_write, types, workspace,
+};
+pub use exports::agentward::host::agent::{Guest as Role, Report, Task};
+pub use types::Error;
+
+/// Formats and logs one line at `info` level.
+pub fn info(message: &str) {
+    log::log(log::Level::Info, message);
+}
+
+impl Error {
+    /// The host's explanation, without the variant name: for a denial it
+    /// names the policy line that would allow the call.
+    pub fn message(&self) -> &str {
+        match self {
+            Error::Denied(m) | Error::NotFound(m) | Error::Invalid(m) | Error::Unavailable(m) => m,
+        }
+    }
+}
