@@ -13,7 +13,10 @@ fn main() {
     let plugins = root.join("plugins");
     let target_dir = plugins.join("target");
     let out = target_dir.join(TARGET).join("release");
-    println!("cargo:rustc-env=AGENTWARD_BUILT_COMPONENTS={}", out.display());
+    println!(
+        "cargo:rustc-env=AGENTWARD_BUILT_COMPONENTS={}",
+        out.display()
+    );
     for watched in watched_paths(&root) {
         println!("cargo:rerun-if-changed={}", watched.display());
     }
@@ -40,7 +43,9 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().expect("running cargo for the guest components");
+    let status = cmd
+        .status()
+        .expect("running cargo for the guest components");
     if !status.success() {
         panic!(
             "building the guest components failed ({status}).\n\

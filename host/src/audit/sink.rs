@@ -32,7 +32,10 @@ impl MemorySink {
     }
 
     pub fn events(&self) -> Vec<CallEvent> {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

@@ -28,9 +28,11 @@ impl HandleTable {
         if !text.contains(TOKEN_PREFIX) {
             return text.to_string();
         }
-        self.values.iter().fold(text.to_string(), |out, (token, value)| {
-            out.replace(token, value.expose())
-        })
+        self.values
+            .iter()
+            .fold(text.to_string(), |out, (token, value)| {
+                out.replace(token, value.expose())
+            })
     }
 }
 
@@ -65,7 +67,10 @@ impl HostCall for Acquire {
     ) -> Result<String, Error> {
         let label = parse_label(&self.label)?;
         let value = ctx.store.read(&self.path, label).map_err(store_error)?;
-        let token = format!("{TOKEN_PREFIX}{}}}}}", hex::encode(rand::random::<[u8; 12]>()));
+        let token = format!(
+            "{TOKEN_PREFIX}{}}}}}",
+            hex::encode(rand::random::<[u8; 12]>())
+        );
         audit.insert("handle".into(), json!(token));
         audit.insert("value".into(), ctx.digest(&value));
         ctx.remember_secret(&value);

@@ -119,7 +119,12 @@ impl HostCall for Send {
         args.insert("method".into(), json!(self.request.method));
         args.insert("url".into(), json!(ctx.scrub(&self.request.url)));
         // Header names only: values may carry handles or credentials.
-        let names: Vec<&str> = self.request.headers.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = self
+            .request
+            .headers
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
         args.insert("headers".into(), json!(names));
         args.insert(
             "body_bytes".into(),
@@ -199,20 +204,32 @@ impl HostCall for Send {
             .body(self.request.body.unwrap_or_default())
             .map_err(|e| Error::Invalid(format!("malformed request: {e}")))?;
         let mut response = agent.run(request).map_err(|e| {
-            Error::Unavailable(ctx.scrub(&format!("{} {}: {e}", self.request.method, self.request.url)))
+            Error::Unavailable(ctx.scrub(&format!(
+                "{} {}: {e}",
+                self.request.method, self.request.url
+            )))
         })?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
-            .map(|(n, v)| (n.to_string(), ctx.scrub(&String::from_utf8_lossy(v.as_bytes()))))
+            .map(|(n, v)| {
+                (
+                    n.to_string(),
+                    ctx.scrub(&String::from_utf8_lossy(v.as_bytes())),
+                )
+            })
             .collect();
         let body = response
             .body_mut()
             .with_config()
             .limit(max_body as u64)
             .read_to_vec()
-            .map_err(|e| Error::Unavailable(format!("reading the response body (limit {max_body} bytes): {e}")))?;
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "reading the response body (limit {max_body} bytes): {e}"
+                ))
+            })?;
         let body = scrub_bytes(ctx, body);
         audit.insert("status".into(), json!(status));
         audit.insert("response_bytes".into(), json!(body.len()));

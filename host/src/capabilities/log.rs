@@ -40,12 +40,18 @@ impl HostCall for Log {
             .map_or(0, |g| g.get_ref().max_message_bytes);
         let mut message = ctx.scrub(&self.message);
         if message.len() > max {
-            let cut = (0..=max).rev().find(|i| message.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=max)
+                .rev()
+                .find(|i| message.is_char_boundary(*i))
+                .unwrap_or(0);
             message.truncate(cut);
             message.push_str("…[truncated]");
         }
         let mut args = Map::new();
-        args.insert("level".into(), json!(format!("{:?}", self.level).to_lowercase()));
+        args.insert(
+            "level".into(),
+            json!(format!("{:?}", self.level).to_lowercase()),
+        );
         args.insert("message".into(), json!(message));
         args
     }

@@ -29,8 +29,8 @@ pub(crate) mod bindings {
     });
 }
 
-pub use bindings::exports::agentward::host::agent::{Report, Task};
 use bindings::agentward::host as wit;
+pub use bindings::exports::agentward::host::agent::{Report, Task};
 
 /// The WIT package every capability belongs to.
 pub const PACKAGE: &str = "agentward:host";

@@ -76,7 +76,11 @@ impl FileCall {
     fn open_root(&self, ctx: &CallContext) -> Result<Dir, Error> {
         let dir = ctx.binding.project_dir.join(&self.root);
         Dir::open_ambient_dir(&dir, cap_std::ambient_authority()).map_err(|e| {
-            Error::NotFound(format!("workspace root `{}` ({}): {e}", self.root, dir.display()))
+            Error::NotFound(format!(
+                "workspace root `{}` ({}): {e}",
+                self.root,
+                dir.display()
+            ))
         })
     }
 
@@ -133,7 +137,8 @@ impl HostCall for FileCall {
                 g.render(&g.roots(), WorkspaceMode::Propose),
             ));
         }
-        let listing_root = matches!(self.op, Op::List) && (self.path.is_empty() || self.path == ".");
+        let listing_root =
+            matches!(self.op, Op::List) && (self.path.is_empty() || self.path == ".");
         if !listing_root && !is_clean_path(&self.path) {
             return Err(Error::Invalid(format!(
                 "`{}` is not a clean relative path (no `..`, `.`, empty or leading `/` segments)",
@@ -159,7 +164,10 @@ impl HostCall for FileCall {
         match &self.op {
             Op::Read => {
                 let dir = self.open_root(ctx)?;
-                let size = dir.metadata(&self.path).map_err(|e| self.io_error(e))?.len();
+                let size = dir
+                    .metadata(&self.path)
+                    .map_err(|e| self.io_error(e))?
+                    .len();
                 if size > max {
                     return Err(Error::Invalid(format!(
                         "`{}` is {size} bytes; max_file_bytes is {max}",
@@ -172,7 +180,11 @@ impl HostCall for FileCall {
             }
             Op::List => {
                 let dir = self.open_root(ctx)?;
-                let target = if self.path.is_empty() { "." } else { self.path.as_str() };
+                let target = if self.path.is_empty() {
+                    "."
+                } else {
+                    self.path.as_str()
+                };
                 let mut names = dir
                     .read_dir(target)
                     .map_err(|e| self.io_error(e))?
@@ -189,7 +201,10 @@ impl HostCall for FileCall {
                     )));
                 }
                 let text = String::from_utf8(contents.clone()).map_err(|_| {
-                    Error::Invalid(format!("proposed contents of `{}` are not UTF-8", self.path))
+                    Error::Invalid(format!(
+                        "proposed contents of `{}` are not UTF-8",
+                        self.path
+                    ))
                 })?;
                 if ctx.scrub(&text) != text {
                     return Err(Error::Invalid(format!(
@@ -217,21 +232,47 @@ enum WorkspaceOutput {
 
 impl workspace::Host for CallContext {
     fn read_file(&mut self, root: String, path: String) -> Result<Vec<u8>, Error> {
-        match mediate(self, FileCall { root, path, op: Op::Read })? {
+        match mediate(
+            self,
+            FileCall {
+                root,
+                path,
+                op: Op::Read,
+            },
+        )? {
             WorkspaceOutput::Bytes(bytes) => Ok(bytes),
             _ => unreachable!("read-file yields bytes"),
         }
     }
 
     fn list_dir(&mut self, root: String, path: String) -> Result<Vec<String>, Error> {
-        match mediate(self, FileCall { root, path, op: Op::List })? {
+        match mediate(
+            self,
+            FileCall {
+                root,
+                path,
+                op: Op::List,
+            },
+        )? {
             WorkspaceOutput::Names(names) => Ok(names),
             _ => unreachable!("list-dir yields names"),
         }
     }
 
-    fn propose_change(&mut self, root: String, path: String, contents: Vec<u8>) -> Result<(), Error> {
-        match mediate(self, FileCall { root, path, op: Op::Propose(contents) })? {
+    fn propose_change(
+        &mut self,
+        root: String,
+        path: String,
+        contents: Vec<u8>,
+    ) -> Result<(), Error> {
+        match mediate(
+            self,
+            FileCall {
+                root,
+                path,
+                op: Op::Propose(contents),
+            },
+        )? {
             WorkspaceOutput::Proposed => Ok(()),
             _ => unreachable!("propose-change yields nothing"),
         }

@@ -17,7 +17,11 @@ pub(crate) struct Args {
 
 pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     let policy = Policy::load(&super::policy_path(project, args.policy))?;
-    let host = super::host(project, Arc::new(MemorySink::new()), Arc::new(MemoryStore::new()))?;
+    let host = super::host(
+        project,
+        Arc::new(MemorySink::new()),
+        Arc::new(MemoryStore::new()),
+    )?;
     println!("policy {}", policy.path.display());
     let mut problems = Vec::new();
     let mut rows = vec![[
@@ -49,7 +53,10 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
                         }
                     })
                     .map_err(|e| e.to_string());
-                (format!("{names} [{}]", artifacts::display(&report.component)), status)
+                (
+                    format!("{names} [{}]", artifacts::display(&report.component)),
+                    status,
+                )
             }
         };
         let granted = role_policy

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "agentward", version, about = "Runs AI-agent roles as capability-scoped WebAssembly components")]
+#[command(
+    name = "agentward",
+    version,
+    about = "Runs AI-agent roles as capability-scoped WebAssembly components"
+)]
 struct Cli {
     /// The project directory (secrets/, policies/, logs/, manifests/).
     #[arg(long, global = true, default_value = ".")]

@@ -43,10 +43,13 @@ struct SeedSecret {
 pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     let role = RoleName::parse(&args.role).ok_or_else(|| {
         let names: Vec<_> = RoleName::ALL.iter().map(|r| r.as_str()).collect();
-        anyhow!("unknown role `{}`; roles are: {}", args.role, names.join(", "))
+        anyhow!(
+            "unknown role `{}`; roles are: {}",
+            args.role,
+            names.join(", ")
+        )
     })?;
-    serde_json::from_str::<serde_json::Value>(&args.input)
-        .context("--input is not valid JSON")?;
+    serde_json::from_str::<serde_json::Value>(&args.input).context("--input is not valid JSON")?;
     let policy = Policy::load(&super::policy_path(project, args.policy))?;
     let store = Arc::new(MemoryStore::new());
     if let Some(seed) = &args.seed {
@@ -87,10 +90,14 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
 }
 
 fn load_seed(store: &MemoryStore, path: &Path) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading seed {}", path.display()))?;
-    let secrets: BTreeMap<String, SeedSecret> = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a seed file (see `agentward run --help`)", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading seed {}", path.display()))?;
+    let secrets: BTreeMap<String, SeedSecret> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a seed file (see `agentward run --help`)",
+            path.display()
+        )
+    })?;
     for (secret_path, seed) in secrets {
         store.insert_current(&secret_path, SecretValue::new(seed.value), seed.attributes);
     }

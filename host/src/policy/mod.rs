@@ -7,8 +7,8 @@
 
 mod error;
 
-pub use error::PolicyError;
 pub(crate) use error::error_fix;
+pub use error::PolicyError;
 
 use crate::capabilities::{Capability, Grants};
 use crate::runtime::Limits;
@@ -172,10 +172,12 @@ impl Policy {
     }
 
     pub fn role(&self, role: RoleName) -> Result<&RolePolicy, PolicyError> {
-        self.roles.get(&role).ok_or_else(|| PolicyError::NoSuchRole {
-            path: self.path.clone(),
-            role,
-        })
+        self.roles
+            .get(&role)
+            .ok_or_else(|| PolicyError::NoSuchRole {
+                path: self.path.clone(),
+                role,
+            })
     }
 }
 

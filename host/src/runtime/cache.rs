@@ -67,7 +67,10 @@ impl ComponentCache {
         bytes: &[u8],
         digest: &str,
     ) -> Result<Component, RuntimeError> {
-        let cached = self.dir.as_ref().map(|dir| dir.join(self.file_name(digest)));
+        let cached = self
+            .dir
+            .as_ref()
+            .map(|dir| dir.join(self.file_name(digest)));
         if let Some(cached) = cached.as_ref().filter(|c| c.exists()) {
             // SAFETY: the file was written by `precompile_component` of an
             // engine with the same compatibility hash, into a 0700 directory
@@ -76,13 +79,13 @@ impl ComponentCache {
                 return Ok(component);
             }
         }
-        let compiled = self
-            .engine
-            .precompile_component(bytes)
-            .map_err(|e| RuntimeError::Malformed {
-                path: path.to_path_buf(),
-                reason: format!("{e:#}"),
-            })?;
+        let compiled =
+            self.engine
+                .precompile_component(bytes)
+                .map_err(|e| RuntimeError::Malformed {
+                    path: path.to_path_buf(),
+                    reason: format!("{e:#}"),
+                })?;
         if let Some(cached) = &cached {
             // A cache that cannot be written only costs the next start its
             // compile time; the run itself goes on.
@@ -101,7 +104,9 @@ impl ComponentCache {
 
     fn file_name(&self, digest: &str) -> String {
         let mut hasher = DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         format!("{digest}-{:016x}.cwasm", hasher.finish())
     }
 }
@@ -112,7 +117,9 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
         reason: reason.to_string(),
     };
     if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
-        return Err(malformed("it does not start with the WebAssembly magic bytes"));
+        return Err(malformed(
+            "it does not start with the WebAssembly magic bytes",
+        ));
     }
     match bytes[4..8].try_into().expect("four bytes") {
         COMPONENT_VERSION => Ok(()),
@@ -126,7 +133,11 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
 fn write_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = target.parent().expect("cache files live in a directory");
     create_private_dir(dir)?;
-    let tmp = dir.join(format!(".{}.tmp-{}", std::process::id(), rand::random::<u32>()));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, target)
 }

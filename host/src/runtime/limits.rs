@@ -96,11 +96,23 @@ impl TryFrom<RawLimits> for Limits {
 /// Which limit stopped a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LimitHit {
-    Fuel { limit: u64 },
-    WallClock { limit_ms: u64 },
-    Memory { limit_mib: u64, requested_bytes: usize },
-    Stack { limit_bytes: usize },
-    Output { stream: &'static str, limit_bytes: usize },
+    Fuel {
+        limit: u64,
+    },
+    WallClock {
+        limit_ms: u64,
+    },
+    Memory {
+        limit_mib: u64,
+        requested_bytes: usize,
+    },
+    Stack {
+        limit_bytes: usize,
+    },
+    Output {
+        stream: &'static str,
+        limit_bytes: usize,
+    },
 }
 
 impl fmt::Display for LimitHit {

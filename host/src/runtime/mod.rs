@@ -18,9 +18,9 @@ pub use limits::{LimitHit, Limits, MAX_MEMORY_MIB};
 
 use crate::audit::{EventSink, Redactor, SinkError};
 use crate::capabilities::bindings::{Full, FullPre};
+use crate::capabilities::mediation::RoleBinding;
 use crate::capabilities::workspace::Proposal;
 use crate::capabilities::{CallContext, Capability, Report, Task};
-use crate::capabilities::mediation::RoleBinding;
 use crate::policy::{Policy, RoleName, RolePolicy, WRITER_ROLE};
 use crate::store::SecretStore;
 use limits::{CappedOutput, RoleLimiter};
@@ -279,7 +279,9 @@ impl Host {
             component: component_name.clone(),
             reason: format!("{e:#}"),
         };
-        let pre = linker.instantiate_pre(&loaded.component).map_err(link_error)?;
+        let pre = linker
+            .instantiate_pre(&loaded.component)
+            .map_err(link_error)?;
         let pre = FullPre::new(pre).map_err(|e| RuntimeError::Link {
             role,
             component: component_name.clone(),
@@ -339,7 +341,11 @@ impl Host {
         store
             .set_fuel(limits.fuel)
             .expect("fuel is enabled on the engine");
-        store.set_epoch_deadline(limits.wall_ms.div_ceil(engine::EPOCH_TICK.as_millis() as u64));
+        store.set_epoch_deadline(
+            limits
+                .wall_ms
+                .div_ceil(engine::EPOCH_TICK.as_millis() as u64),
+        );
 
         let result = prepared
             .pre
@@ -351,9 +357,21 @@ impl Host {
         if let Some(source) = state.calls.audit_failure {
             return Err(RunError::Audit { role, source });
         }
-        let classify = |e: wasmtime::Error| {
-            classify_failure(role, limits, &state.limiter, &stdout, &stderr, e, calls)
-        };
+        // A truncated stdout or stderr fails the run even if the guest
+        // ignored the write error: output past the cap is lost output.
+        for (stream, out) in [("stdout", &stdout), ("stderr", &stderr)] {
+            if out.overflowed() {
+                return Err(RunError::Limit {
+                    role,
+                    limit: LimitHit::Output {
+                        stream,
+                        limit_bytes: limits.output_bytes,
+                    },
+                });
+            }
+        }
+        let classify =
+            |e: wasmtime::Error| classify_failure(role, limits, &state.limiter, e, calls);
         let report = match result {
             Ok(Ok(report)) => report,
             Ok(Err(message)) => {
@@ -396,7 +414,14 @@ fn check_import(
     import: &str,
 ) -> Result<(), RuntimeError> {
     let role = role_policy.role;
-    if import.starts_with("wasi:") || import == format!("{}/types@{}", crate::capabilities::PACKAGE, crate::capabilities::PACKAGE_VERSION) {
+    if import.starts_with("wasi:")
+        || import
+            == format!(
+                "{}/types@{}",
+                crate::capabilities::PACKAGE,
+                crate::capabilities::PACKAGE_VERSION
+            )
+    {
         return Ok(());
     }
     let Some(capability) = Capability::from_import(import) else {
@@ -434,8 +459,6 @@ fn classify_failure(
     role: RoleName,
     limits: &Limits,
     limiter: &RoleLimiter,
-    stdout: &CappedOutput,
-    stderr: &CappedOutput,
     error: wasmtime::Error,
     calls: &CallContext,
 ) -> RunError {
@@ -445,14 +468,6 @@ fn classify_failure(
             limit_mib: limits.memory_mib,
             requested_bytes,
         });
-    }
-    for (stream, out) in [("stdout", stdout), ("stderr", stderr)] {
-        if out.overflowed() {
-            return limit(LimitHit::Output {
-                stream,
-                limit_bytes: limits.output_bytes,
-            });
-        }
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => return limit(LimitHit::Fuel { limit: limits.fuel }),
@@ -471,7 +486,10 @@ fn classify_failure(
     if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return RunError::Guest {
             role,
-            message: format!("exited with status {} instead of returning a report", exit.0),
+            message: format!(
+                "exited with status {} instead of returning a report",
+                exit.0
+            ),
         };
     }
     let message = calls.scrub(&format!("{error:#}"));

@@ -40,7 +40,9 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Secret>> {
         // A panic while holding the lock cannot leave a half-written version:
         // every mutation below is a single push or label move.
-        self.secrets.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.secrets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -43,7 +43,11 @@ impl Role for Planner {
         }
         agentward_sdk::info(&format!("{} due, {} not due", due.len(), not_due.len()));
         Ok(Report {
-            summary: format!("{} of {} secrets due for rotation", due.len(), due.len() + not_due.len()),
+            summary: format!(
+                "{} of {} secrets due for rotation",
+                due.len(),
+                due.len() + not_due.len()
+            ),
             output: serde_json::json!({ "due": due, "not_due": not_due }).to_string(),
         })
     }
