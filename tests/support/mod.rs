@@ -91,3 +91,73 @@ impl Harness {
             .collect()
     }
 }
+
+/// A one-request-at-a-time HTTP server on 127.0.0.1 that answers 200 when
+/// the `authorization` header is `Bearer <expected>` (401 otherwise) and
+/// echoes that header back in the body, so a test can see both what reached
+/// the server and what the guest was shown.
+pub struct EchoServer {
+    pub origin: String,
+    pub seen_authorization: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl EchoServer {
+    pub fn start(expected: &str, requests: usize) -> EchoServer {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (expected, record) = (format!("Bearer {expected}"), seen.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(requests) {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut authorization = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':') {
+                        if name.eq_ignore_ascii_case("authorization") {
+                            authorization = value.trim().to_string();
+                        }
+                    }
+                }
+                record.lock().unwrap().push(authorization.clone());
+                let status = if authorization == expected {
+                    "200 OK"
+                } else {
+                    "401 Unauthorized"
+                };
+                let body = format!("{{\"you_sent\":\"{authorization}\"}}");
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        EchoServer {
+            origin,
+            seen_authorization: seen,
+        }
+    }
+}
+
+/// Every file under `dir`, read as text where it is text.
+pub fn all_text_under(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.push_str(&all_text_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    out
+}

@@ -114,10 +114,14 @@ impl HostCall for Send {
         "http.send"
     }
 
-    fn audit_args(&self, ctx: &CallContext) -> Map<String, Value> {
+    fn effectful(&self) -> bool {
+        true
+    }
+
+    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
         let mut args = Map::new();
         args.insert("method".into(), json!(self.request.method));
-        args.insert("url".into(), json!(ctx.scrub(&self.request.url)));
+        args.insert("url".into(), json!(self.request.url));
         // Header names only: values may carry handles or credentials.
         let names: Vec<&str> = self
             .request

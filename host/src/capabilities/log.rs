@@ -38,6 +38,8 @@ impl HostCall for Log {
             .log
             .as_ref()
             .map_or(0, |g| g.get_ref().max_message_bytes);
+        // Scrubbed before truncation, so a cut cannot split a secret in two
+        // and leave a recognisable half behind.
         let mut message = ctx.scrub(&self.message);
         if message.len() > max {
             let cut = (0..=max)
@@ -48,10 +50,7 @@ impl HostCall for Log {
             message.push_str("…[truncated]");
         }
         let mut args = Map::new();
-        args.insert(
-            "level".into(),
-            json!(format!("{:?}", self.level).to_lowercase()),
-        );
+        args.insert("level".into(), json!(level_name(self.level)));
         args.insert("message".into(), json!(message));
         args
     }
@@ -63,6 +62,16 @@ impl HostCall for Log {
 
     fn perform(self, _ctx: &mut CallContext, _audit: &mut Map<String, Value>) -> Result<(), Error> {
         Ok(())
+    }
+}
+
+fn level_name(level: log::Level) -> &'static str {
+    match level {
+        log::Level::Trace => "trace",
+        log::Level::Debug => "debug",
+        log::Level::Info => "info",
+        log::Level::Warn => "warn",
+        log::Level::Error => "error",
     }
 }
 

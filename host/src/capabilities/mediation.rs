@@ -120,8 +120,14 @@ pub(crate) trait HostCall: Sized {
     fn call(&self) -> &'static str;
 
     /// Arguments as recorded. Secret values must go through
-    /// [`CallContext::digest`]; guest text through [`CallContext::scrub`].
+    /// [`CallContext::digest`]; every string is scrubbed afterwards anyway.
     fn audit_args(&self, ctx: &CallContext) -> Map<String, Value>;
+
+    /// Whether the call changes or sends something. Such a call is recorded
+    /// as an intent before it runs, so a sink that fails can still stop it.
+    fn effectful(&self) -> bool {
+        false
+    }
 
     /// The scope check: `Err` is a denial naming the policy line to edit.
     fn check(&self, binding: &RoleBinding) -> Result<(), Error>;
@@ -146,30 +152,75 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, call: C) -> Result<C::
     let mut args = call.audit_args(ctx);
     let (decision, result) = match call.check(&ctx.binding) {
         Err(denial) => (Decision::Deny, Err(denial)),
-        Ok(()) => (Decision::Allow, call.perform(ctx, &mut args)),
+        Ok(()) => {
+            if call.effectful() {
+                let intent = event(ctx, name, args.clone(), Decision::Allow, INTENT, started);
+                record(ctx, &intent)?;
+            }
+            (Decision::Allow, call.perform(ctx, &mut args))
+        }
     };
     let outcome = match &result {
         Ok(_) => "ok".to_string(),
         Err(e) => ctx.scrub(&super::error_text(e)),
     };
-    let event = CallEvent {
+    record(ctx, &event(ctx, name, args, decision, outcome, started))?;
+    result
+}
+
+/// The outcome of an effectful call's first record, written before the effect.
+pub const INTENT: &str = "intent";
+
+fn event(
+    ctx: &CallContext,
+    call: &str,
+    args: Map<String, Value>,
+    decision: Decision,
+    outcome: impl Into<String>,
+    started: Instant,
+) -> CallEvent {
+    CallEvent {
         ts: crate::time::now_rfc3339(),
         change_id: ctx.change_id.clone(),
         role: ctx.binding.role.to_string(),
         component: ctx.binding.component_digest.clone(),
-        call: name.to_string(),
-        args,
+        call: call.to_string(),
+        args: args
+            .into_iter()
+            .map(|(name, value)| (name, scrub_value(ctx, value)))
+            .collect(),
         decision,
-        outcome,
+        outcome: outcome.into(),
         duration_us: started.elapsed().as_micros() as u64,
-    };
-    if let Err(failure) = ctx.sink.record(&event) {
+    }
+}
+
+/// Any argument may carry a value the guest got from a secret (a path built
+/// from it, a URL, a message), so every string is scrubbed on its way out.
+fn scrub_value(ctx: &CallContext, value: Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(ctx.scrub(&text)),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| scrub_value(ctx, v)).collect())
+        }
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, scrub_value(ctx, v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Records `event`, or refuses the call: a failed sink ends the run.
+fn record(ctx: &mut CallContext, event: &CallEvent) -> Result<(), Error> {
+    ctx.sink.record(event).map_err(|failure| {
         let refused = Error::Unavailable(format!(
-            "the audit sink could not record {}: {failure}; the call's result was withheld",
-            name
+            "the audit sink could not record {}: {failure}; the call was refused",
+            event.call
         ));
         ctx.audit_failure = Some(failure);
-        return Err(refused);
-    }
-    result
+        refused
+    })
 }

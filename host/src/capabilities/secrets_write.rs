@@ -22,6 +22,10 @@ impl HostCall for PutPending {
         "secrets-write.put-pending"
     }
 
+    fn effectful(&self) -> bool {
+        true
+    }
+
     fn audit_args(&self, ctx: &CallContext) -> Map<String, Value> {
         let mut args = Map::new();
         args.insert("path".into(), json!(self.path));

@@ -104,6 +104,10 @@ impl HostCall for FileCall {
         }
     }
 
+    fn effectful(&self) -> bool {
+        matches!(self.op, Op::Propose(_))
+    }
+
     fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
         let mut args = Map::new();
         args.insert("root".into(), json!(self.root));

@@ -1,0 +1,358 @@
+//! The mediation point: one event per call, denials as values, redaction,
+//! and failing closed when the audit sink cannot record.
+
+mod support;
+
+use agentward::audit::{Decision, JsonlSink, Redactor};
+use agentward::capabilities::Task;
+use agentward::policy::{Policy, RoleName};
+use agentward::runtime::{artifacts, Host, HostConfig, RunError};
+use agentward::store::{MemoryStore, SecretAttributes, SecretStore, SecretValue};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use support::{EchoServer, Harness};
+
+const CANARY: &str = "npm_CANARY_5a1f0c77e2";
+
+fn planner_policy(h: &Harness) -> Policy {
+    h.role_policy(
+        "planner",
+        "planner",
+        "log = {}\nsecrets-meta = { paths = [\"npm/**\"] }",
+        "fuel = 100_000_000",
+    )
+}
+
+#[test]
+fn every_call_leaves_exactly_one_event_with_every_field() {
+    let h = Harness::new();
+    h.seed("npm/token", CANARY);
+    h.seed("prod/db", "other");
+    let policy = planner_policy(&h);
+    h.run(
+        &policy,
+        RoleName::Planner,
+        r#"{"prefix":"","now":"2026-11-25T00:00:00Z"}"#,
+    )
+    .expect("planner runs");
+    let events = h.events();
+    let calls: Vec<&str> = events.iter().map(|e| e.call.as_str()).collect();
+    // list, one describe per path in scope (prod/db is filtered out), one log.
+    assert_eq!(
+        calls,
+        [
+            "secrets-meta.list-paths",
+            "secrets-meta.describe",
+            "log.log"
+        ]
+    );
+    let digest = hex::encode(Sha256::digest(
+        std::fs::read(artifacts::built_component("planner")).unwrap(),
+    ));
+    for event in &events {
+        assert_eq!(event.role, "planner");
+        assert_eq!(event.component, digest);
+        assert_eq!(event.change_id, "01JTESTCHANGE0000000000000");
+        assert_eq!(event.decision, Decision::Allow);
+        assert_eq!(event.outcome, "ok");
+        assert!(event.ts.ends_with('Z'));
+    }
+    assert_eq!(
+        events[0].args["returned"], 1,
+        "prod/db is outside the scope"
+    );
+    assert_eq!(events[1].args["path"], "npm/token");
+    assert_eq!(events[2].args["message"], "0 due, 1 not due");
+}
+
+#[test]
+fn a_canary_secret_never_leaves_in_plain_text() {
+    let h = Harness::new();
+    h.seed("npm/token", CANARY);
+    let policy = h.role_policy(
+        "implementer",
+        "hostile-leak-secret",
+        "log = {}\nsecrets-read = { paths = [\"npm/**\"] }\nworkspace = { roots = [\"repos\"], mode = \"propose\" }",
+        "fuel = 100_000_000",
+    );
+    let outcome = h
+        .run(&policy, RoleName::Implementer, "\"npm/token\"")
+        .expect("runs");
+    let redacted = Redactor::new([42; 32]).digest(CANARY);
+    // Everything the run produced, as one haystack.
+    let produced = format!(
+        "{:?}\n{:?}\n{}\n{}\n{:?}",
+        h.events(),
+        outcome.report,
+        outcome.stdout,
+        outcome.stderr,
+        outcome.proposals
+    );
+    assert!(!produced.contains(CANARY), "the canary leaked: {produced}");
+    assert!(
+        outcome.stdout.contains(&format!("stdout: {redacted}")),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stderr.contains(&format!("stderr: {redacted}")),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.report.summary.contains(&redacted));
+    assert!(
+        outcome.proposals.is_empty(),
+        "a plaintext secret cannot be proposed"
+    );
+    let events = h.events();
+    let read = events
+        .iter()
+        .find(|e| e.call == "secrets-read.read")
+        .unwrap();
+    assert_eq!(
+        read.args["value"],
+        redacted.as_str(),
+        "auditors can match the digest"
+    );
+    let log = events.iter().find(|e| e.call == "log.log").unwrap();
+    assert_eq!(
+        log.args["message"],
+        format!("the secret is {redacted}").as_str()
+    );
+    assert_eq!(log.args["level"], "warn");
+    let proposal = events
+        .iter()
+        .filter(|e| e.call == "workspace.propose-change")
+        .last()
+        .unwrap();
+    assert!(proposal
+        .outcome
+        .starts_with("invalid: proposed contents of `leak.txt` contain a secret value"));
+    // The denied read had the value in its path: the event's outcome is scrubbed.
+    let denied = events.iter().find(|e| e.decision == Decision::Deny);
+    assert!(
+        denied.is_none(),
+        "npm/<value> is inside the scope, so it is a not-found, not a denial"
+    );
+}
+
+#[test]
+fn effectful_calls_record_an_intent_first() {
+    let h = Harness::new();
+    let policy = h.role_policy(
+        "implementer",
+        "implementer",
+        "log = {}\nsecrets-write = { paths = [\"npm/**\"] }\nworkspace = { roots = [\"repos\"], mode = \"propose\" }",
+        "fuel = 100_000_000",
+    );
+    h.run(&policy, RoleName::Implementer, r#"{"path":"npm/token"}"#)
+        .expect("runs");
+    let events = h.events();
+    let writes: Vec<&str> = events
+        .iter()
+        .filter(|e| e.call == "secrets-write.put-pending")
+        .map(|e| e.outcome.as_str())
+        .collect();
+    assert_eq!(writes, ["intent", "ok"]);
+    let stored = h.store.describe("npm/token").unwrap();
+    assert_eq!(stored.versions.len(), 1);
+    assert_eq!(
+        stored.versions[0].change_id.as_deref(),
+        Some("01JTESTCHANGE0000000000000")
+    );
+    let digest = events
+        .iter()
+        .find(|e| e.outcome == "ok" && e.call.starts_with("secrets-write"))
+        .unwrap()
+        .args["value"]
+        .clone();
+    assert!(digest.as_str().unwrap().starts_with("hmac-sha256:"));
+}
+
+/// A full disk: the sink cannot write, so the write is refused, nothing is
+/// stored, and the run fails naming the audit sink.
+#[test]
+fn a_full_disk_refuses_the_call_and_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let host = Host::new(
+        HostConfig::new(dir.path()),
+        Arc::new(JsonlSink::open(std::path::Path::new("/dev/full")).unwrap()),
+        store.clone(),
+        Arc::new(Redactor::ephemeral()),
+    )
+    .unwrap();
+    let policy_path = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy_path,
+        "[roles.implementer]\ncomponent = \"implementer\"\n[roles.implementer.grants]\nlog = {}\nsecrets-write = { paths = [\"npm/**\"] }\nworkspace = { roots = [\"repos\"], mode = \"propose\" }\n",
+    )
+    .unwrap();
+    let policy = Policy::load(&policy_path).unwrap();
+    let prepared = host.prepare(&policy, RoleName::Implementer).unwrap();
+    let task = Task {
+        change_id: String::new(),
+        input: r#"{"path":"npm/token"}"#.into(),
+    };
+    let err = host.run(&prepared, &task).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RunError::Audit {
+                role: RoleName::Implementer,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("/dev/full"), "{err}");
+    assert!(
+        store.list("").unwrap().is_empty(),
+        "nothing unrecorded was stored"
+    );
+}
+
+#[test]
+fn handles_reach_the_server_but_never_the_guest() {
+    let h = Harness::new();
+    h.seed("npm/token", CANARY);
+    let server = EchoServer::start(CANARY, 1);
+    let policy = h.role_policy(
+        "tester",
+        "tester",
+        &format!("handles = {{ paths = [\"npm/**\"] }}\nhttp = {{ origins = [\"{}\"], methods = [\"GET\"] }}", server.origin),
+        "fuel = 100_000_000",
+    );
+    let input = format!(
+        r#"{{"path":"npm/token","label":"current","url":"{}/-/whoami"}}"#,
+        server.origin
+    );
+    let outcome = h.run(&policy, RoleName::Tester, &input).expect("runs");
+    assert_eq!(
+        server.seen_authorization.lock().unwrap().as_slice(),
+        [format!("Bearer {CANARY}")]
+    );
+    assert_eq!(
+        outcome.report.summary,
+        "auth check on npm/token (current): HTTP 200"
+    );
+    let send = h
+        .events()
+        .into_iter()
+        .filter(|e| e.call == "http.send")
+        .last()
+        .unwrap();
+    assert_eq!(send.args["status"], 200);
+    assert_eq!(send.args["headers"], serde_json::json!(["authorization"]));
+    assert!(!format!("{:?}", h.events()).contains(CANARY));
+}
+
+#[test]
+fn a_response_echoing_the_secret_is_scrubbed() {
+    use std::io::Write;
+    let h = Harness::new();
+    h.seed("npm/token", CANARY);
+    let server = EchoServer::start("something-else", 1);
+    // A guest that prints the response body would show the echoed header.
+    let policy = h.role_policy(
+        "tester",
+        "tester",
+        &format!("handles = {{ paths = [\"npm/**\"] }}\nhttp = {{ origins = [\"{}\"], methods = [\"GET\"] }}", server.origin),
+        "fuel = 100_000_000",
+    );
+    let input = format!(
+        r#"{{"path":"npm/token","label":"current","url":"{}/"}}"#,
+        server.origin
+    );
+    let outcome = h.run(&policy, RoleName::Tester, &input).expect("runs");
+    assert_eq!(outcome.report.output, r#"{"passed":false,"status":401}"#);
+    let _ = std::io::stdout().flush();
+    assert!(!format!("{:?}", h.events()).contains(CANARY));
+}
+
+#[test]
+fn http_to_an_origin_not_granted_is_denied_with_the_line() {
+    let h = Harness::new();
+    h.seed("npm/token", CANARY);
+    let policy = h.role_policy(
+        "tester",
+        "tester",
+        "handles = { paths = [\"npm/**\"] }\nhttp = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\"] }",
+        "fuel = 100_000_000",
+    );
+    let input = r#"{"path":"npm/token","label":"current","url":"http://localhost:9/-/whoami"}"#;
+    let err = h.run(&policy, RoleName::Tester, input).unwrap_err();
+    let expected = format!(
+        "GET http://localhost:9/-/whoami: role tester may not send http requests to http://localhost:9; to allow it, change line 7 of {} to: http = {{ origins = [\"http://127.0.0.1:4873\", \"http://localhost:9\"], methods = [\"GET\"], max_body_bytes = 1048576, timeout_ms = 10000 }}",
+        h.policy_path().display()
+    );
+    assert_eq!(err.to_string(), format!("role tester failed: {expected}"));
+}
+
+#[test]
+fn store_errors_reach_the_guest_as_values() {
+    let h = Harness::new();
+    let policy = h.role_policy(
+        "tester",
+        "tester",
+        "handles = { paths = [\"npm/**\"] }\nhttp = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\"] }",
+        "fuel = 100_000_000",
+    );
+    let err = h
+        .run(&policy, RoleName::Tester, r#"{"path":"npm/missing"}"#)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "role tester failed: handle for npm/missing: secret npm/missing does not exist"
+    );
+    let event = h
+        .events()
+        .into_iter()
+        .find(|e| e.call == "handles.acquire")
+        .unwrap();
+    assert_eq!(event.decision, Decision::Allow);
+    assert_eq!(
+        event.outcome,
+        "not found: secret npm/missing does not exist"
+    );
+}
+
+#[test]
+fn jsonl_sink_writes_one_parseable_line_per_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("events.jsonl");
+    let store = Arc::new(MemoryStore::new());
+    store.insert_current(
+        "npm/token",
+        SecretValue::new(CANARY),
+        SecretAttributes::default(),
+    );
+    let host = Host::new(
+        HostConfig::new(dir.path()),
+        Arc::new(JsonlSink::open(&log).unwrap()),
+        store,
+        Arc::new(Redactor::ephemeral()),
+    )
+    .unwrap();
+    let policy_path = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy_path,
+        "[roles.planner]\ncomponent = \"planner\"\n[roles.planner.grants]\nlog = {}\nsecrets-meta = { paths = [\"npm/**\"] }\n",
+    )
+    .unwrap();
+    let policy = Policy::load(&policy_path).unwrap();
+    let prepared = host.prepare(&policy, RoleName::Planner).unwrap();
+    let task = Task {
+        change_id: String::new(),
+        input: r#"{"prefix":"npm/","now":"2026-11-25T00:00:00Z"}"#.into(),
+    };
+    host.run(&prepared, &task).unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["call"], "secrets-meta.list-paths");
+    assert!(!text.contains(CANARY));
+}
