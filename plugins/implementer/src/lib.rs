@@ -29,27 +29,22 @@ fn default_length() -> usize {
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 fn mint(length: usize) -> Result<String, String> {
-    let mut bytes = vec![0u8; length];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
-    // 256 % 62 != 0 skews slightly; rejection keeps the distribution uniform.
-    let limit = 256 - (256 % ALPHABET.len());
-    let mut out = String::with_capacity(length);
-    let mut pool = bytes.into_iter();
-    while out.len() < length {
-        let byte = match pool.next() {
-            Some(b) => b as usize,
-            None => {
-                let mut more = [0u8; 16];
-                getrandom::fill(&mut more).map_err(|e| format!("no randomness: {e}"))?;
-                pool = more.to_vec().into_iter();
-                continue;
-            }
-        };
-        if byte < limit {
-            out.push(ALPHABET[byte % ALPHABET.len()] as char);
+    // Bytes at or above `limit` are rejected so every character is equally
+    // likely (256 is not a multiple of 62).
+    let limit = (256 - 256 % ALPHABET.len()) as u8;
+    let mut token = String::from("npm_");
+    let mut random = [0u8; 64];
+    while token.len() < length + 4 {
+        getrandom::fill(&mut random).map_err(|e| format!("no randomness: {e}"))?;
+        for byte in random
+            .iter()
+            .filter(|b| **b < limit)
+            .take(length + 4 - token.len())
+        {
+            token.push(ALPHABET[*byte as usize % ALPHABET.len()] as char);
         }
     }
-    Ok(format!("npm_{out}"))
+    Ok(token)
 }
 
 /// `.npmrc` with the registry token line pointing at `${NPM_TOKEN}`.

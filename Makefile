@@ -1,0 +1,27 @@
+# The two quick-start commands are `make demo` and `make test`.
+# Everything else is what they need.
+
+.PHONY: setup build demo test lint ci
+
+# The guest components build for wasm32-wasip2; a fresh machine lacks it.
+setup:
+	rustup target add wasm32-wasip2
+	rustup component add rustfmt clippy
+
+# host/build.rs builds plugins/ and tests/hostile/ into plugins/target/.
+build: setup
+	cargo build
+
+demo: build
+	bash examples/hello-agent/run.sh
+
+test: setup
+	cargo test --workspace
+
+lint: setup
+	cargo fmt --all -- --check
+	cd plugins && cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cd plugins && cargo clippy --workspace --target wasm32-wasip2 -- -D warnings
+
+ci: lint test

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# hello-agent: a project from nothing, its policy checked, then three roles
+# run in their sandboxes: the planner finds what is due, the implementer
+# mints a pending version and stages an .npmrc change, the reviewer checks
+# the repository for plaintext credentials. Every call lands in
+# logs/events.jsonl with secret values replaced by keyed digests.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+agentward="$root/target/debug/agentward"
+project="$(mktemp -d)/hello-project"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "agentward init $project"
+"$agentward" init "$project"
+mkdir -p "$project/repos/app"
+printf '@acme:registry=http://127.0.0.1:4873/\n//127.0.0.1:4873/:_authToken=${NPM_TOKEN}\n' >"$project/repos/app/.npmrc"
+
+step "agentward check: every role's imports against its grants"
+"$agentward" --project "$project" check
+
+step "planner: which secrets are due in the next two weeks?"
+"$agentward" --project "$project" run planner --seed "$here/seed.json" \
+  --input '{"prefix":"npm/","now":"2026-11-25T00:00:00Z","due_before":"2026-12-09T00:00:00Z"}'
+
+step "implementer: mint a pending version and stage .npmrc"
+"$agentward" --project "$project" run implementer --seed "$here/seed.json" \
+  --input '{"path":"npm/registry-token","npmrc":{"root":"repos","file":"app/.npmrc"}}'
+
+step "reviewer: no plaintext credentials in the repository"
+"$agentward" --project "$project" run reviewer --input '{"root":"repos","files":["app/.npmrc"]}'
+
+step "a planner that asks for more than its policy grants is refused"
+cat >"$project/policies/greedy.toml" <<'POLICY'
+[roles.planner]
+component = "hostile-secrets-write"
+[roles.planner.grants]
+log = {}
+POLICY
+if "$agentward" --project "$project" run planner --policy "$project/policies/greedy.toml"; then
+  echo "expected a refusal" >&2
+  exit 1
+fi
+
+step "the audit events (values appear only as hmac-sha256 digests)"
+cat "$project/logs/events.jsonl"
+if grep -q "npm_hello_agent_demo_value" "$project/logs/events.jsonl"; then
+  echo "a secret value reached the log" >&2
+  exit 1
+fi
+echo
+echo "hello-agent done: project left in $project"

@@ -1,0 +1,174 @@
+//! The `agentward` binary: init, check, run, and its exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const CANARY: &str = "npm_CANARY_cli_77aa";
+
+fn agentward(project: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agentward"))
+        .arg("--project")
+        .arg(project)
+        .args(args)
+        .env("AGENTWARD_CACHE_DIR", project.join(".cache"))
+        .output()
+        .expect("agentward runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn init() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = agentward(dir.path(), &["init", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    dir
+}
+
+#[test]
+fn init_creates_the_project_layout_privately() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = init();
+    for sub in ["secrets", "policies", "logs", "manifests"] {
+        let meta = std::fs::metadata(dir.path().join(sub)).unwrap();
+        assert!(meta.is_dir(), "{sub}");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o700, "{sub}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("policies/default.toml")).unwrap(),
+        include_str!("../policies/default.toml")
+    );
+    // A second init keeps the operator's policy.
+    std::fs::write(dir.path().join("policies/default.toml"), "# mine\n").unwrap();
+    let out = agentward(dir.path(), &["init", dir.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("policies/default.toml")).unwrap(),
+        "# mine\n"
+    );
+}
+
+#[test]
+fn check_passes_on_the_default_policy() {
+    let dir = init();
+    let out = agentward(dir.path(), &["check"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("all 6 roles match their grants"),
+        "{stdout}"
+    );
+    let planner = stdout.lines().find(|l| l.starts_with("planner ")).unwrap();
+    assert!(planner.contains("log, secrets-meta"), "{planner}");
+    assert!(planner.trim_end().ends_with("ok"), "{planner}");
+}
+
+#[test]
+fn check_fails_on_an_ungranted_import() {
+    let dir = init();
+    let policy = dir.path().join("policies/hostile.toml");
+    std::fs::write(
+        &policy,
+        "[roles.planner]\ncomponent = \"hostile-secrets-write\"\n[roles.planner.grants]\nlog = {}\n",
+    )
+    .unwrap();
+    let out = agentward(dir.path(), &["check", "--policy", policy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("planner ") && l.contains("MISMATCH")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("imports agentward:host/secrets-write@0.1.0, which")
+            && stderr.contains("does not grant to planner"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: 1 of 1 roles do not match"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_policy_typo_exits_2_with_the_line() {
+    let dir = init();
+    let policy = dir.path().join("policies/typo.toml");
+    std::fs::write(
+        &policy,
+        "[roles.planner]\ncomponent = \"planner\"\n[roles.planner.grants]\nlogg = {}\n",
+    )
+    .unwrap();
+    let out = agentward(dir.path(), &["check", "--policy", policy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("typo.toml:4:1: unknown field `logg`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `log`?"), "{stderr}");
+}
+
+#[test]
+fn run_prints_the_report_and_logs_events_without_values() {
+    let dir = init();
+    let seed = dir.path().join("seed.json");
+    std::fs::write(
+        &seed,
+        format!(r#"{{"npm/token": {{"value": "{CANARY}", "expires": "2026-12-01T00:00:00Z"}}}}"#),
+    )
+    .unwrap();
+    let input =
+        r#"{"prefix":"npm/","now":"2026-11-25T00:00:00Z","due_before":"2026-12-09T00:00:00Z"}"#;
+    let out = agentward(
+        dir.path(),
+        &[
+            "run",
+            "planner",
+            "--seed",
+            seed.to_str().unwrap(),
+            "--input",
+            input,
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["summary"], "1 of 1 secrets due for rotation");
+    assert_eq!(report["output"]["due"][0]["path"], "npm/token");
+    let events = std::fs::read_to_string(dir.path().join("logs/events.jsonl")).unwrap();
+    assert_eq!(events.lines().count(), 3);
+    assert!(
+        !stdout.contains(CANARY) && !events.contains(CANARY) && !text(&out.stderr).contains(CANARY)
+    );
+}
+
+#[test]
+fn run_failures_exit_1_and_name_the_role() {
+    let dir = init();
+    let out = agentward(
+        dir.path(),
+        &["run", "planner", "--input", r#"{"prefix":"npm/"}"#],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("role planner failed: planner input: missing field `now`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unknown_role_and_bad_json_exit_2() {
+    let dir = init();
+    let out = agentward(dir.path(), &["run", "auditor"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown role `auditor`; roles are: planner, implementer"));
+    let out = agentward(dir.path(), &["run", "planner", "--input", "{not json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--input is not valid JSON"));
+}
