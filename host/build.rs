@@ -1,4 +1,4 @@
-//! Builds the guest components (plugins/ and tests/hostile/) for
+//! Builds the guest components (plugins/, tests/hostile/, tests/guests/) for
 //! wasm32-wasip2, the way wasmtime's test-programs artifacts crate does, and
 //! tells the host where they are through `AGENTWARD_BUILT_COMPONENTS`.
 
@@ -58,7 +58,7 @@ fn main() {
 /// `plugins/target` is left out, or each build would trigger the next.
 fn watched_paths(root: &Path) -> Vec<PathBuf> {
     let mut paths = vec![root.join("wit"), root.join("plugins/Cargo.toml")];
-    for dir in ["plugins", "tests/hostile"] {
+    for dir in ["plugins", "tests/hostile", "tests/guests"] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };

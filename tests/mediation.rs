@@ -122,8 +122,7 @@ fn a_canary_secret_never_leaves_in_plain_text() {
     assert_eq!(log.args["level"], "warn");
     let proposal = events
         .iter()
-        .filter(|e| e.call == "workspace.propose-change")
-        .last()
+        .rfind(|e| e.call == "workspace.propose-change")
         .unwrap();
     assert!(proposal
         .outcome
@@ -239,8 +238,7 @@ fn handles_reach_the_server_but_never_the_guest() {
     let send = h
         .events()
         .into_iter()
-        .filter(|e| e.call == "http.send")
-        .last()
+        .rfind(|e| e.call == "http.send")
         .unwrap();
     assert_eq!(send.args["status"], 200);
     assert_eq!(send.args["headers"], serde_json::json!(["authorization"]));

@@ -7,6 +7,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::borrow::Cow;
 use zeroize::Zeroizing;
 
 pub struct Redactor {
@@ -36,11 +37,17 @@ impl Redactor {
     /// `text` with every occurrence of each of `secrets` replaced by its
     /// digest. Guest-written text (logs, stdout, reports) passes through
     /// here, so a role that read a value cannot smuggle it into the trail.
-    pub fn scrub<'a>(&self, text: &str, secrets: impl IntoIterator<Item = &'a str>) -> String {
-        let mut out = text.to_string();
+    /// Borrows `text` when it holds no secret, the common case on every
+    /// mediated call.
+    pub fn scrub<'t, 'a>(
+        &self,
+        text: &'t str,
+        secrets: impl IntoIterator<Item = &'a str>,
+    ) -> Cow<'t, str> {
+        let mut out = Cow::Borrowed(text);
         for secret in secrets {
             if !secret.is_empty() && out.contains(secret) {
-                out = out.replace(secret, &self.digest(secret));
+                out = Cow::Owned(out.replace(secret, &self.digest(secret)));
             }
         }
         out

@@ -39,7 +39,8 @@ impl HostCall for Log {
             .as_ref()
             .map_or(0, |g| g.get_ref().max_message_bytes);
         // Scrubbed before truncation, so a cut cannot split a secret in two
-        // and leave a recognisable half behind.
+        // and leave a recognisable half behind. (The recorded event is
+        // scrubbed again as a whole; that second pass finds nothing.)
         let mut message = ctx.scrub(&self.message);
         if message.len() > max {
             let cut = (0..=max)

@@ -103,6 +103,10 @@ impl CallContext {
 
     /// `text` with every secret value this run has touched replaced by its digest.
     pub fn scrub(&self, text: &str) -> String {
+        self.scrub_cow(text).into_owned()
+    }
+
+    fn scrub_cow<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         self.redactor
             .scrub(text, self.seen_secrets.iter().map(SecretValue::expose))
     }
@@ -174,21 +178,19 @@ pub const INTENT: &str = "intent";
 fn event(
     ctx: &CallContext,
     call: &str,
-    args: Map<String, Value>,
+    mut args: Map<String, Value>,
     decision: Decision,
     outcome: impl Into<String>,
     started: Instant,
 ) -> CallEvent {
+    args.values_mut().for_each(|v| scrub_value(ctx, v));
     CallEvent {
         ts: crate::time::now_rfc3339(),
         change_id: ctx.change_id.clone(),
         role: ctx.binding.role.to_string(),
         component: ctx.binding.component_digest.clone(),
         call: call.to_string(),
-        args: args
-            .into_iter()
-            .map(|(name, value)| (name, scrub_value(ctx, value)))
-            .collect(),
+        args,
         decision,
         outcome: outcome.into(),
         duration_us: started.elapsed().as_micros() as u64,
@@ -197,19 +199,16 @@ fn event(
 
 /// Any argument may carry a value the guest got from a secret (a path built
 /// from it, a URL, a message), so every string is scrubbed on its way out.
-fn scrub_value(ctx: &CallContext, value: Value) -> Value {
+fn scrub_value(ctx: &CallContext, value: &mut Value) {
     match value {
-        Value::String(text) => Value::String(ctx.scrub(&text)),
-        Value::Array(items) => {
-            Value::Array(items.into_iter().map(|v| scrub_value(ctx, v)).collect())
+        Value::String(text) => {
+            if let std::borrow::Cow::Owned(scrubbed) = ctx.scrub_cow(text) {
+                *text = scrubbed;
+            }
         }
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .map(|(k, v)| (k, scrub_value(ctx, v)))
-                .collect(),
-        ),
-        other => other,
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_value(ctx, v)),
+        Value::Object(fields) => fields.values_mut().for_each(|v| scrub_value(ctx, v)),
+        _ => {}
     }
 }
 
