@@ -4,8 +4,16 @@
 mod support;
 
 use agentward::policy::RoleName;
+use agentward::runtime::RunOutcome;
 use agentward::runtime::{artifacts, LimitHit, RunError, RuntimeError, MAX_WASM_STACK};
 use support::Harness;
+
+/// Runs `component` as a researcher granted only `log`.
+fn run_hostile(component: &str, limits: &str, input: &str) -> Result<RunOutcome, RunError> {
+    let h = Harness::new();
+    let policy = h.role_policy("researcher", component, "log = {}", limits);
+    h.run(&policy, RoleName::Researcher, input)
+}
 
 const SMALL_LIMITS: &str =
     "fuel = 50_000_000, wall_ms = 2_000, memory_mib = 32, output_bytes = 4096";
@@ -65,14 +73,7 @@ fn ungranted_import_names_the_grant_to_add() {
 
 #[test]
 fn reading_etc_passwd_finds_no_filesystem() {
-    let h = Harness::new();
-    let policy = h.role_policy(
-        "researcher",
-        "hostile-read-passwd",
-        "log = {}",
-        SMALL_LIMITS,
-    );
-    match h.run(&policy, RoleName::Researcher, "{}") {
+    match run_hostile("hostile-read-passwd", SMALL_LIMITS, "{}") {
         Err(RunError::Guest { role, message }) => {
             assert_eq!(role, RoleName::Researcher);
             assert!(message.contains("/etc/passwd:"), "{message}");
@@ -86,9 +87,7 @@ fn reading_etc_passwd_finds_no_filesystem() {
 #[test]
 fn environment_and_arguments_are_empty() {
     std::env::set_var("AGENTWARD_TEST_CANARY", "env-canary-7f3a");
-    let h = Harness::new();
-    let policy = h.role_policy("researcher", "hostile-read-env", "log = {}", SMALL_LIMITS);
-    let outcome = h.run(&policy, RoleName::Researcher, "{}").expect("runs");
+    let outcome = run_hostile("hostile-read-env", SMALL_LIMITS, "{}").expect("runs");
     assert_eq!(outcome.report.summary, "0 vars, 0 args");
     assert!(!outcome.report.output.contains("env-canary-7f3a"));
 }
@@ -98,14 +97,7 @@ fn sockets_are_denied_and_nothing_connects() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    let h = Harness::new();
-    let policy = h.role_policy(
-        "researcher",
-        "hostile-open-socket",
-        "log = {}",
-        SMALL_LIMITS,
-    );
-    match h.run(&policy, RoleName::Researcher, &format!("\"{addr}\"")) {
+    match run_hostile("hostile-open-socket", SMALL_LIMITS, &format!("\"{addr}\"")) {
         Err(RunError::Guest { message, .. }) => {
             assert!(
                 message.starts_with(&format!("connect {addr}:")),
@@ -126,14 +118,7 @@ fn sockets_are_denied_and_nothing_connects() {
 
 #[test]
 fn infinite_loop_runs_out_of_fuel() {
-    let h = Harness::new();
-    let policy = h.role_policy(
-        "researcher",
-        "hostile-infinite-loop",
-        "log = {}",
-        SMALL_LIMITS,
-    );
-    let err = h.run(&policy, RoleName::Researcher, "{}").unwrap_err();
+    let err = run_hostile("hostile-infinite-loop", SMALL_LIMITS, "{}").unwrap_err();
     assert!(
         matches!(
             err,
@@ -152,14 +137,12 @@ fn infinite_loop_runs_out_of_fuel() {
 
 #[test]
 fn infinite_loop_meets_the_wall_clock_deadline() {
-    let h = Harness::new();
-    let policy = h.role_policy(
-        "researcher",
+    let err = run_hostile(
         "hostile-infinite-loop",
-        "log = {}",
         "fuel = 1_000_000_000_000, wall_ms = 200, memory_mib = 32",
-    );
-    let err = h.run(&policy, RoleName::Researcher, "{}").unwrap_err();
+        "{}",
+    )
+    .unwrap_err();
     assert!(
         matches!(
             err,
@@ -174,9 +157,7 @@ fn infinite_loop_meets_the_wall_clock_deadline() {
 
 #[test]
 fn one_gib_allocation_hits_the_memory_limit() {
-    let h = Harness::new();
-    let policy = h.role_policy("researcher", "hostile-alloc-1gib", "log = {}", SMALL_LIMITS);
-    let err = h.run(&policy, RoleName::Researcher, "{}").unwrap_err();
+    let err = run_hostile("hostile-alloc-1gib", SMALL_LIMITS, "{}").unwrap_err();
     match &err {
         RunError::Limit {
             limit:
@@ -200,14 +181,7 @@ fn one_gib_allocation_hits_the_memory_limit() {
 
 #[test]
 fn unbounded_recursion_overflows_the_stack() {
-    let h = Harness::new();
-    let policy = h.role_policy(
-        "researcher",
-        "hostile-stack-overflow",
-        "log = {}",
-        SMALL_LIMITS,
-    );
-    let err = h.run(&policy, RoleName::Researcher, "{}").unwrap_err();
+    let err = run_hostile("hostile-stack-overflow", SMALL_LIMITS, "{}").unwrap_err();
     assert!(
         matches!(
             err,
@@ -224,14 +198,7 @@ fn unbounded_recursion_overflows_the_stack() {
 
 #[test]
 fn flooding_stdout_hits_the_output_cap() {
-    let h = Harness::new();
-    let policy = h.role_policy(
-        "researcher",
-        "hostile-stdout-flood",
-        "log = {}",
-        SMALL_LIMITS,
-    );
-    let err = h.run(&policy, RoleName::Researcher, "{}").unwrap_err();
+    let err = run_hostile("hostile-stdout-flood", SMALL_LIMITS, "{}").unwrap_err();
     assert!(
         matches!(
             err,

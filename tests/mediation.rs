@@ -4,10 +4,9 @@
 mod support;
 
 use agentward::audit::{Decision, JsonlSink, Redactor};
-use agentward::capabilities::Task;
 use agentward::policy::{Policy, RoleName};
-use agentward::runtime::{artifacts, Host, HostConfig, RunError};
-use agentward::store::{MemoryStore, SecretAttributes, SecretStore, SecretValue};
+use agentward::runtime::{artifacts, RunError};
+use agentward::store::SecretStore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use support::{EchoServer, Harness};
@@ -172,28 +171,18 @@ fn effectful_calls_record_an_intent_first() {
 /// stored, and the run fails naming the audit sink.
 #[test]
 fn a_full_disk_refuses_the_call_and_fails_the_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(MemoryStore::new());
-    let host = Host::new(
-        HostConfig::new(dir.path()),
-        Arc::new(JsonlSink::open(std::path::Path::new("/dev/full")).unwrap()),
-        store.clone(),
-        Arc::new(Redactor::ephemeral()),
-    )
-    .unwrap();
-    let policy_path = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy_path,
-        "[roles.implementer]\ncomponent = \"implementer\"\n[roles.implementer.grants]\nlog = {}\nsecrets-write = { paths = [\"npm/**\"] }\nworkspace = { roots = [\"repos\"], mode = \"propose\" }\n",
-    )
-    .unwrap();
-    let policy = Policy::load(&policy_path).unwrap();
-    let prepared = host.prepare(&policy, RoleName::Implementer).unwrap();
-    let task = Task {
-        change_id: String::new(),
-        input: r#"{"path":"npm/token"}"#.into(),
-    };
-    let err = host.run(&prepared, &task).unwrap_err();
+    let h = Harness::with_sink(Arc::new(
+        JsonlSink::open(std::path::Path::new("/dev/full")).unwrap(),
+    ));
+    let policy = h.role_policy(
+        "implementer",
+        "implementer",
+        "log = {}\nsecrets-write = { paths = [\"npm/**\"] }\nworkspace = { roots = [\"repos\"], mode = \"propose\" }",
+        "fuel = 100_000_000",
+    );
+    let err = h
+        .run(&policy, RoleName::Implementer, r#"{"path":"npm/token"}"#)
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -206,7 +195,7 @@ fn a_full_disk_refuses_the_call_and_fails_the_run() {
     );
     assert!(err.to_string().contains("/dev/full"), "{err}");
     assert!(
-        store.list("").unwrap().is_empty(),
+        h.store.list("").unwrap().is_empty(),
         "nothing unrecorded was stored"
     );
 }
@@ -319,32 +308,15 @@ fn store_errors_reach_the_guest_as_values() {
 fn jsonl_sink_writes_one_parseable_line_per_event() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("events.jsonl");
-    let store = Arc::new(MemoryStore::new());
-    store.insert_current(
-        "npm/token",
-        SecretValue::new(CANARY),
-        SecretAttributes::default(),
-    );
-    let host = Host::new(
-        HostConfig::new(dir.path()),
-        Arc::new(JsonlSink::open(&log).unwrap()),
-        store,
-        Arc::new(Redactor::ephemeral()),
+    let h = Harness::with_sink(Arc::new(JsonlSink::open(&log).unwrap()));
+    h.seed("npm/token", CANARY);
+    let policy = planner_policy(&h);
+    h.run(
+        &policy,
+        RoleName::Planner,
+        r#"{"prefix":"npm/","now":"2026-11-25T00:00:00Z"}"#,
     )
     .unwrap();
-    let policy_path = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy_path,
-        "[roles.planner]\ncomponent = \"planner\"\n[roles.planner.grants]\nlog = {}\nsecrets-meta = { paths = [\"npm/**\"] }\n",
-    )
-    .unwrap();
-    let policy = Policy::load(&policy_path).unwrap();
-    let prepared = host.prepare(&policy, RoleName::Planner).unwrap();
-    let task = Task {
-        change_id: String::new(),
-        input: r#"{"prefix":"npm/","now":"2026-11-25T00:00:00Z"}"#.into(),
-    };
-    host.run(&prepared, &task).unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<serde_json::Value> = text
         .lines()

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use agentward::audit::{CallEvent, Decision, MemorySink, Redactor};
+use agentward::audit::{CallEvent, Decision, EventSink, MemorySink, Redactor};
 use agentward::capabilities::Task;
 use agentward::policy::{Policy, RoleName};
 use agentward::runtime::{Host, HostConfig, RunError, RunOutcome};
@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 pub struct Harness {
     pub dir: tempfile::TempDir,
+    /// Events, unless the harness was built `with_sink`.
     pub sink: Arc<MemorySink>,
     pub store: Arc<MemoryStore>,
     pub host: Host,
@@ -20,21 +21,30 @@ pub struct Harness {
 
 impl Harness {
     pub fn new() -> Self {
+        Self::build(None)
+    }
+
+    /// A harness whose events go to `sink` instead of memory.
+    pub fn with_sink(sink: Arc<dyn EventSink>) -> Self {
+        Self::build(Some(sink))
+    }
+
+    fn build(sink: Option<Arc<dyn EventSink>>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("policies")).unwrap();
         std::fs::create_dir_all(dir.path().join("repos")).unwrap();
-        let sink = Arc::new(MemorySink::new());
+        let memory = Arc::new(MemorySink::new());
         let store = Arc::new(MemoryStore::new());
         let host = Host::new(
             HostConfig::new(dir.path()),
-            sink.clone(),
+            sink.unwrap_or_else(|| memory.clone()),
             store.clone(),
             Arc::new(Redactor::new([42; 32])),
         )
         .expect("host");
         Harness {
             dir,
-            sink,
+            sink: memory,
             store,
             host,
         }
