@@ -236,15 +236,17 @@ fn handles_reach_the_server_but_never_the_guest() {
 
 #[test]
 fn a_response_echoing_the_secret_is_scrubbed() {
-    use std::io::Write;
     let h = Harness::new();
     h.seed("npm/token", CANARY);
+    // This server rejects the token and echoes the header it received.
     let server = EchoServer::start("something-else", 1);
-    // A guest that prints the response body would show the echoed header.
     let policy = h.role_policy(
         "tester",
         "tester",
-        &format!("handles = {{ paths = [\"npm/**\"] }}\nhttp = {{ origins = [\"{}\"], methods = [\"GET\"] }}", server.origin),
+        &format!(
+            "handles = {{ paths = [\"npm/**\"] }}\nhttp = {{ origins = [\"{}\"], methods = [\"GET\"] }}",
+            server.origin
+        ),
         "fuel = 100_000_000",
     );
     let input = format!(
@@ -252,8 +254,14 @@ fn a_response_echoing_the_secret_is_scrubbed() {
         server.origin
     );
     let outcome = h.run(&policy, RoleName::Tester, &input).expect("runs");
-    assert_eq!(outcome.report.output, r#"{"passed":false,"status":401}"#);
-    let _ = std::io::stdout().flush();
+    let output: serde_json::Value = serde_json::from_str(&outcome.report.output).unwrap();
+    assert_eq!(output["status"], 401);
+    let redacted = Redactor::new([42; 32]).digest(CANARY);
+    assert_eq!(
+        output["body"],
+        format!(r#"{{"you_sent":"Bearer {redacted}"}}"#).as_str(),
+        "the guest saw the echo, scrubbed"
+    );
     assert!(!format!("{:?}", h.events()).contains(CANARY));
 }
 

@@ -15,6 +15,8 @@ struct Input {
     url: Option<String>,
 }
 
+const MAX_BODY_CHARS: usize = 1024;
+
 fn default_label() -> String {
     "pending".into()
 }
@@ -27,8 +29,8 @@ impl Role for Tester {
             serde_json::from_str(&task.input).map_err(|e| format!("tester input: {e}"))?;
         let handle = handles::acquire(&input.path, &input.label)
             .map_err(|e| format!("handle for {}: {}", input.path, e.message()))?;
-        let status = match &input.url {
-            None => None,
+        let (status, body) = match &input.url {
+            None => (None, None),
             Some(url) => {
                 let response = http::send(&http::Request {
                     method: "GET".into(),
@@ -37,7 +39,12 @@ impl Role for Tester {
                     body: None,
                 })
                 .map_err(|e| format!("GET {url}: {}", e.message()))?;
-                Some(response.status)
+                // The registry's answer (e.g. whoami's username) helps a
+                // human reading the report; the host has already scrubbed
+                // any secret from it.
+                let body = String::from_utf8_lossy(&response.body);
+                let body: String = body.chars().take(MAX_BODY_CHARS).collect();
+                (Some(response.status), Some(body))
             }
         };
         handles::release(&handle);
@@ -47,7 +54,8 @@ impl Role for Tester {
                 Some(s) => format!("auth check on {} ({}): HTTP {s}", input.path, input.label),
                 None => format!("{} ({}) exists", input.path, input.label),
             },
-            output: serde_json::json!({ "passed": passed, "status": status }).to_string(),
+            output: serde_json::json!({ "passed": passed, "status": status, "body": body })
+                .to_string(),
         })
     }
 }
