@@ -6,8 +6,10 @@
 //! Secret values never reach an event: the [`Redactor`] replaces them with a
 //! keyed digest first.
 
+pub mod record;
 mod redact;
 mod sink;
+pub mod timeline;
 
 pub use redact::Redactor;
 pub use sink::{EventSink, JsonlSink, MemorySink, SinkError};

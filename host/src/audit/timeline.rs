@@ -1,0 +1,1 @@
+//! A readable timeline of audit records (being written).
