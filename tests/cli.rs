@@ -140,11 +140,95 @@ fn run_prints_the_report_and_logs_events_without_values() {
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["summary"], "1 of 1 secrets due for rotation");
     assert_eq!(report["output"]["due"][0]["path"], "npm/token");
-    let events = std::fs::read_to_string(dir.path().join("logs/events.jsonl")).unwrap();
+    let events = std::fs::read_to_string(dir.path().join("logs/audit.jsonl")).unwrap();
     assert_eq!(events.lines().count(), 3);
     assert!(
         !stdout.contains(CANARY) && !events.contains(CANARY) && !text(&out.stderr).contains(CANARY)
     );
+    let verify = agentward(dir.path(), &["audit", "verify"]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+    assert!(
+        text(&verify.stdout).starts_with("verified 3 records in"),
+        "{}",
+        text(&verify.stdout)
+    );
+}
+
+fn run_researcher(dir: &Path, change: &str) {
+    let input = r#"{"topic":"npm","notes":[]}"#;
+    let out = agentward(
+        dir,
+        &["run", "researcher", "--change-id", change, "--input", input],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn audit_verify_exit_codes_tell_tampering_apart() {
+    let dir = init();
+    run_researcher(dir.path(), "01JA");
+    run_researcher(dir.path(), "01JB");
+    let log = dir.path().join("logs/audit.jsonl");
+    let original = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(original.lines().count(), 2);
+
+    let edited = original.replacen("\"role\":\"researcher\"", "\"role\":\"planner\"", 1);
+    std::fs::write(&log, edited).unwrap();
+    let out = agentward(dir.path(), &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(10));
+    assert!(
+        text(&out.stderr).contains("line 1 (seq 0): the record's contents do not match its hash"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let first = original.lines().next().unwrap().to_string() + "\n";
+    std::fs::write(&log, first).unwrap();
+    let out = agentward(dir.path(), &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(13), "{}", text(&out.stderr));
+
+    std::fs::write(&log, &original).unwrap();
+    let other = init();
+    let wrong_key = other.path().join("keys/audit-signing.pub");
+    let out = agentward(
+        dir.path(),
+        &["audit", "verify", "--key", wrong_key.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(21), "{}", text(&out.stderr));
+    let out = agentward(dir.path(), &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn audit_timeline_renders_every_format() {
+    let dir = init();
+    run_researcher(dir.path(), "01JTIMELINE");
+    let out = agentward(dir.path(), &["audit", "timeline", "01JTIMELINE"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let terminal = text(&out.stdout);
+    assert!(
+        terminal.contains("01JTIMELINE") && terminal.contains("researcher"),
+        "{terminal}"
+    );
+    assert!(
+        !terminal.contains('\u{1b}'),
+        "no colour when stdout is not a terminal"
+    );
+    let out = agentward(dir.path(), &["audit", "timeline", "--format", "markdown"]);
+    let markdown = text(&out.stdout);
+    assert!(
+        markdown.contains("| ") && markdown.contains("log.log"),
+        "{markdown}"
+    );
+    let html_path = dir.path().join("timeline.html");
+    let html_arg = html_path.to_str().unwrap();
+    let out = agentward(
+        dir.path(),
+        &["audit", "timeline", "--format", "html", "--out", html_arg],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("01JTIMELINE"));
 }
 
 #[test]

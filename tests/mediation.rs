@@ -3,7 +3,8 @@
 
 mod support;
 
-use agentward::audit::{Decision, JsonlSink, Redactor};
+use agentward::audit::record::AuditRecord;
+use agentward::audit::{AuditLog, Decision, Durability, Redactor};
 use agentward::policy::{Policy, RoleName};
 use agentward::runtime::{artifacts, RunError};
 use agentward::store::SecretStore;
@@ -172,7 +173,7 @@ fn effectful_calls_record_an_intent_first() {
 #[test]
 fn a_full_disk_refuses_the_call_and_fails_the_run() {
     let h = Harness::with_sink(Arc::new(
-        JsonlSink::open(std::path::Path::new("/dev/full")).unwrap(),
+        AuditLog::open(std::path::Path::new("/dev/full"), Durability::EachRecord).unwrap(),
     ));
     let policy = h.role_policy(
         "implementer",
@@ -313,10 +314,10 @@ fn store_errors_reach_the_guest_as_values() {
 }
 
 #[test]
-fn jsonl_sink_writes_one_parseable_line_per_event() {
+fn the_audit_log_holds_one_chained_record_per_event() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("events.jsonl");
-    let h = Harness::with_sink(Arc::new(JsonlSink::open(&log).unwrap()));
+    let log = Arc::new(AuditLog::open_dir(dir.path(), Durability::Buffered).unwrap());
+    let h = Harness::with_sink(log.clone());
     h.seed("npm/token", CANARY);
     let policy = planner_policy(&h);
     h.run(
@@ -325,12 +326,21 @@ fn jsonl_sink_writes_one_parseable_line_per_event() {
         r#"{"prefix":"npm/","now":"2026-11-25T00:00:00Z"}"#,
     )
     .unwrap();
-    let text = std::fs::read_to_string(&log).unwrap();
-    let lines: Vec<serde_json::Value> = text
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let records: Vec<AuditRecord> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 3);
-    assert_eq!(lines[0]["call"], "secrets-meta.list-paths");
+    let calls: Vec<&str> = records.iter().map(|r| r.body.call.as_str()).collect();
+    assert_eq!(
+        calls,
+        [
+            "secrets-meta.list-paths",
+            "secrets-meta.describe",
+            "log.log"
+        ]
+    );
+    assert_eq!(records[1].body.prev, records[0].hash);
+    assert_eq!(records[2].body.seq, 2);
     assert!(!text.contains(CANARY));
 }

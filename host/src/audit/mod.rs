@@ -1,18 +1,25 @@
 //! What the mediation point records about every host call.
 //!
-//! One [`CallEvent`] per call, allowed or denied, handed to an [`EventSink`].
-//! The sinks here (memory, JSONL) are the seam where the hash-chained,
-//! signed audit log plugs in; the event already carries every field it needs.
-//! Secret values never reach an event: the [`Redactor`] replaces them with a
-//! keyed digest first.
+//! One [`CallEvent`] per call, allowed or denied, handed to an [`EventSink`]:
+//! the [`AuditLog`] (hash-chained JSONL with signed checkpoints, see
+//! [`log`], [`checkpoint`], [`verify`]) in production, a [`MemorySink`] in
+//! tests. Secret values never reach an event: the [`Redactor`] replaces them
+//! with a keyed digest under the deployment's key ([`keys`]). [`timeline`]
+//! turns records back into something a person reads.
 
+pub mod checkpoint;
+pub mod keys;
+pub mod log;
 pub mod record;
 mod redact;
 mod sink;
 pub mod timeline;
+pub mod verify;
 
+pub use keys::AuditKeys;
+pub use log::{AuditLog, Durability};
 pub use redact::Redactor;
-pub use sink::{EventSink, JsonlSink, MemorySink, SinkError};
+pub use sink::{EventSink, MemorySink, SinkError};
 
 use serde::{Deserialize, Serialize};
 

@@ -1,9 +1,6 @@
 //! Where call events go.
 
 use super::CallEvent;
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +17,7 @@ pub trait EventSink: Send + Sync {
     fn record(&self, event: &CallEvent) -> Result<(), SinkError>;
 }
 
-/// Keeps events in memory: for tests and for one-shot CLI runs that print them.
+/// Keeps events in memory: for tests, and for commands that run nothing.
 #[derive(Default)]
 pub struct MemorySink {
     events: Mutex<Vec<CallEvent>>,
@@ -46,42 +43,5 @@ impl EventSink for MemorySink {
             .unwrap_or_else(|p| p.into_inner())
             .push(event.clone());
         Ok(())
-    }
-}
-
-/// Appends one JSON object per line.
-pub struct JsonlSink {
-    path: PathBuf,
-    out: Mutex<BufWriter<File>>,
-}
-
-impl JsonlSink {
-    pub fn open(path: &Path) -> Result<Self, SinkError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| SinkError {
-                target: path.display().to_string(),
-                source,
-            })?;
-        Ok(JsonlSink {
-            path: path.to_path_buf(),
-            out: Mutex::new(BufWriter::new(file)),
-        })
-    }
-}
-
-impl EventSink for JsonlSink {
-    fn record(&self, event: &CallEvent) -> Result<(), SinkError> {
-        let mut line = serde_json::to_vec(event).expect("events serialize");
-        line.push(b'\n');
-        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        out.write_all(&line)
-            .and_then(|()| out.flush())
-            .map_err(|source| SinkError {
-                target: self.path.display().to_string(),
-                source,
-            })
     }
 }

@@ -1,1 +1,1363 @@
-//! A readable timeline of audit records (being written).
+//! A readable timeline of audit records, for incident review.
+//!
+//! Answers "who did what, when, on which secret path and version, allowed or
+//! denied, and how long it took" for one change or for every change in a
+//! log. Records are grouped by change id (in order of first appearance) and
+//! shown one row per host call: an effectful call's `intent` record and the
+//! outcome record that follows it become a single row (`intent → ok`).
+//!
+//! Every string in a record may have been written by a guest, so all of it
+//! is treated as hostile: control characters (terminal escapes, newlines)
+//! and bidi overrides are shown escaped, HTML is entity-escaped, and
+//! Markdown metacharacters are backslash-escaped. Values are already
+//! redacted to `hmac-sha256:<hex>`; the timeline shortens those digests
+//! (and handle tokens) to `hmac:3c81…0695` so rows stay readable while the
+//! ends still let a reader match a digest against another record.
+
+use super::record::AuditRecord;
+use super::Decision;
+use crate::capabilities::mediation::INTENT;
+use serde_json::{Map, Value};
+use std::fmt::Write;
+
+/// How to render the timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned plain-text columns; `colour` adds ANSI escapes.
+    Terminal { colour: bool },
+    /// A heading, a fact list and a GitHub-flavoured table per change.
+    Markdown,
+    /// One self-contained page: inline CSS, no script, no external resource.
+    Html,
+}
+
+/// The red that marks denials in the HTML page (the DENY badge and the
+/// row's left edge), as RGB.
+pub const DENY_RED: [u8; 3] = [0xc6, 0x28, 0x28];
+
+/// How the group of records without a change id is titled.
+pub const NO_CHANGE: &str = "(no change)";
+
+/// The timeline of `records` (in log order). `change_id: None` shows every
+/// change; `Some(id)` only that one (`Some("")` the records outside any
+/// change).
+pub fn render(records: &[AuditRecord], change_id: Option<&str>, format: Format) -> String {
+    let changes = changes(records, change_id);
+    match format {
+        Format::Terminal { colour } => terminal(&changes, change_id, colour),
+        Format::Markdown => markdown(&changes, change_id),
+        Format::Html => html(&changes, change_id),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The model: changes, rows, and what each row shows.
+// ---------------------------------------------------------------------------
+
+struct Change<'a> {
+    /// As recorded: empty outside a change.
+    id: &'a str,
+    records: Vec<&'a AuditRecord>,
+    rows: Vec<Row<'a>>,
+}
+
+impl Change<'_> {
+    fn title(&self) -> String {
+        if self.id.is_empty() {
+            NO_CHANGE.to_string()
+        } else {
+            clean(self.id)
+        }
+    }
+
+    fn first_ts(&self) -> String {
+        self.records
+            .first()
+            .map_or_else(String::new, |r| clean(&r.body.ts))
+    }
+
+    fn last_ts(&self) -> String {
+        self.records
+            .last()
+            .map_or_else(String::new, |r| clean(&r.body.ts))
+    }
+
+    fn count(&self, status: Status) -> usize {
+        self.rows.iter().filter(|r| r.status() == status).count()
+    }
+
+    /// Each role once, in order of first call, with the components it ran
+    /// as (normally one).
+    fn roles(&self) -> Vec<(String, Vec<String>)> {
+        let mut roles: Vec<(String, Vec<String>)> = Vec::new();
+        for r in &self.records {
+            let role = clean(&r.body.role);
+            let component = short_digest(&r.body.component);
+            match roles.iter_mut().find(|(name, _)| *name == role) {
+                Some((_, components)) => {
+                    if !components.contains(&component) {
+                        components.push(component);
+                    }
+                }
+                None => roles.push((role, vec![component])),
+            }
+        }
+        roles
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// One record.
+    Single,
+    /// An intent record and the outcome record of the same call.
+    Collapsed,
+    /// An intent with no outcome after it: the effect may or may not have
+    /// happened (the run died, or the log was cut).
+    Orphan,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    Ok,
+    Denied,
+    /// Allowed, but the call failed (not found, invalid, unavailable).
+    Failed,
+    /// An intent without an outcome.
+    Unresolved,
+}
+
+struct Row<'a> {
+    /// The intent, or the only record.
+    first: &'a AuditRecord,
+    /// The outcome record, or the only record.
+    last: &'a AuditRecord,
+    kind: Kind,
+}
+
+impl Row<'_> {
+    fn status(&self) -> Status {
+        if self.kind == Kind::Orphan {
+            Status::Unresolved
+        } else if self.last.body.decision == Decision::Deny {
+            Status::Denied
+        } else if self.last.body.outcome == "ok" {
+            Status::Ok
+        } else {
+            Status::Failed
+        }
+    }
+
+    fn time(&self) -> String {
+        clock(&self.first.body.ts)
+    }
+
+    fn seq(&self) -> String {
+        if self.kind == Kind::Collapsed {
+            format!("{}–{}", self.first.body.seq, self.last.body.seq)
+        } else {
+            self.first.body.seq.to_string()
+        }
+    }
+
+    fn role(&self) -> String {
+        clean(&self.first.body.role)
+    }
+
+    fn call(&self) -> String {
+        clean(&self.first.body.call)
+    }
+
+    fn decision(&self) -> &'static str {
+        match self.last.body.decision {
+            Decision::Allow => "allow",
+            Decision::Deny => "DENY",
+        }
+    }
+
+    fn duration(&self) -> String {
+        match self.kind {
+            Kind::Orphan => "—".to_string(),
+            _ => duration(self.last.body.duration_us),
+        }
+    }
+
+    /// The outcome, shortened to `max` characters unless it is a denial:
+    /// a denial names the policy line to change, so it is shown whole.
+    fn outcome(&self, max: usize) -> String {
+        let outcome = display(&self.last.body.outcome);
+        let shown = match self.status() {
+            Status::Denied => outcome,
+            _ => truncate(&outcome, max),
+        };
+        match self.kind {
+            Kind::Single => shown,
+            Kind::Collapsed => format!("{INTENT} → {shown}"),
+            Kind::Orphan => format!("{INTENT} → (no outcome recorded)"),
+        }
+    }
+
+    /// The full outcome text, for a tooltip.
+    fn outcome_full(&self) -> String {
+        display(&self.last.body.outcome)
+    }
+
+    fn subject(&self) -> Subject {
+        // The outcome record holds everything the intent did, plus what the
+        // effect added (a version, a status).
+        subject(&self.last.body.call, &self.last.body.args)
+    }
+}
+
+fn is_intent(record: &AuditRecord) -> bool {
+    record.body.decision == Decision::Allow && record.body.outcome == INTENT
+}
+
+fn changes<'a>(records: &'a [AuditRecord], only: Option<&str>) -> Vec<Change<'a>> {
+    let mut changes: Vec<Change<'a>> = Vec::new();
+    for record in records {
+        let id = record.body.change_id.as_str();
+        if only.is_some_and(|want| want != id) {
+            continue;
+        }
+        match changes.iter_mut().find(|c| c.id == id) {
+            Some(change) => change.records.push(record),
+            None => changes.push(Change {
+                id,
+                records: vec![record],
+                rows: Vec::new(),
+            }),
+        }
+    }
+    for change in &mut changes {
+        change.rows = rows(&change.records);
+    }
+    changes
+}
+
+/// One row per call. An intent is paired with the next record of the same
+/// role and component (a role's calls are sequential, so that record is
+/// its outcome) when it is for the same call and is not itself an intent.
+fn rows<'a>(records: &[&'a AuditRecord]) -> Vec<Row<'a>> {
+    let mut paired = vec![false; records.len()];
+    let mut rows = Vec::with_capacity(records.len());
+    for (i, &record) in records.iter().enumerate() {
+        if paired[i] {
+            continue;
+        }
+        if !is_intent(record) {
+            rows.push(Row {
+                first: record,
+                last: record,
+                kind: Kind::Single,
+            });
+            continue;
+        }
+        let next = (i + 1..records.len()).find(|&j| {
+            !paired[j]
+                && records[j].body.role == record.body.role
+                && records[j].body.component == record.body.component
+        });
+        match next {
+            Some(j) if records[j].body.call == record.body.call && !is_intent(records[j]) => {
+                paired[j] = true;
+                rows.push(Row {
+                    first: record,
+                    last: records[j],
+                    kind: Kind::Collapsed,
+                });
+            }
+            _ => rows.push(Row {
+                first: record,
+                last: record,
+                kind: Kind::Orphan,
+            }),
+        }
+    }
+    rows
+}
+
+/// What a call was about: the main thing (a secret path, a URL, a file, a
+/// log message) and the details beside it (version, label, value digest,
+/// status, sizes).
+struct Subject {
+    main: String,
+    detail: String,
+}
+
+fn subject(call: &str, args: &Map<String, Value>) -> Subject {
+    let text = |key: &str| args.get(key).map(value_text);
+    let mut detail: Vec<String> = Vec::new();
+    let main;
+    if call.starts_with("workspace.") || args.contains_key("root") {
+        main = format!(
+            "{}:{}",
+            text("root").unwrap_or_default(),
+            text("path").unwrap_or_default()
+        );
+        if let Some(n) = text("bytes") {
+            detail.push(format!("{n} bytes proposed"));
+        }
+        if let Some(n) = text("returned_bytes") {
+            detail.push(format!("{n} bytes read"));
+        }
+    } else if let Some(path) = text("path") {
+        main = path;
+        if let Some(v) = text("version") {
+            detail.push(format!("v{v}"));
+        }
+        if let Some(label) = text("label") {
+            detail.push(format!("label={label}"));
+        }
+        if let Some(n) = text("versions") {
+            detail.push(format!("{n} versions"));
+        }
+        if let Some(value) = text("value") {
+            detail.push(format!("value={value}"));
+        }
+        if let Some(handle) = text("handle") {
+            detail.push(format!("→ {handle}"));
+        }
+    } else if let Some(url) = text("url") {
+        main = match text("method") {
+            Some(method) => format!("{method} {url}"),
+            None => url,
+        };
+        if let Some(status) = text("status") {
+            detail.push(format!("→ {status}"));
+        }
+        if let Some(headers) = text("headers").filter(|h| !h.is_empty()) {
+            detail.push(format!("headers: {headers}"));
+        }
+        match (text("body_bytes"), text("response_bytes")) {
+            (Some(out), Some(back)) => detail.push(format!("{out} B sent, {back} B received")),
+            (Some(out), None) if out != "0" => detail.push(format!("{out} B sent")),
+            _ => {}
+        }
+    } else if let Some(message) = text("message") {
+        main = message;
+        if let Some(level) = text("level") {
+            detail.push(format!("level={level}"));
+        }
+    } else if let Some(prefix) = text("prefix") {
+        main = if prefix.is_empty() {
+            "(all paths)".to_string()
+        } else {
+            format!("{prefix}*")
+        };
+        if let Some(n) = text("returned") {
+            detail.push(format!("{n} returned"));
+        }
+    } else if let Some(handle) = text("handle") {
+        main = handle;
+    } else {
+        main = args
+            .iter()
+            .map(|(k, v)| format!("{}={}", clean(k), value_text(v)))
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    Subject {
+        main,
+        detail: detail.join(" · "),
+    }
+}
+
+/// An argument value as shown: strings cleaned and shortened, lists joined.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => display(s),
+        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(", "),
+        Value::Null => String::new(),
+        other => display(&other.to_string()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Text helpers.
+// ---------------------------------------------------------------------------
+
+/// `text` with control characters and bidi controls escaped, so guest text
+/// can neither drive a terminal nor reorder or break a line.
+fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// [`clean`], then digests and handle tokens shortened.
+fn display(text: &str) -> String {
+    shorten_tokens(&clean(text))
+}
+
+const DIGEST_PREFIX: &str = "hmac-sha256:";
+const HANDLE_PREFIX: &str = "{{agentward:handle:";
+
+/// `hmac-sha256:<64 hex>` → `hmac:3c81…0695`, and
+/// `{{agentward:handle:<hex>}}` → `handle:9f3a…c2d1`, wherever they occur.
+fn shorten_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let digest = rest.find(DIGEST_PREFIX);
+        let handle = rest.find(HANDLE_PREFIX);
+        let (at, prefix, label, suffix) = match (digest, handle) {
+            (Some(d), Some(h)) if h < d => (h, HANDLE_PREFIX, "handle:", "}}"),
+            (Some(d), _) => (d, DIGEST_PREFIX, "hmac:", ""),
+            (None, Some(h)) => (h, HANDLE_PREFIX, "handle:", "}}"),
+            (None, None) => break,
+        };
+        out.push_str(&rest[..at]);
+        let after = &rest[at + prefix.len()..];
+        let hex_len = after
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(after.len());
+        let hex = &after[..hex_len];
+        let tail = &after[hex_len..];
+        if hex_len >= 12 && tail.starts_with(suffix) {
+            let _ = write!(out, "{label}{}…{}", &hex[..4], &hex[hex_len - 4..]);
+            rest = &tail[suffix.len()..];
+        } else {
+            out.push_str(prefix);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A component digest (sha256 hex) as `3c81…0695`.
+fn short_digest(hex: &str) -> String {
+    let hex = clean(hex);
+    let chars: Vec<char> = hex.chars().collect();
+    if chars.len() <= 12 {
+        return hex;
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// At most `max` characters, the last one `…` when cut.
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+fn width(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// `2026-11-25T10:03:07.123456789Z` → `10:03:07.123`.
+fn clock(ts: &str) -> String {
+    let parsed = ts.split_once('T').and_then(|(_, time)| {
+        let hms = time.get(..8)?;
+        let ok = hms.bytes().enumerate().all(|(i, b)| match i {
+            2 | 5 => b == b':',
+            _ => b.is_ascii_digit(),
+        });
+        if !ok {
+            return None;
+        }
+        let mut millis: String = match time[8..].strip_prefix('.') {
+            Some(frac) => frac
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .take(3)
+                .collect(),
+            None => String::new(),
+        };
+        while millis.len() < 3 {
+            millis.push('0');
+        }
+        Some(format!("{hms}.{millis}"))
+    });
+    parsed.unwrap_or_else(|| truncate(&clean(ts), 12))
+}
+
+fn duration(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1e3)
+    } else {
+        format!("{:.2}s", us as f64 / 1e6)
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// "12 calls · 2 denied · 1 failed", the counts that are not zero.
+fn counts(change: &Change) -> (String, usize, usize, usize) {
+    let denied = change.count(Status::Denied);
+    let failed = change.count(Status::Failed);
+    let unresolved = change.count(Status::Unresolved);
+    (
+        plural(change.rows.len(), "call", "calls"),
+        denied,
+        failed,
+        unresolved,
+    )
+}
+
+fn roles_text(change: &Change) -> String {
+    change
+        .roles()
+        .into_iter()
+        .map(|(role, components)| format!("{role} (component {})", components.join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn title(only: Option<&str>) -> String {
+    match only {
+        Some("") => format!("Audit timeline: {NO_CHANGE}"),
+        Some(id) => format!("Audit timeline: change {}", clean(id)),
+        None => "Audit timeline".to_string(),
+    }
+}
+
+fn empty_text(only: Option<&str>) -> String {
+    match only {
+        Some(id) if !id.is_empty() => format!("No audit records for change {}.", clean(id)),
+        Some(_) => "No audit records outside a change.".to_string(),
+        None => "No audit records.".to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Terminal.
+// ---------------------------------------------------------------------------
+
+const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RED: &str = "\x1b[31m";
+const BOLD_RED: &str = "\x1b[1;31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+
+/// The widest the subject column gets; longer subjects are cut with `…`.
+const TERMINAL_SUBJECT: usize = 64;
+/// Non-denial outcomes are cut to this.
+const TERMINAL_OUTCOME: usize = 80;
+
+struct Painter {
+    colour: bool,
+}
+
+impl Painter {
+    fn paint(&self, style: &str, text: &str) -> String {
+        if self.colour && !style.is_empty() && !text.is_empty() {
+            format!("{style}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// `text` painted and padded to `width` columns (padding unpainted).
+    fn cell(&self, style: &str, text: &str, width: usize, right: bool) -> String {
+        let pad = " ".repeat(width.saturating_sub(self::width(text)));
+        let painted = self.paint(style, text);
+        if right {
+            format!("{pad}{painted}")
+        } else {
+            format!("{painted}{pad}")
+        }
+    }
+}
+
+fn terminal(changes: &[Change], only: Option<&str>, colour: bool) -> String {
+    let p = Painter { colour };
+    let mut out = String::new();
+    if changes.is_empty() {
+        let _ = writeln!(out, "{}", empty_text(only));
+        return out;
+    }
+    let all_rows = || changes.iter().flat_map(|c| c.rows.iter());
+    let col = |name: &str, f: &dyn Fn(&Row) -> usize| {
+        all_rows().map(f).max().unwrap_or(0).max(width(name))
+    };
+    let w_time = 12;
+    let w_seq = col("SEQ", &|r| width(&r.seq()));
+    let w_role = col("ROLE", &|r| width(&r.role()));
+    let w_call = col("CALL", &|r| width(&r.call()));
+    let w_subject = col("SUBJECT", &|r| {
+        let s = r.subject();
+        width(&s.main)
+            + if s.detail.is_empty() {
+                0
+            } else {
+                2 + width(&s.detail)
+            }
+    })
+    .min(TERMINAL_SUBJECT);
+    let w_decision = 8;
+    let w_duration = col("DURATION", &|r| width(&r.duration()));
+
+    for (n, change) in changes.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let (calls, denied, failed, unresolved) = counts(change);
+        let _ = writeln!(
+            out,
+            "{}",
+            p.paint(BOLD, &format!("Change {}", change.title()))
+        );
+        let mut facts = vec![
+            format!("{} → {}", change.first_ts(), change.last_ts()),
+            calls,
+        ];
+        facts.push(if denied > 0 {
+            p.paint(BOLD_RED, &plural(denied, "denial", "denials"))
+        } else {
+            "0 denials".to_string()
+        });
+        if failed > 0 {
+            facts.push(p.paint(YELLOW, &format!("{failed} failed")));
+        }
+        if unresolved > 0 {
+            facts.push(p.paint(YELLOW, &format!("{unresolved} without outcome")));
+        }
+        let _ = writeln!(out, "  {}", facts.join(" · "));
+        let _ = writeln!(out, "  roles: {}", roles_text(change));
+        out.push('\n');
+
+        let header = [
+            p.cell(DIM, "TIME", w_time, false),
+            p.cell(DIM, "SEQ", w_seq, true),
+            p.cell(DIM, "ROLE", w_role, false),
+            p.cell(DIM, "CALL", w_call, false),
+            p.cell(DIM, "SUBJECT", w_subject, false),
+            p.cell(DIM, "DECISION", w_decision, false),
+            p.cell(DIM, "DURATION", w_duration, true),
+            p.paint(DIM, "OUTCOME"),
+        ];
+        let _ = writeln!(out, "  {}", header.join("  "));
+
+        for row in &change.rows {
+            let status = row.status();
+            let subject = row.subject();
+            let main = truncate(&subject.main, w_subject);
+            let room = w_subject - width(&main);
+            let detail = if subject.detail.is_empty() || room < 6 {
+                String::new()
+            } else {
+                truncate(&subject.detail, room - 2)
+            };
+            let subject_cell = if detail.is_empty() {
+                p.cell("", &main, w_subject, false)
+            } else {
+                let used = width(&main) + 2 + width(&detail);
+                format!(
+                    "{main}  {}{}",
+                    p.paint(DIM, &detail),
+                    " ".repeat(w_subject - used)
+                )
+            };
+            let (decision_style, outcome_style) = match status {
+                Status::Denied => (BOLD_RED, RED),
+                Status::Failed | Status::Unresolved => ("", YELLOW),
+                Status::Ok => ("", GREEN),
+            };
+            let cells = [
+                p.cell(DIM, &row.time(), w_time, false),
+                p.cell(DIM, &row.seq(), w_seq, true),
+                p.cell("", &row.role(), w_role, false),
+                p.cell("", &row.call(), w_call, false),
+                subject_cell,
+                p.cell(decision_style, row.decision(), w_decision, false),
+                p.cell("", &row.duration(), w_duration, true),
+                p.paint(outcome_style, &row.outcome(TERMINAL_OUTCOME)),
+            ];
+            let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Markdown.
+// ---------------------------------------------------------------------------
+
+/// Non-denial outcomes and subjects are cut to this in Markdown.
+const MARKDOWN_CELL: usize = 100;
+
+/// Backslash-escapes what Markdown (CommonMark and GFM tables) would
+/// otherwise read as markup: a guest's text cannot add a column (`|`),
+/// inline HTML (`<`), a link, emphasis or an entity.
+fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '$' | '#' | '!'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn markdown(changes: &[Change], only: Option<&str>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", md(&title(only)));
+    if changes.is_empty() {
+        let _ = writeln!(out, "{}", md(&empty_text(only)));
+        return out;
+    }
+    for change in changes {
+        let (calls, denied, failed, unresolved) = counts(change);
+        let _ = writeln!(out, "## Change {}\n", md(&change.title()));
+        let _ = writeln!(
+            out,
+            "- **When:** {} → {}",
+            md(&change.first_ts()),
+            md(&change.last_ts())
+        );
+        let mut tally = vec![calls];
+        tally.push(if denied > 0 {
+            format!("**{}**", plural(denied, "denial", "denials"))
+        } else {
+            "0 denials".to_string()
+        });
+        if failed > 0 {
+            tally.push(format!("{failed} failed"));
+        }
+        if unresolved > 0 {
+            tally.push(format!("{unresolved} without outcome"));
+        }
+        let _ = writeln!(out, "- **Calls:** {}", tally.join(", "));
+        let _ = writeln!(out, "- **Roles:** {}\n", md(&roles_text(change)));
+        out.push_str("| Time | Seq | Role | Call | Subject | Decision | Duration | Outcome |\n");
+        out.push_str("|---|--:|---|---|---|---|--:|---|\n");
+        for row in &change.rows {
+            let subject = row.subject();
+            let mut subject_text = md(&truncate(&subject.main, MARKDOWN_CELL));
+            if !subject.detail.is_empty() {
+                let _ = write!(subject_text, " · {}", md(&subject.detail));
+            }
+            let decision = match row.status() {
+                Status::Denied => "**DENY**".to_string(),
+                _ => row.decision().to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                md(&row.time()),
+                md(&row.seq()),
+                md(&row.role()),
+                md(&row.call()),
+                subject_text,
+                decision,
+                md(&row.duration()),
+                md(&row.outcome(MARKDOWN_CELL)),
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// HTML.
+// ---------------------------------------------------------------------------
+
+/// Subjects and non-denial outcomes longer than this are cut, the whole
+/// text kept in the cell's tooltip.
+const HTML_CELL: usize = 160;
+
+/// Escapes text for an HTML element or a quoted attribute value.
+fn h(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = r#"
+*{box-sizing:border-box}
+html{color-scheme:light}
+body{margin:0;padding:18px 22px;background:#f3f4f6;color:#1f2328;
+ font:14px/1.45 "DejaVu Sans",system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+h1{font-size:20px;margin:0 0 2px}
+.summary{margin:0 0 14px;color:#4b5563}
+.summary b{color:#1f2328}
+.summary .denied{color:#c62828}
+section{background:#fff;border:1px solid #d0d7de;border-radius:6px;margin:0 0 18px;overflow:hidden}
+section.has-denials{border-color:#e6a5a5}
+section>header{padding:10px 14px;background:#f8fafc;border-bottom:1px solid #d0d7de}
+h2{font-size:16px;margin:0 0 6px;font-weight:600}
+h2 code{font:600 15px "DejaVu Sans Mono",ui-monospace,Menlo,Consolas,monospace;background:#eef1f4;padding:1px 6px;border-radius:4px}
+dl{display:flex;flex-wrap:wrap;gap:2px 26px;margin:0;font-size:13px}
+dl div{display:flex;gap:6px}
+dt{color:#57606a}
+dd{margin:0;font-weight:600}
+dd.none{font-weight:400;color:#57606a}
+.pill{display:inline-block;padding:0 7px;border-radius:9px;font-weight:700}
+.pill.deny{background:#c62828;color:#fff}
+.pill.warn{background:#fde68a;color:#713f12}
+table{width:100%;border-collapse:collapse;table-layout:fixed;
+ font:12.5px/1.4 "DejaVu Sans Mono",ui-monospace,Menlo,Consolas,monospace}
+col.time{width:98px}col.seq{width:58px}col.role{width:104px}col.call{width:196px}
+col.decision{width:74px}col.dur{width:74px}col.outcome{width:34%}
+th{text-align:left;font:600 11px "DejaVu Sans",system-ui,sans-serif;text-transform:uppercase;letter-spacing:.04em;
+ color:#57606a;padding:6px 8px;border-bottom:1px solid #d0d7de;background:#fff}
+td{padding:5px 8px;border-bottom:1px solid #eef0f2;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
+tr:last-child td{border-bottom:0}
+tbody tr:nth-child(even) td{background:#fafbfc}
+.num{text-align:right}
+.muted{color:#6b7280}
+.detail{display:block;color:#6b7280;font-size:11.5px}
+tr.deny td{background:#fdecec !important}
+tr.deny td:first-child{box-shadow:inset 5px 0 0 #c62828}
+tr.deny .outcome{color:#a11d1d}
+tr.failed .outcome,tr.unresolved .outcome{color:#92400e}
+tr.failed td:first-child,tr.unresolved td:first-child{box-shadow:inset 5px 0 0 #f59e0b}
+.ok{color:#1a7f37}
+.badge{display:inline-block;padding:0 6px;border-radius:3px;font-weight:700}
+.badge.allow{color:#1a7f37;background:#e7f5ec}
+.badge.deny{color:#fff;background:#c62828}
+.empty{color:#57606a}
+"#;
+
+fn html(changes: &[Change], only: Option<&str>) -> String {
+    let title = title(only);
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+        h(&title),
+        h(&title)
+    );
+    if changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"empty\">{}</p>\n</body>\n</html>",
+            h(&empty_text(only))
+        );
+        return out;
+    }
+
+    let records: usize = changes.iter().map(|c| c.records.len()).sum();
+    let calls: usize = changes.iter().map(|c| c.rows.len()).sum();
+    let denied: usize = changes.iter().map(|c| c.count(Status::Denied)).sum();
+    let _ = writeln!(
+        out,
+        "<p class=\"summary\"><b>{}</b> · <b>{}</b> ({}) · {}</p>",
+        plural(changes.len(), "change", "changes"),
+        plural(calls, "call", "calls"),
+        plural(records, "record", "records"),
+        if denied > 0 {
+            format!(
+                "<b class=\"denied\">{}</b>",
+                plural(denied, "denial", "denials")
+            )
+        } else {
+            "no denials".to_string()
+        }
+    );
+
+    for change in changes {
+        let (calls, denied, failed, unresolved) = counts(change);
+        let class = if denied > 0 {
+            " class=\"has-denials\""
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "<section{class}>\n<header>");
+        let _ = writeln!(
+            out,
+            "<h2>Change <code>{}</code></h2>\n<dl>",
+            h(&change.title())
+        );
+        let fact = |out: &mut String, name: &str, value: &str| {
+            let _ = writeln!(out, "<div><dt>{name}</dt><dd>{value}</dd></div>");
+        };
+        fact(&mut out, "First", &h(&change.first_ts()));
+        fact(&mut out, "Last", &h(&change.last_ts()));
+        fact(&mut out, "Calls", &h(&calls));
+        if denied > 0 {
+            let text = format!("<span class=\"pill deny\">{denied}</span>");
+            fact(&mut out, "Denials", &text);
+        } else {
+            let _ = writeln!(out, "<div><dt>Denials</dt><dd class=\"none\">0</dd></div>");
+        }
+        if failed > 0 {
+            fact(
+                &mut out,
+                "Failed",
+                &format!("<span class=\"pill warn\">{failed}</span>"),
+            );
+        }
+        if unresolved > 0 {
+            let text = format!("<span class=\"pill warn\">{unresolved}</span>");
+            fact(&mut out, "Without outcome", &text);
+        }
+        fact(&mut out, "Roles", &h(&roles_text(change)));
+        out.push_str("</dl>\n</header>\n");
+
+        out.push_str(
+            "<table>\n<colgroup><col class=\"time\"><col class=\"seq\"><col class=\"role\">\
+             <col class=\"call\"><col class=\"subject\"><col class=\"decision\"><col class=\"dur\">\
+             <col class=\"outcome\"></colgroup>\n<thead><tr><th>Time</th><th class=\"num\">Seq</th>\
+             <th>Role</th><th>Call</th><th>Subject</th><th>Decision</th>\
+             <th class=\"num\">Duration</th><th>Outcome</th></tr></thead>\n<tbody>\n",
+        );
+        for row in &change.rows {
+            let status = row.status();
+            let class = match status {
+                Status::Ok => "ok-row",
+                Status::Denied => "deny",
+                Status::Failed => "failed",
+                Status::Unresolved => "unresolved",
+            };
+            let subject = row.subject();
+            let main = truncate(&subject.main, HTML_CELL);
+            let subject_title = if main != subject.main {
+                format!(" title=\"{}\"", h(&subject.main))
+            } else {
+                String::new()
+            };
+            let detail = if subject.detail.is_empty() {
+                String::new()
+            } else {
+                format!("<span class=\"detail\">{}</span>", h(&subject.detail))
+            };
+            let decision = match row.last.body.decision {
+                Decision::Allow => "<span class=\"badge allow\">allow</span>",
+                Decision::Deny => "<span class=\"badge deny\">DENY</span>",
+            };
+            let outcome = row.outcome(HTML_CELL);
+            let outcome_title =
+                if status != Status::Denied && width(&row.outcome_full()) > HTML_CELL {
+                    format!(" title=\"{}\"", h(&row.outcome_full()))
+                } else {
+                    String::new()
+                };
+            let outcome_html = if status == Status::Ok {
+                format!("<span class=\"ok\">{}</span>", h(&outcome))
+            } else {
+                h(&outcome)
+            };
+            let _ = writeln!(
+                out,
+                "<tr class=\"{class}\"><td class=\"muted\">{}</td><td class=\"num muted\">{}</td>\
+                 <td>{}</td><td>{}</td><td{subject_title}>{}{detail}</td><td>{decision}</td>\
+                 <td class=\"num\">{}</td><td class=\"outcome\"{outcome_title}>{outcome_html}</td></tr>",
+                h(&row.time()),
+                h(&row.seq()),
+                h(&row.role()),
+                h(&row.call()),
+                h(&main),
+                h(&row.duration()),
+            );
+        }
+        out.push_str("</tbody>\n</table>\n</section>\n");
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::record::{RecordBody, GENESIS};
+    use crate::audit::CallEvent;
+    use serde_json::json;
+
+    const DIGEST: &str =
+        "hmac-sha256:3c81aa0000000000000000000000000000000000000000000000000000000695";
+
+    fn record(seq: u64, change: &str, role: &str, call: &str, args: Value) -> AuditRecord {
+        let event = CallEvent {
+            ts: format!("2026-11-25T10:03:{:02}.{:03}456Z", seq % 60, seq * 7),
+            change_id: change.into(),
+            role: role.into(),
+            component: "ab".repeat(32),
+            call: call.into(),
+            args: args.as_object().cloned().unwrap_or_default(),
+            decision: Decision::Allow,
+            outcome: "ok".into(),
+            duration_us: 40 + seq,
+        };
+        AuditRecord {
+            body: RecordBody::new(GENESIS.into(), seq, &event),
+            hash: "00".repeat(32),
+        }
+    }
+
+    fn with(mut r: AuditRecord, decision: Decision, outcome: &str) -> AuditRecord {
+        r.body.decision = decision;
+        r.body.outcome = outcome.into();
+        r
+    }
+
+    fn log(seq: u64, change: &str, message: &str) -> AuditRecord {
+        record(
+            seq,
+            change,
+            "planner",
+            "log.log",
+            json!({"level": "info", "message": message}),
+        )
+    }
+
+    fn plain() -> Format {
+        Format::Terminal { colour: false }
+    }
+
+    #[test]
+    fn groups_by_change_in_order_of_first_appearance() {
+        let records = vec![
+            log(0, "chg-b", "one"),
+            log(1, "", "outside"),
+            log(2, "chg-a", "two"),
+            log(3, "chg-b", "three"),
+        ];
+        let changes = changes(&records, None);
+        let ids: Vec<&str> = changes.iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["chg-b", "", "chg-a"]);
+        assert_eq!(changes[0].records.len(), 2);
+
+        let text = render(&records, None, plain());
+        let b = text.find("Change chg-b").unwrap();
+        let none = text.find("Change (no change)").unwrap();
+        let a = text.find("Change chg-a").unwrap();
+        assert!(b < none && none < a, "{text}");
+
+        let only = render(&records, Some("chg-a"), plain());
+        assert!(only.contains("two") && !only.contains("one") && !only.contains("outside"));
+        let outside = render(&records, Some(""), plain());
+        assert!(outside.contains("(no change)") && outside.contains("outside"));
+        assert!(!outside.contains("three"));
+        let missing = render(&records, Some("nope"), Format::Html);
+        assert!(missing.contains("No audit records for change nope."));
+    }
+
+    #[test]
+    fn header_counts_calls_denials_and_roles() {
+        let records = vec![
+            log(0, "c", "hello"),
+            with(
+                record(1, "c", "rotator", "secrets-read.read", json!({"path": "prod/db", "label": "current"})),
+                Decision::Deny,
+                "denied: role rotator may not read secret `prod/db` (current); to allow it, change line 7 of policy.toml to: read = [\"staging/*\", \"prod/db\"]",
+            ),
+            record(2, "c", "rotator", "secrets-read.read", json!({"path": "staging/db", "label": "current", "value": DIGEST})),
+        ];
+        let text = render(&records, None, plain());
+        assert!(text.contains("3 calls"), "{text}");
+        assert!(text.contains("1 denial"), "{text}");
+        assert!(
+            text.contains("roles: planner (component abab…abab), rotator"),
+            "{text}"
+        );
+        assert!(text.contains("2026-11-25T10:03:00.000456Z → 2026-11-25T10:03:02.014456Z"));
+        // A denial's outcome is shown whole: it names the line to fix.
+        assert!(
+            text.contains("change line 7 of policy.toml to: read = [\"staging/*\", \"prod/db\"]")
+        );
+        assert!(text.contains("DENY"));
+        // The secret's path, label and the shortened digest.
+        assert!(
+            text.contains("staging/db  label=current · value=hmac:3c81…0695"),
+            "{text}"
+        );
+        assert!(!text.contains(DIGEST));
+    }
+
+    #[test]
+    fn intent_and_outcome_collapse_into_one_row() {
+        let args = json!({"path": "npm/token", "value": DIGEST});
+        let mut done = args.clone();
+        done["version"] = json!(4);
+        let records = vec![
+            with(
+                record(5, "c", "rotator", "secrets-write.put-pending", args),
+                Decision::Allow,
+                INTENT,
+            ),
+            log(6, "c", "meanwhile, another role logs"),
+            record(7, "c", "rotator", "secrets-write.put-pending", done),
+        ];
+        let changes = changes(&records, None);
+        let rows = &changes[0].rows;
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].kind, Kind::Collapsed);
+        assert_eq!(rows[0].seq(), "5–7");
+        assert_eq!(rows[0].outcome(80), "intent → ok");
+        assert_eq!(rows[0].time(), "10:03:05.035");
+        assert_eq!(rows[0].duration(), "47µs");
+        let subject = rows[0].subject();
+        assert_eq!(subject.main, "npm/token");
+        assert_eq!(subject.detail, "v4 · value=hmac:3c81…0695");
+
+        let text = render(&records, None, plain());
+        assert!(text.contains("2 calls"), "{text}");
+        assert_eq!(
+            text.matches("secrets-write.put-pending").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("intent → ok"));
+    }
+
+    #[test]
+    fn intent_without_outcome_stays_visible() {
+        let http = json!({"method": "POST", "url": "https://registry.example/-/token", "headers": ["authorization"], "body_bytes": 12});
+        let records = vec![
+            with(
+                record(0, "c", "publisher", "http.send", http.clone()),
+                Decision::Allow,
+                INTENT,
+            ),
+            // The next record of that role is a different call: no pairing.
+            with(
+                record(1, "c", "publisher", "http.send", http),
+                Decision::Allow,
+                INTENT,
+            ),
+            with(
+                record(2, "c", "publisher", "log.log", json!({"message": "x"})),
+                Decision::Allow,
+                "ok",
+            ),
+        ];
+        let changes = changes(&records, None);
+        let kinds: Vec<Kind> = changes[0].rows.iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, [Kind::Orphan, Kind::Orphan, Kind::Single]);
+        let text = render(&records, None, plain());
+        assert!(text.contains("intent → (no outcome recorded)"));
+        assert!(text.contains("2 without outcome"));
+        assert!(text.contains("POST https://registry.example/-/token"));
+    }
+
+    #[test]
+    fn failed_intent_pairs_with_its_error() {
+        let args = json!({"root": "repo", "path": "src/lib.rs", "bytes": 120});
+        let records = vec![
+            with(
+                record(0, "c", "coder", "workspace.propose-change", args.clone()),
+                Decision::Allow,
+                INTENT,
+            ),
+            with(
+                record(1, "c", "coder", "workspace.propose-change", args),
+                Decision::Allow,
+                "invalid: too large",
+            ),
+        ];
+        let changes = changes(&records, None);
+        let row = &changes[0].rows[0];
+        assert_eq!(row.status(), Status::Failed);
+        assert_eq!(row.outcome(80), "intent → invalid: too large");
+        assert_eq!(row.subject().main, "repo:src/lib.rs");
+    }
+
+    #[test]
+    fn html_escapes_hostile_text() {
+        let records = vec![
+            log(
+                0,
+                "c<img src=x>",
+                "<script>alert('pwned')</script> & \"quotes\"",
+            ),
+            record(
+                1,
+                "c<img src=x>",
+                "role\"><b>",
+                "http.send",
+                json!({"method": "GET", "url": "https://x.test/?a=<b>&c"}),
+            ),
+        ];
+        let page = render(&records, None, Format::Html);
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(!page.contains("<img"), "{page}");
+        assert!(!page.contains("<b>"), "{page}");
+        assert!(page.contains(
+            "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt; &amp; &quot;quotes&quot;"
+        ));
+        assert!(page.contains("Change <code>c&lt;img src=x&gt;</code>"));
+        assert!(page.contains("role&quot;&gt;&lt;b&gt;"));
+        assert!(page.contains("https://x.test/?a=&lt;b&gt;&amp;c"));
+        // Self-contained: no script, no external resource.
+        assert!(!page.to_lowercase().contains("<script"));
+        assert!(!page.contains("src="));
+        assert!(!page.contains("<link"));
+        assert!(!page.contains("http://") && !page.contains("@import"));
+    }
+
+    #[test]
+    fn html_marks_denials_in_red() {
+        let records = vec![with(
+            record(
+                0,
+                "c",
+                "r",
+                "secrets-read.read",
+                json!({"path": "prod/x", "label": "current"}),
+            ),
+            Decision::Deny,
+            "denied: no",
+        )];
+        let page = render(&records, None, Format::Html);
+        let red = format!("#{:02x}{:02x}{:02x}", DENY_RED[0], DENY_RED[1], DENY_RED[2]);
+        assert!(page.contains(&format!(".badge.deny{{color:#fff;background:{red}}}")));
+        assert!(page.contains("<tr class=\"deny\">"));
+        assert!(page.contains("<span class=\"badge deny\">DENY</span>"));
+    }
+
+    #[test]
+    fn markdown_escapes_cells() {
+        let records = vec![
+            log(
+                0,
+                "c|d",
+                "a | b <script>x</script> [link](http://e) *em* `code`",
+            ),
+            with(
+                record(
+                    1,
+                    "c|d",
+                    "r",
+                    "secrets-read.read",
+                    json!({"path": "a|b", "label": "current"}),
+                ),
+                Decision::Deny,
+                "denied: use | carefully",
+            ),
+        ];
+        let text = render(&records, None, Format::Markdown);
+        assert!(text.contains("## Change c\\|d"), "{text}");
+        assert!(
+            text.contains(
+                "a \\| b \\<script\\>x\\</script\\> \\[link\\](http://e) \\*em\\* \\`code\\`"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("| a\\|b · label=current |"), "{text}");
+        assert!(text.contains("| **DENY** |"));
+        assert!(text.contains("denied: use \\| carefully |"));
+        // Every table line has exactly the 9 unescaped pipes of 8 columns.
+        for line in text.lines().filter(|l| l.starts_with('|')) {
+            let unescaped = line
+                .char_indices()
+                .filter(|&(i, c)| c == '|' && (i == 0 || line.as_bytes()[i - 1] != b'\\'))
+                .count();
+            assert_eq!(unescaped, 9, "{line}");
+        }
+    }
+
+    #[test]
+    fn terminal_colour_is_opt_in_and_guest_escapes_are_neutralised() {
+        let records = vec![
+            log(
+                0,
+                "c",
+                "clear screen \x1b[2J and\nnew line \u{202e}reversed",
+            ),
+            with(
+                record(
+                    1,
+                    "c",
+                    "r",
+                    "secrets-read.read",
+                    json!({"path": "prod/x", "label": "current"}),
+                ),
+                Decision::Deny,
+                "denied: no",
+            ),
+        ];
+        let plain = render(&records, None, plain());
+        assert!(!plain.contains('\x1b'), "{plain:?}");
+        assert!(plain.contains("clear screen \\u{1b}[2J and\\nnew line \\u{202e}reversed"));
+        let colour = render(&records, None, Format::Terminal { colour: true });
+        assert!(colour.contains("\x1b[1;31mDENY\x1b[0m"), "{colour:?}");
+        // The only escapes are ours.
+        assert!(!colour.contains("\x1b[2J"));
+        assert_eq!(colour.lines().filter(|l| l.contains("log.log")).count(), 1);
+    }
+
+    #[test]
+    fn terminal_columns_align() {
+        let records = vec![
+            log(0, "c", "short"),
+            record(
+                1,
+                "c",
+                "rotator",
+                "secrets-read.read",
+                json!({"path": "staging/db", "label": "current", "value": DIGEST}),
+            ),
+            record(
+                2,
+                "c",
+                "planner",
+                "log.log",
+                json!({"level": "warn", "message": "x".repeat(300)}),
+            ),
+        ];
+        let text = render(&records, None, plain());
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("allow") || l.contains("DECISION"))
+            .collect();
+        assert_eq!(rows.len(), 4, "{text}");
+        let at: Vec<usize> = rows
+            .iter()
+            .map(|l| {
+                let byte = l.find("allow").or_else(|| l.find("DECISION")).unwrap();
+                l[..byte].chars().count()
+            })
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] == w[1]), "{at:?}\n{text}");
+        assert!(text.contains(&format!("{}…", "x".repeat(20))));
+        assert!(!text.contains(&"x".repeat(TERMINAL_SUBJECT + 1)));
+    }
+
+    #[test]
+    fn tokens_and_timestamps_are_shortened() {
+        assert_eq!(
+            shorten_tokens(&format!("got {DIGEST}.")),
+            "got hmac:3c81…0695."
+        );
+        assert_eq!(
+            shorten_tokens("{{agentward:handle:9f3a00000000000000c2d1}} x"),
+            "handle:9f3a…c2d1 x"
+        );
+        assert_eq!(shorten_tokens("hmac-sha256:abc"), "hmac-sha256:abc");
+        assert_eq!(clock("2026-11-25T10:03:07Z"), "10:03:07.000");
+        assert_eq!(clock("2026-11-25T10:03:07.1Z"), "10:03:07.100");
+        assert_eq!(clock("2026-11-25T10:03:07.123456789Z"), "10:03:07.123");
+        assert_eq!(clock("garbage"), "garbage");
+        assert_eq!(duration(999), "999µs");
+        assert_eq!(duration(12_345), "12.3ms");
+        assert_eq!(duration(2_500_000), "2.50s");
+    }
+}

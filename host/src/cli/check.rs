@@ -1,7 +1,7 @@
 //! `agentward check`: every role's imports against its grants.
 
 use super::Failure;
-use agentward::audit::MemorySink;
+use agentward::audit::{MemorySink, Redactor};
 use agentward::policy::Policy;
 use agentward::runtime::artifacts;
 use agentward::store::MemoryStore;
@@ -17,10 +17,12 @@ pub(crate) struct Args {
 
 pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     let policy = Policy::load(&super::policy_path(project, args.policy))?;
+    // Nothing runs, so nothing is recorded and no audit key is needed.
     let host = super::host(
         project,
         Arc::new(MemorySink::new()),
         Arc::new(MemoryStore::new()),
+        Redactor::ephemeral(),
     )?;
     println!("policy {}", policy.path.display());
     let mut problems = Vec::new();

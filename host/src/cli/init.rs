@@ -17,6 +17,15 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
     for sub in LAYOUT {
         create_dir(&args.dir.join(sub))?;
     }
+    let keys =
+        agentward::audit::AuditKeys::ensure(&super::keys_dir(&args.dir), &key_name(&args.dir))
+            .context("creating the audit keys")?;
+    println!(
+        "audit keys in {} (signing key {}; give auditors keys/{})",
+        super::keys_dir(&args.dir).display(),
+        keys.name(),
+        agentward::audit::keys::VERIFIER_FILE
+    );
     let policy = args.dir.join("policies/default.toml");
     if policy.exists() {
         println!("kept existing {}", policy.display());
@@ -31,6 +40,26 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
         args.dir.display()
     );
     Ok(())
+}
+
+/// A name for the deployment's signing key: the project's directory name
+/// (checkpoint origins read `agentward/<name>`) plus a random suffix, so
+/// two projects never share a key name.
+fn key_name(dir: &Path) -> String {
+    let base: String = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let suffix = hex::encode(rand::random::<[u8; 4]>());
+    if base.is_empty() {
+        format!("agentward-{suffix}")
+    } else {
+        format!("{base}-{suffix}")
+    }
 }
 
 fn create_dir(dir: &Path) -> anyhow::Result<()> {

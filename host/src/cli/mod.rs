@@ -1,5 +1,6 @@
 //! Subcommands, one module each.
 
+mod audit;
 mod check;
 mod init;
 mod run;
@@ -30,6 +31,9 @@ enum Command {
     Check(check::Args),
     /// Run one role once and print its report as JSON.
     Run(run::Args),
+    /// Verify the audit log, render its timeline, or recover it after a crash.
+    #[command(subcommand)]
+    Audit(audit::Command),
 }
 
 /// A failure and the exit code it maps to.
@@ -38,6 +42,8 @@ pub(crate) enum Failure {
     Failed(anyhow::Error),
     /// The input was wrong (policy, flags, files): exit 2.
     BadInput(anyhow::Error),
+    /// A failure with its own documented exit code (`audit verify`).
+    Code(u8, anyhow::Error),
 }
 
 impl<E: Into<anyhow::Error>> From<E> for Failure {
@@ -56,6 +62,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Init(args) => init::run(args),
         Command::Check(args) => check::run(&cli.project, args),
         Command::Run(args) => run::run(&cli.project, args),
+        Command::Audit(command) => audit::run(&cli.project, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,6 +74,10 @@ pub(crate) fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+        Err(Failure::Code(code, e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
     }
 }
 
@@ -75,11 +86,13 @@ pub(crate) fn policy_path(project: &std::path::Path, policy: Option<PathBuf>) ->
     policy.unwrap_or_else(|| project.join("policies/default.toml"))
 }
 
-/// A host for CLI commands: precompiled components cached per user.
+/// A host for CLI commands: precompiled components cached per user, secret
+/// values redacted under the deployment's audit key.
 pub(crate) fn host(
     project: &std::path::Path,
     sink: std::sync::Arc<dyn agentward::audit::EventSink>,
     store: std::sync::Arc<dyn agentward::store::SecretStore>,
+    redactor: agentward::audit::Redactor,
 ) -> Result<agentward::runtime::Host, Failure> {
     let mut config = agentward::runtime::HostConfig::new(project);
     config.cache_dir = cache_dir();
@@ -87,8 +100,19 @@ pub(crate) fn host(
         config,
         sink,
         store,
-        std::sync::Arc::new(agentward::audit::Redactor::ephemeral()),
+        std::sync::Arc::new(redactor),
     )?)
+}
+
+/// Where `agentward init` puts the audit keys.
+pub(crate) fn keys_dir(project: &std::path::Path) -> PathBuf {
+    project.join("keys")
+}
+
+pub(crate) fn audit_keys(
+    project: &std::path::Path,
+) -> Result<agentward::audit::AuditKeys, Failure> {
+    Ok(agentward::audit::AuditKeys::load(&keys_dir(project))?)
 }
 
 fn cache_dir() -> Option<PathBuf> {

@@ -1,7 +1,7 @@
 //! `agentward run ROLE --input JSON`: one role, once.
 
 use super::Failure;
-use agentward::audit::{EventSink, JsonlSink, MemorySink};
+use agentward::audit::{AuditLog, Durability};
 use agentward::capabilities::Task;
 use agentward::policy::{Policy, RoleName};
 use agentward::store::{MemoryStore, SecretAttributes, SecretValue};
@@ -28,9 +28,6 @@ pub(crate) struct Args {
     /// {"npm/token": {"value": "...", "expires": "2026-12-01T00:00:00Z"}}.
     #[arg(long)]
     seed: Option<PathBuf>,
-    /// Append call events here as JSON lines (default: PROJECT/logs/events.jsonl).
-    #[arg(long)]
-    events: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -55,23 +52,23 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     if let Some(seed) = &args.seed {
         load_seed(&store, seed)?;
     }
-    let events = args
-        .events
-        .unwrap_or_else(|| project.join("logs/events.jsonl"));
-    let sink: Arc<dyn EventSink> = if events.parent().is_some_and(Path::is_dir) {
-        Arc::new(JsonlSink::open(&events)?)
-    } else {
-        Arc::new(MemorySink::new())
-    };
-    let host = super::host(project, sink, store)?;
+    let keys = super::audit_keys(project)?;
+    let log = Arc::new(AuditLog::open_dir(
+        &project.join("logs"),
+        Durability::GroupCommit,
+    )?);
+    let redactor = agentward::audit::Redactor::new(*keys.hmac);
+    let host = super::host(project, log.clone(), store, redactor)?;
     let prepared = host.prepare(&policy, role)?;
     let task = Task {
         change_id: args.change_id,
         input: args.input,
     };
-    let outcome = host
-        .run(&prepared, &task)
-        .map_err(|e| Failure::Failed(e.into()))?;
+    let result = host.run(&prepared, &task);
+    // Signed whether the run succeeded or not: a failed run's calls are
+    // evidence too.
+    log.checkpoint(&keys)?;
+    let outcome = result.map_err(|e| Failure::Failed(e.into()))?;
     let output: serde_json::Value = serde_json::from_str(&outcome.report.output)
         .unwrap_or(serde_json::Value::String(outcome.report.output.clone()));
     let printed = serde_json::json!({

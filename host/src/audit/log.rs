@@ -1,0 +1,373 @@
+//! The append-only, hash-chained audit log (`logs/audit.jsonl`).
+//!
+//! Each append is one `write` of one whole line, so a crash can leave at
+//! most a torn last line, which [`AuditLog::open`] refuses and
+//! [`recover`] cuts off (keeping the bytes for forensics). Durable modes
+//! `fdatasync` before an append returns; with [`Durability::GroupCommit`],
+//! concurrent appenders share one sync: the first waiter syncs everything
+//! written so far while the others wait for it.
+
+use super::checkpoint::Checkpoint;
+use super::keys::AuditKeys;
+use super::record::{split_line, RecordBody, GENESIS};
+use super::{CallEvent, EventSink, SinkError};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+pub const LOG_FILE: &str = "audit.jsonl";
+pub const CHECKPOINT_DIR: &str = "checkpoints";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Written to the OS, not synced: tests and benchmarks only.
+    Buffered,
+    /// One `fdatasync` per record.
+    EachRecord,
+    /// One `fdatasync` per group of concurrent records.
+    GroupCommit,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit log {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "audit log {} ends with a torn record: {bytes} bytes after offset {offset} with no newline (a crash during an append)\n  fix: `agentward audit recover` keeps those bytes in a side file and cuts them off",
+        path.display()
+    )]
+    TornTail {
+        path: PathBuf,
+        offset: u64,
+        bytes: u64,
+    },
+    #[error(
+        "audit log {}: the last record is corrupt ({reason})\n  fix: run `agentward audit verify` to find the first bad record",
+        path.display()
+    )]
+    CorruptTail { path: PathBuf, reason: String },
+}
+
+pub struct AuditLog {
+    path: PathBuf,
+    durability: Durability,
+    state: Mutex<State>,
+    synced: Condvar,
+    /// A second handle, so a group-commit leader syncs without the lock.
+    sync_handle: File,
+}
+
+struct State {
+    file: File,
+    next_seq: u64,
+    prev: String,
+    len: u64,
+    /// Records written / known durable.
+    written: u64,
+    durable: u64,
+    syncing: bool,
+    /// After a failed write or sync nothing more is appended.
+    broken: Option<String>,
+}
+
+impl AuditLog {
+    /// Opens (or creates) `audit.jsonl` in `logs_dir`, creating the
+    /// directory (0700) if needed.
+    pub fn open_dir(logs_dir: &Path, durability: Durability) -> Result<AuditLog, AuditError> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(logs_dir)
+            .map_err(|source| AuditError::Io {
+                path: logs_dir.to_path_buf(),
+                source,
+            })?;
+        AuditLog::open(&logs_dir.join(LOG_FILE), durability)
+    }
+
+    pub fn open(path: &Path, durability: Durability) -> Result<AuditLog, AuditError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |source| AuditError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        let tail = read_tail(path, &mut file)?;
+        let sync_handle = file.try_clone().map_err(io)?;
+        Ok(AuditLog {
+            path: path.to_path_buf(),
+            durability,
+            state: Mutex::new(State {
+                file,
+                next_seq: tail.next_seq,
+                prev: tail.prev,
+                len: tail.len,
+                written: tail.next_seq,
+                durable: tail.next_seq,
+                syncing: false,
+                broken: None,
+            }),
+            synced: Condvar::new(),
+            sync_handle,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records in the log.
+    pub fn len(&self) -> u64 {
+        self.lock().next_seq
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn error(&self, source: std::io::Error) -> SinkError {
+        SinkError {
+            target: self.path.display().to_string(),
+            source,
+        }
+    }
+
+    /// Appends `event` as the next record; returns its seq once it is as
+    /// durable as the log's [`Durability`] promises.
+    pub fn append(&self, event: &CallEvent) -> Result<u64, SinkError> {
+        let mut state = self.lock();
+        if let Some(reason) = &state.broken {
+            return Err(self.error(std::io::Error::other(format!(
+                "an earlier append failed ({reason}); the log accepts nothing more in this process"
+            ))));
+        }
+        let seq = state.next_seq;
+        let (line, hash) = RecordBody::new(state.prev.clone(), seq, event).encode();
+        if let Err(e) = state.file.write_all(&line) {
+            // Cut a partial line so the log stays well formed on disk.
+            let _ = state.file.set_len(state.len);
+            state.broken = Some(e.to_string());
+            return Err(self.error(e));
+        }
+        state.len += line.len() as u64;
+        state.next_seq += 1;
+        state.prev = hash;
+        state.written = state.next_seq;
+        match self.durability {
+            Durability::Buffered => Ok(seq),
+            Durability::EachRecord => {
+                if let Err(e) = state.file.sync_data() {
+                    state.broken = Some(e.to_string());
+                    return Err(self.error(e));
+                }
+                state.durable = state.written;
+                Ok(seq)
+            }
+            Durability::GroupCommit => self.wait_durable(state, seq),
+        }
+    }
+
+    fn wait_durable<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        seq: u64,
+    ) -> Result<u64, SinkError> {
+        loop {
+            if state.durable > seq {
+                return Ok(seq);
+            }
+            if let Some(reason) = &state.broken {
+                return Err(self.error(std::io::Error::other(reason.clone())));
+            }
+            if state.syncing {
+                state = self.synced.wait(state).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            // Lead: sync everything written so far, without the lock, so
+            // appends keep arriving and form the next group.
+            state.syncing = true;
+            let target = state.written;
+            drop(state);
+            let result = self.sync_handle.sync_data();
+            state = self.lock();
+            state.syncing = false;
+            match result {
+                Ok(()) => state.durable = state.durable.max(target),
+                Err(e) => state.broken = Some(e.to_string()),
+            }
+            self.synced.notify_all();
+        }
+    }
+
+    /// Syncs the log and writes a signed checkpoint of its current size
+    /// into `logs/checkpoints/`.
+    pub fn checkpoint(&self, keys: &AuditKeys) -> Result<Checkpoint, AuditError> {
+        let state = self.lock();
+        let io = |source| AuditError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        state.file.sync_data().map_err(io)?;
+        let checkpoint = Checkpoint {
+            origin: origin(keys),
+            size: state.next_seq,
+            root: state.prev.clone(),
+        };
+        let dir = self
+            .path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(CHECKPOINT_DIR);
+        write_atomically(
+            &dir,
+            &checkpoint_file_name(checkpoint.size),
+            &checkpoint.sign(keys),
+        )
+        .map_err(|source| AuditError::Io { path: dir, source })?;
+        Ok(checkpoint)
+    }
+}
+
+impl EventSink for AuditLog {
+    fn record(&self, event: &CallEvent) -> Result<(), SinkError> {
+        self.append(event).map(|_| ())
+    }
+}
+
+/// The origin line of this deployment's checkpoints.
+pub fn origin(keys: &AuditKeys) -> String {
+    format!("agentward/{}", keys.name())
+}
+
+/// Zero-padded so a directory listing sorts checkpoints by size.
+pub fn checkpoint_file_name(size: u64) -> String {
+    format!("{size:020}.note")
+}
+
+struct Tail {
+    next_seq: u64,
+    prev: String,
+    len: u64,
+}
+
+/// Finds the last record without reading the whole log.
+fn read_tail(path: &Path, file: &mut File) -> Result<Tail, AuditError> {
+    let io = |source| AuditError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Ok(Tail {
+            next_seq: 0,
+            prev: GENESIS.to_string(),
+            len,
+        });
+    }
+    let mut window = 64 * 1024u64;
+    loop {
+        let start = len.saturating_sub(window);
+        let mut bytes = Vec::with_capacity((len - start) as usize);
+        file.seek(SeekFrom::Start(start)).map_err(io)?;
+        file.take(len - start).read_to_end(&mut bytes).map_err(io)?;
+        if bytes.last() != Some(&b'\n') {
+            let offset = bytes
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(start, |i| start + i as u64 + 1);
+            if offset == start && start > 0 {
+                window *= 4;
+                continue;
+            }
+            return Err(AuditError::TornTail {
+                path: path.to_path_buf(),
+                offset,
+                bytes: len - offset,
+            });
+        }
+        let body = &bytes[..bytes.len() - 1];
+        let line_start = match body.iter().rposition(|b| *b == b'\n') {
+            Some(i) => i + 1,
+            None if start > 0 => {
+                window *= 4;
+                continue;
+            }
+            None => 0,
+        };
+        let corrupt = |reason: &str| AuditError::CorruptTail {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        };
+        let raw = split_line(&body[line_start..]).map_err(corrupt)?;
+        if raw.body_hash != raw.claimed_hash {
+            return Err(corrupt("its hash does not match its contents"));
+        }
+        return Ok(Tail {
+            next_seq: raw.seq + 1,
+            prev: raw.claimed_hash.to_string(),
+            len,
+        });
+    }
+}
+
+/// What [`recover`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Recovery {
+    pub cut_bytes: u64,
+    pub saved_to: PathBuf,
+}
+
+/// Cuts a torn last line (saving it beside the log); `None` if there was none.
+pub fn recover(path: &Path) -> Result<Option<Recovery>, AuditError> {
+    let io = |source| AuditError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    let (offset, bytes) = match read_tail(path, &mut file) {
+        Ok(_) => return Ok(None),
+        Err(AuditError::TornTail { offset, bytes, .. }) => (offset, bytes),
+        Err(other) => return Err(other),
+    };
+    let mut torn = Vec::new();
+    file.seek(SeekFrom::Start(offset)).map_err(io)?;
+    file.read_to_end(&mut torn).map_err(io)?;
+    let saved_to = path.with_extension(format!("torn-at-{offset}"));
+    std::fs::write(&saved_to, &torn).map_err(io)?;
+    file.set_len(offset).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(Some(Recovery {
+        cut_bytes: bytes,
+        saved_to,
+    }))
+}
+
+fn write_atomically(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut file = File::create(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))?;
+    File::open(dir)?.sync_all()
+}
