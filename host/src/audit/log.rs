@@ -320,7 +320,7 @@ fn read_tail(path: &Path, file: &mut File) -> Result<Tail, AuditError> {
         }
         return Ok(Tail {
             next_seq: raw.seq + 1,
-            prev: raw.claimed_hash.to_string(),
+            prev: String::from_utf8_lossy(&raw.claimed_hash).into_owned(),
             len,
         });
     }

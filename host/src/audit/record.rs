@@ -85,17 +85,22 @@ pub fn hash_body(body: &[u8]) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// The parts of a line the chain check needs, found without a JSON parser.
-pub struct RawLine<'a> {
-    pub prev: &'a str,
+/// A sha256 digest in lower-case hex, as the log stores it. The chain check
+/// compares in hex so that verifying never decodes.
+pub type HexDigest = [u8; HEX_LEN];
+
+/// The parts of a line the chain check needs, found without a JSON parser
+/// and without allocating.
+pub struct RawLine {
+    pub prev: HexDigest,
     pub seq: u64,
-    /// The hashed bytes: the line minus the hash member.
-    pub body_hash: String,
-    pub claimed_hash: &'a str,
+    /// sha256 of the hashed bytes (the line minus its hash member), in hex.
+    pub body_hash: HexDigest,
+    pub claimed_hash: HexDigest,
 }
 
 /// Why a line is not a well-formed record.
-pub fn split_line(line: &[u8]) -> Result<RawLine<'_>, &'static str> {
+pub fn split_line(line: &[u8]) -> Result<RawLine, &'static str> {
     if !line.starts_with(PREV_PREFIX) || line.len() < PREV_PREFIX.len() + HEX_LEN + HASH_SUFFIX_LEN
     {
         return Err("not an audit record (it must start with {\"prev\":\")");
@@ -105,20 +110,24 @@ pub fn split_line(line: &[u8]) -> Result<RawLine<'_>, &'static str> {
     if !suffix.starts_with(HASH_PREFIX) || !suffix.ends_with(b"\"}") {
         return Err("the record does not end with its hash");
     }
-    let claimed_hash = std::str::from_utf8(&suffix[HASH_PREFIX.len()..HASH_PREFIX.len() + HEX_LEN])
-        .map_err(|_| "the hash is not hex")?;
+    let claimed_hash: HexDigest = suffix[HASH_PREFIX.len()..HASH_PREFIX.len() + HEX_LEN]
+        .try_into()
+        .expect("length checked above");
     let prev_end = PREV_PREFIX.len() + HEX_LEN;
-    let prev =
-        std::str::from_utf8(&line[PREV_PREFIX.len()..prev_end]).map_err(|_| "prev is not hex")?;
+    let prev: HexDigest = line[PREV_PREFIX.len()..prev_end]
+        .try_into()
+        .expect("length checked above");
     let seq = parse_seq(&line[prev_end..]).ok_or("the record has no seq after prev")?;
     let mut hasher = Sha256::new();
     hasher.update(DOMAIN_TAG);
     hasher.update(&line[..suffix_start]);
     hasher.update(b"}");
+    let mut body_hash = [0u8; HEX_LEN];
+    hex::encode_to_slice(hasher.finalize(), &mut body_hash).expect("64 hex digits");
     Ok(RawLine {
         prev,
         seq,
-        body_hash: hex::encode(hasher.finalize()),
+        body_hash,
         claimed_hash,
     })
 }
@@ -155,10 +164,10 @@ mod tests {
         let body = RecordBody::new(GENESIS.into(), 0, &event());
         let (line, hash) = body.encode();
         let raw = split_line(line.strip_suffix(b"\n").unwrap()).unwrap();
-        assert_eq!(raw.prev, GENESIS);
+        assert_eq!(&raw.prev, GENESIS.as_bytes());
         assert_eq!(raw.seq, 0);
-        assert_eq!(raw.claimed_hash, hash);
-        assert_eq!(raw.body_hash, hash);
+        assert_eq!(&raw.claimed_hash, hash.as_bytes());
+        assert_eq!(raw.body_hash, raw.claimed_hash);
         let parsed: AuditRecord = serde_json::from_slice(&line).unwrap();
         assert_eq!(parsed.body, body);
         assert_eq!(parsed.hash, hash);
@@ -171,7 +180,7 @@ mod tests {
             .unwrap()
             .replace("npm/token", "npm/tokem");
         let raw = split_line(text.trim_end().as_bytes()).unwrap();
-        assert_eq!(raw.claimed_hash, hash);
-        assert_ne!(raw.body_hash, hash);
+        assert_eq!(&raw.claimed_hash, hash.as_bytes());
+        assert_ne!(raw.body_hash, raw.claimed_hash);
     }
 }

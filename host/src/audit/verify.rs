@@ -9,7 +9,7 @@
 use super::checkpoint::{Checkpoint, NoteError};
 use super::keys::NoteVerifier;
 use super::log::CHECKPOINT_DIR;
-use super::record::{split_line, GENESIS};
+use super::record::{split_line, HexDigest, GENESIS};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -124,7 +124,7 @@ pub fn verify_log(log: &Path, checkpoints: &[(PathBuf, Checkpoint)]) -> Result<V
     })?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut pending = checkpoints.iter().filter(|(_, c)| c.size > 0).peekable();
-    let mut prev = GENESIS.to_string();
+    let mut prev: HexDigest = GENESIS.as_bytes().try_into().expect("64 hex digits");
     let mut line = Vec::with_capacity(1024);
     let mut count = 0u64;
     let read = |reader: &mut BufReader<File>, line: &mut Vec<u8>| {
@@ -187,10 +187,10 @@ pub fn verify_log(log: &Path, checkpoints: &[(PathBuf, Checkpoint)]) -> Result<V
                 seq: raw.seq,
             });
         }
-        prev = raw.claimed_hash.to_string();
+        prev = raw.claimed_hash;
         count += 1;
         while let Some((path, checkpoint)) = pending.next_if(|(_, c)| c.size == count) {
-            if checkpoint.root != prev {
+            if checkpoint.root.as_bytes() != prev {
                 return Err(Tamper::Rewritten {
                     seq: count - 1,
                     checkpoint: path.clone(),
