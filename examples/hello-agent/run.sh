@@ -2,8 +2,9 @@
 # hello-agent: a project from nothing, its policy checked, then three roles
 # run in their sandboxes: the planner finds what is due, the implementer
 # mints a pending version and stages an .npmrc change, the reviewer checks
-# the repository for plaintext credentials. Every call lands in
-# logs/events.jsonl with secret values replaced by keyed digests.
+# the repository for plaintext credentials. Every call lands in the
+# hash-chained logs/audit.jsonl, secret values replaced by keyed digests,
+# and each run ends with a signed checkpoint.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -43,9 +44,14 @@ if "$agentward" --project "$project" run planner --policy "$project/policies/gre
   exit 1
 fi
 
-step "the audit events (values appear only as hmac-sha256 digests)"
-cat "$project/logs/events.jsonl"
-if grep -q "npm_hello_agent_demo_value" "$project/logs/events.jsonl"; then
+step "agentward audit verify: every record's hash, the chain, the signed checkpoints"
+"$agentward" --project "$project" audit verify
+
+step "agentward audit timeline (values appear only as hmac-sha256 digests)"
+"$agentward" --project "$project" audit timeline
+"$agentward" --project "$project" audit timeline --format html --out "$project/timeline.html"
+echo "HTML timeline: $project/timeline.html"
+if grep -rq "npm_hello_agent_demo_value" "$project/logs"; then
   echo "a secret value reached the log" >&2
   exit 1
 fi
