@@ -128,15 +128,6 @@ impl AuditLog {
         &self.path
     }
 
-    /// Records in the log.
-    pub fn len(&self) -> u64 {
-        self.lock().next_seq
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -70,6 +70,37 @@ impl Change<'_> {
         }
     }
 
+    /// The heading as plain text: `Change <id>`, or the group of calls
+    /// made outside any change.
+    fn heading(&self) -> String {
+        if self.id.is_empty() {
+            format!("{NO_CHANGE}: calls outside any change")
+        } else {
+            format!("Change {}", clean(self.id))
+        }
+    }
+
+    /// How long the change ran, first record to last, when both
+    /// timestamps parse and fall on the same day.
+    fn span(&self) -> Option<String> {
+        let (first, last) = (self.records.first()?, self.records.last()?);
+        if self.records.len() < 2 {
+            return None;
+        }
+        let (day_a, a) = instant(&first.body.ts)?;
+        let (day_b, b) = instant(&last.body.ts)?;
+        (day_a == day_b && b >= a).then(|| duration(b - a))
+    }
+
+    /// `first → last (span)`.
+    fn when(&self) -> String {
+        let mut when = format!("{} → {}", self.first_ts(), self.last_ts());
+        if let Some(span) = self.span() {
+            let _ = write!(when, " ({span})");
+        }
+        when
+    }
+
     fn first_ts(&self) -> String {
         self.records
             .first()
@@ -282,13 +313,63 @@ fn rows<'a>(records: &[&'a AuditRecord]) -> Vec<Row<'a>> {
 /// status, sizes).
 struct Subject {
     main: String,
-    detail: String,
+    details: Vec<String>,
+    /// The first detail matters as much as the main text (a secret's
+    /// version, an HTTP status): a narrow column shortens the main text
+    /// rather than drop it.
+    pin_first: bool,
+}
+
+const DETAIL_SEP: &str = " · ";
+
+impl Subject {
+    fn detail(&self) -> String {
+        self.details.join(DETAIL_SEP)
+    }
+
+    /// Width of `main  detail`, as the terminal shows it.
+    fn width(&self) -> usize {
+        let detail = width(&self.detail());
+        width(&self.main) + if detail == 0 { 0 } else { 2 + detail }
+    }
+
+    /// The main text and the details that fit in `room` columns beside
+    /// it. Details are dropped whole, never cut; a pinned first detail
+    /// keeps its place by shortening a long main text.
+    fn fit(&self, room: usize) -> (String, String) {
+        let first = self.details.first().map_or(0, |d| width(d));
+        let main_room = if self.details.is_empty() || width(&self.main) + 2 + first <= room {
+            room
+        } else if self.pin_first && first <= 20 && room >= 2 + first + 24 {
+            room - 2 - first
+        } else {
+            room
+        };
+        let main = truncate(&self.main, main_room);
+        let mut left = room.saturating_sub(width(&main) + 2);
+        let mut shown: Vec<&str> = Vec::new();
+        for part in &self.details {
+            let need = width(part)
+                + if shown.is_empty() {
+                    0
+                } else {
+                    width(DETAIL_SEP)
+                };
+            if need > left {
+                break;
+            }
+            left -= need;
+            shown.push(part);
+        }
+        (main, shown.join(DETAIL_SEP))
+    }
 }
 
 fn subject(call: &str, args: &Map<String, Value>) -> Subject {
     let text = |key: &str| args.get(key).map(value_text);
     let mut detail: Vec<String> = Vec::new();
     let main;
+    let mut pin_first = false;
     if call.starts_with("workspace.") || args.contains_key("root") {
         main = format!(
             "{}:{}",
@@ -303,6 +384,7 @@ fn subject(call: &str, args: &Map<String, Value>) -> Subject {
         }
     } else if let Some(path) = text("path") {
         main = path;
+        pin_first = true;
         if let Some(v) = text("version") {
             detail.push(format!("v{v}"));
         }
@@ -319,6 +401,7 @@ fn subject(call: &str, args: &Map<String, Value>) -> Subject {
             detail.push(format!("→ {handle}"));
         }
     } else if let Some(url) = text("url") {
+        pin_first = true;
         main = match text("method") {
             Some(method) => format!("{method} {url}"),
             None => url,
@@ -359,7 +442,8 @@ fn subject(call: &str, args: &Map<String, Value>) -> Subject {
     }
     Subject {
         main,
-        detail: detail.join(" · "),
+        details: detail,
+        pin_first,
     }
 }
 
@@ -487,13 +571,42 @@ fn clock(ts: &str) -> String {
 }
 
 fn duration(us: u64) -> String {
+    let secs = us / 1_000_000;
     if us < 1_000 {
         format!("{us}µs")
     } else if us < 1_000_000 {
         format!("{:.1}ms", us as f64 / 1e3)
-    } else {
+    } else if secs < 60 {
         format!("{:.2}s", us as f64 / 1e6)
+    } else if secs < 3600 {
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{}h {:02}m", secs / 3600, secs / 60 % 60)
     }
+}
+
+/// `2026-11-25T10:03:07.123456Z` → (`2026-11-25`, microseconds into the day).
+fn instant(ts: &str) -> Option<(&str, u64)> {
+    let (day, time) = ts.split_once('T')?;
+    let field = |range: std::ops::Range<usize>| -> Option<u64> {
+        let digits = time.get(range)?;
+        digits
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| digits.parse().ok())?
+    };
+    let (h, m, s) = (field(0..2)?, field(3..5)?, field(6..8)?);
+    let frac: String = time
+        .get(8..)?
+        .strip_prefix('.')
+        .unwrap_or("")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .chain(std::iter::repeat('0'))
+        .take(6)
+        .collect();
+    let micros: u64 = frac.parse().ok()?;
+    Some((day, ((h * 60 + m) * 60 + s) * 1_000_000 + micros))
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -595,16 +708,7 @@ fn terminal(changes: &[Change], only: Option<&str>, colour: bool) -> String {
     let w_seq = col("SEQ", &|r| width(&r.seq()));
     let w_role = col("ROLE", &|r| width(&r.role()));
     let w_call = col("CALL", &|r| width(&r.call()));
-    let w_subject = col("SUBJECT", &|r| {
-        let s = r.subject();
-        width(&s.main)
-            + if s.detail.is_empty() {
-                0
-            } else {
-                2 + width(&s.detail)
-            }
-    })
-    .min(TERMINAL_SUBJECT);
+    let w_subject = col("SUBJECT", &|r| r.subject().width()).min(TERMINAL_SUBJECT);
     let w_decision = 8;
     let w_duration = col("DURATION", &|r| width(&r.duration()));
 
@@ -613,15 +717,8 @@ fn terminal(changes: &[Change], only: Option<&str>, colour: bool) -> String {
             out.push('\n');
         }
         let (calls, denied, failed, unresolved) = counts(change);
-        let _ = writeln!(
-            out,
-            "{}",
-            p.paint(BOLD, &format!("Change {}", change.title()))
-        );
-        let mut facts = vec![
-            format!("{} → {}", change.first_ts(), change.last_ts()),
-            calls,
-        ];
+        let _ = writeln!(out, "{}", p.paint(BOLD, &change.heading()));
+        let mut facts = vec![change.when(), calls];
         facts.push(if denied > 0 {
             p.paint(BOLD_RED, &plural(denied, "denial", "denials"))
         } else {
@@ -652,13 +749,7 @@ fn terminal(changes: &[Change], only: Option<&str>, colour: bool) -> String {
         for row in &change.rows {
             let status = row.status();
             let subject = row.subject();
-            let main = truncate(&subject.main, w_subject);
-            let room = w_subject - width(&main);
-            let detail = if subject.detail.is_empty() || room < 6 {
-                String::new()
-            } else {
-                truncate(&subject.detail, room - 2)
-            };
+            let (main, detail) = subject.fit(w_subject);
             let subject_cell = if detail.is_empty() {
                 p.cell("", &main, w_subject, false)
             } else {
@@ -723,13 +814,8 @@ fn markdown(changes: &[Change], only: Option<&str>) -> String {
     }
     for change in changes {
         let (calls, denied, failed, unresolved) = counts(change);
-        let _ = writeln!(out, "## Change {}\n", md(&change.title()));
-        let _ = writeln!(
-            out,
-            "- **When:** {} → {}",
-            md(&change.first_ts()),
-            md(&change.last_ts())
-        );
+        let _ = writeln!(out, "## {}\n", md(&change.heading()));
+        let _ = writeln!(out, "- **When:** {}", md(&change.when()));
         let mut tally = vec![calls];
         tally.push(if denied > 0 {
             format!("**{}**", plural(denied, "denial", "denials"))
@@ -749,8 +835,8 @@ fn markdown(changes: &[Change], only: Option<&str>) -> String {
         for row in &change.rows {
             let subject = row.subject();
             let mut subject_text = md(&truncate(&subject.main, MARKDOWN_CELL));
-            if !subject.detail.is_empty() {
-                let _ = write!(subject_text, " · {}", md(&subject.detail));
+            if !subject.details.is_empty() {
+                let _ = write!(subject_text, "{DETAIL_SEP}{}", md(&subject.detail()));
             }
             let decision = match row.status() {
                 Status::Denied => "**DENY**".to_string(),
@@ -801,18 +887,19 @@ fn h(text: &str) -> String {
 const CSS: &str = r#"
 *{box-sizing:border-box}
 html{color-scheme:light}
-body{margin:0;padding:18px 22px;background:#f3f4f6;color:#1f2328;
+body{margin:0;padding:16px 20px;background:#f3f4f6;color:#1f2328;
  font:14px/1.45 "DejaVu Sans",system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 h1{font-size:20px;margin:0 0 2px}
-.summary{margin:0 0 14px;color:#4b5563}
+.summary{margin:0 0 12px;color:#4b5563}
 .summary b{color:#1f2328}
 .summary .denied{color:#c62828}
-section{background:#fff;border:1px solid #d0d7de;border-radius:6px;margin:0 0 18px;overflow:hidden}
-section.has-denials{border-color:#e6a5a5}
-section>header{padding:10px 14px;background:#f8fafc;border-bottom:1px solid #d0d7de}
-h2{font-size:16px;margin:0 0 6px;font-weight:600}
-h2 code{font:600 15px "DejaVu Sans Mono",ui-monospace,Menlo,Consolas,monospace;background:#eef1f4;padding:1px 6px;border-radius:4px}
-dl{display:flex;flex-wrap:wrap;gap:2px 26px;margin:0;font-size:13px}
+section{background:#fff;border:1px solid #d0d7de;border-radius:6px;margin:0 0 16px;overflow:hidden}
+section.has-denials{border-color:#e3a0a0}
+section>header{padding:9px 14px;background:#f8fafc;border-bottom:1px solid #d0d7de}
+h2{font-size:16px;margin:0 0 5px;font-weight:600}
+h2 code{font:600 15px "DejaVu Sans Mono",ui-monospace,Menlo,Consolas,monospace;
+ background:#eef1f4;padding:1px 6px;border-radius:4px}
+dl{display:flex;flex-wrap:wrap;gap:2px 24px;margin:0;font-size:13px}
 dl div{display:flex;gap:6px}
 dt{color:#57606a}
 dd{margin:0;font-weight:600}
@@ -821,17 +908,22 @@ dd.none{font-weight:400;color:#57606a}
 .pill.deny{background:#c62828;color:#fff}
 .pill.warn{background:#fde68a;color:#713f12}
 table{width:100%;border-collapse:collapse;table-layout:fixed;
- font:12.5px/1.4 "DejaVu Sans Mono",ui-monospace,Menlo,Consolas,monospace}
-col.time{width:98px}col.seq{width:58px}col.role{width:104px}col.call{width:196px}
-col.decision{width:74px}col.dur{width:74px}col.outcome{width:34%}
-th{text-align:left;font:600 11px "DejaVu Sans",system-ui,sans-serif;text-transform:uppercase;letter-spacing:.04em;
- color:#57606a;padding:6px 8px;border-bottom:1px solid #d0d7de;background:#fff}
-td{padding:5px 8px;border-bottom:1px solid #eef0f2;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
+ font:12px/1.4 "DejaVu Sans Mono",ui-monospace,Menlo,Consolas,monospace}
+col.time{width:104px}col.role{width:100px}col.call{width:200px}
+col.decision{width:70px}col.dur{width:74px}col.outcome{width:28%}
+th{text-align:left;font:600 11px "DejaVu Sans",system-ui,sans-serif;text-transform:uppercase;
+ letter-spacing:.04em;color:#57606a;padding:6px 8px;border-bottom:1px solid #d0d7de;background:#fff}
+th .seq{display:inline;text-transform:none}
+td{padding:4px 8px;border-bottom:1px solid #eef0f2;vertical-align:top;
+ overflow-wrap:anywhere;word-break:break-word}
 tr:last-child td{border-bottom:0}
 tbody tr:nth-child(even) td{background:#fafbfc}
+td.when,td.decision,td.dur{white-space:nowrap;overflow-wrap:normal;word-break:normal}
+td.when{color:#4b5563}
+.seq{display:block;color:#8b949e;font-size:11px}
+td.role{font-weight:700}
 .num{text-align:right}
-.muted{color:#6b7280}
-.detail{display:block;color:#6b7280;font-size:11.5px}
+.detail{display:block;color:#6b7280;font-size:11px}
 tr.deny td{background:#fdecec !important}
 tr.deny td:first-child{box-shadow:inset 5px 0 0 #c62828}
 tr.deny .outcome{color:#a11d1d}
@@ -842,6 +934,7 @@ tr.failed td:first-child,tr.unresolved td:first-child{box-shadow:inset 5px 0 0 #
 .badge.allow{color:#1a7f37;background:#e7f5ec}
 .badge.deny{color:#fff;background:#c62828}
 .empty{color:#57606a}
+.quiet{font-weight:400;color:#57606a;font-size:14px}
 "#;
 
 fn html(changes: &[Change], only: Option<&str>) -> String {
@@ -867,10 +960,16 @@ fn html(changes: &[Change], only: Option<&str>) -> String {
     let records: usize = changes.iter().map(|c| c.records.len()).sum();
     let calls: usize = changes.iter().map(|c| c.rows.len()).sum();
     let denied: usize = changes.iter().map(|c| c.count(Status::Denied)).sum();
+    let named = changes.iter().filter(|c| !c.id.is_empty()).count();
+    let outside = if named < changes.len() {
+        " + calls outside any change"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "<p class=\"summary\"><b>{}</b> · <b>{}</b> ({}) · {}</p>",
-        plural(changes.len(), "change", "changes"),
+        "<p class=\"summary\"><b>{}</b>{outside} · <b>{}</b> ({}) · {}</p>",
+        plural(named, "change", "changes"),
         plural(calls, "call", "calls"),
         plural(records, "record", "records"),
         if denied > 0 {
@@ -891,16 +990,26 @@ fn html(changes: &[Change], only: Option<&str>) -> String {
             ""
         };
         let _ = writeln!(out, "<section{class}>\n<header>");
-        let _ = writeln!(
-            out,
-            "<h2>Change <code>{}</code></h2>\n<dl>",
-            h(&change.title())
-        );
+        if change.id.is_empty() {
+            let _ = writeln!(
+                out,
+                "<h2><code>{NO_CHANGE}</code> <span class=\"quiet\">calls outside any change</span></h2>\n<dl>"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "<h2>Change <code>{}</code></h2>\n<dl>",
+                h(&change.title())
+            );
+        }
         let fact = |out: &mut String, name: &str, value: &str| {
             let _ = writeln!(out, "<div><dt>{name}</dt><dd>{value}</dd></div>");
         };
         fact(&mut out, "First", &h(&change.first_ts()));
         fact(&mut out, "Last", &h(&change.last_ts()));
+        if let Some(span) = change.span() {
+            fact(&mut out, "Span", &h(&span));
+        }
         fact(&mut out, "Calls", &h(&calls));
         if denied > 0 {
             let text = format!("<span class=\"pill deny\">{denied}</span>");
@@ -923,9 +1032,9 @@ fn html(changes: &[Change], only: Option<&str>) -> String {
         out.push_str("</dl>\n</header>\n");
 
         out.push_str(
-            "<table>\n<colgroup><col class=\"time\"><col class=\"seq\"><col class=\"role\">\
+            "<table>\n<colgroup><col class=\"time\"><col class=\"role\">\
              <col class=\"call\"><col class=\"subject\"><col class=\"decision\"><col class=\"dur\">\
-             <col class=\"outcome\"></colgroup>\n<thead><tr><th>Time</th><th class=\"num\">Seq</th>\
+             <col class=\"outcome\"></colgroup>\n<thead><tr><th>Time <span class=\"seq\">#seq</span></th>\
              <th>Role</th><th>Call</th><th>Subject</th><th>Decision</th>\
              <th class=\"num\">Duration</th><th>Outcome</th></tr></thead>\n<tbody>\n",
         );
@@ -944,10 +1053,10 @@ fn html(changes: &[Change], only: Option<&str>) -> String {
             } else {
                 String::new()
             };
-            let detail = if subject.detail.is_empty() {
+            let detail = if subject.details.is_empty() {
                 String::new()
             } else {
-                format!("<span class=\"detail\">{}</span>", h(&subject.detail))
+                format!("<span class=\"detail\">{}</span>", h(&subject.detail()))
             };
             let decision = match row.last.body.decision {
                 Decision::Allow => "<span class=\"badge allow\">allow</span>",
@@ -967,9 +1076,9 @@ fn html(changes: &[Change], only: Option<&str>) -> String {
             };
             let _ = writeln!(
                 out,
-                "<tr class=\"{class}\"><td class=\"muted\">{}</td><td class=\"num muted\">{}</td>\
-                 <td>{}</td><td>{}</td><td{subject_title}>{}{detail}</td><td>{decision}</td>\
-                 <td class=\"num\">{}</td><td class=\"outcome\"{outcome_title}>{outcome_html}</td></tr>",
+                "<tr class=\"{class}\"><td class=\"when\">{}<span class=\"seq\">#{}</span></td>\
+                 <td class=\"role\">{}</td><td>{}</td><td{subject_title}>{}{detail}</td><td class=\"decision\">{decision}</td>\
+                 <td class=\"num dur\">{}</td><td class=\"outcome\"{outcome_title}>{outcome_html}</td></tr>",
                 h(&row.time()),
                 h(&row.seq()),
                 h(&row.role()),
@@ -1047,7 +1156,7 @@ mod tests {
 
         let text = render(&records, None, plain());
         let b = text.find("Change chg-b").unwrap();
-        let none = text.find("Change (no change)").unwrap();
+        let none = text.find("(no change): calls outside any change").unwrap();
         let a = text.find("Change chg-a").unwrap();
         assert!(b < none && none < a, "{text}");
 
@@ -1078,7 +1187,7 @@ mod tests {
             text.contains("roles: planner (component abab…abab), rotator"),
             "{text}"
         );
-        assert!(text.contains("2026-11-25T10:03:00.000456Z → 2026-11-25T10:03:02.014456Z"));
+        assert!(text.contains("2026-11-25T10:03:00.000456Z → 2026-11-25T10:03:02.014456Z (2.01s)"));
         // A denial's outcome is shown whole: it names the line to fix.
         assert!(
             text.contains("change line 7 of policy.toml to: read = [\"staging/*\", \"prod/db\"]")
@@ -1116,7 +1225,7 @@ mod tests {
         assert_eq!(rows[0].duration(), "47µs");
         let subject = rows[0].subject();
         assert_eq!(subject.main, "npm/token");
-        assert_eq!(subject.detail, "v4 · value=hmac:3c81…0695");
+        assert_eq!(subject.detail(), "v4 · value=hmac:3c81…0695");
 
         let text = render(&records, None, plain());
         assert!(text.contains("2 calls"), "{text}");
@@ -1296,7 +1405,10 @@ mod tests {
         ];
         let plain = render(&records, None, plain());
         assert!(!plain.contains('\x1b'), "{plain:?}");
-        assert!(plain.contains("clear screen \\u{1b}[2J and\\nnew line \\u{202e}reversed"));
+        assert!(
+            plain.contains("clear screen \\u{1b}[2J and\\nnew line \\u{202e}reversed"),
+            "{plain}"
+        );
         let colour = render(&records, None, Format::Terminal { colour: true });
         assert!(colour.contains("\x1b[1;31mDENY\x1b[0m"), "{colour:?}");
         // The only escapes are ours.
@@ -1359,5 +1471,21 @@ mod tests {
         assert_eq!(duration(999), "999µs");
         assert_eq!(duration(12_345), "12.3ms");
         assert_eq!(duration(2_500_000), "2.50s");
+        assert_eq!(duration(75_000_000), "1m 15s");
+        assert_eq!(duration(3_725_000_000), "1h 02m");
+        assert_eq!(
+            instant("2026-11-25T01:02:03.5Z"),
+            Some(("2026-11-25", 3_723_500_000))
+        );
+        assert_eq!(
+            instant("2026-11-25T01:02:03.123456789Z"),
+            Some(("2026-11-25", 3_723_123_456))
+        );
+        assert_eq!(
+            instant("2026-11-25T01:02:03Z"),
+            Some(("2026-11-25", 3_723_000_000))
+        );
+        assert_eq!(instant("2026-11-25 01:02:03Z"), None);
+        assert_eq!(instant("2026-11-25T01:x2:03Z"), None);
     }
 }
