@@ -331,7 +331,7 @@ fn the_audit_log_holds_one_chained_record_per_event() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let calls: Vec<&str> = records.iter().map(|r| r.body.call.as_str()).collect();
+    let calls: Vec<&str> = records.iter().map(|r| r.body.event.call.as_str()).collect();
     assert_eq!(
         calls,
         [

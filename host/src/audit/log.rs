@@ -9,7 +9,7 @@
 
 use super::checkpoint::Checkpoint;
 use super::keys::AuditKeys;
-use super::record::{split_line, RecordBody, GENESIS};
+use super::record::{encode, split_line, GENESIS};
 use super::{CallEvent, EventSink, SinkError};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -149,7 +149,7 @@ impl AuditLog {
             ))));
         }
         let seq = state.next_seq;
-        let (line, hash) = RecordBody::new(state.prev.clone(), seq, event).encode();
+        let (line, hash) = encode(&state.prev, seq, event);
         if let Err(e) = state.file.write_all(&line) {
             // Cut a partial line so the log stays well formed on disk.
             let _ = state.file.set_len(state.len);

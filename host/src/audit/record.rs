@@ -7,7 +7,7 @@
 //! fixed-shape suffix, a verifier checks the chain without parsing JSON,
 //! which keeps verification close to raw sha256 speed.
 
-use super::{CallEvent, Decision};
+use super::CallEvent;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -23,21 +23,13 @@ const HASH_PREFIX: &[u8] = b",\"hash\":\"";
 /// `,"hash":"` + 64 hex + `"}`
 const HASH_SUFFIX_LEN: usize = HASH_PREFIX.len() + HEX_LEN + 2;
 
-/// What is hashed: the event, its position, and the hash before it.
+/// What is hashed: the hash before it, its position, and the event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RecordBody {
     pub prev: String,
     pub seq: u64,
-    pub ts: String,
-    pub change_id: String,
-    pub role: String,
-    pub component: String,
-    pub call: String,
-    pub args: serde_json::Map<String, serde_json::Value>,
-    pub decision: Decision,
-    pub outcome: String,
-    pub duration_us: u64,
+    #[serde(flatten)]
+    pub event: CallEvent,
 }
 
 /// A record as read back: the body and the hash it claims.
@@ -48,34 +40,40 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
+/// [`RecordBody`] by reference: appending serializes without cloning the event.
+#[derive(Serialize)]
+struct BodyRef<'a> {
+    prev: &'a str,
+    seq: u64,
+    #[serde(flatten)]
+    event: &'a CallEvent,
+}
+
 impl RecordBody {
     pub fn new(prev: String, seq: u64, event: &CallEvent) -> RecordBody {
         RecordBody {
             prev,
             seq,
-            ts: event.ts.clone(),
-            change_id: event.change_id.clone(),
-            role: event.role.clone(),
-            component: event.component.clone(),
-            call: event.call.clone(),
-            args: event.args.clone(),
-            decision: event.decision,
-            outcome: event.outcome.clone(),
-            duration_us: event.duration_us,
+            event: event.clone(),
         }
     }
 
     /// The line to append (with its newline) and the record's hash.
     pub fn encode(&self) -> (Vec<u8>, String) {
-        let body = serde_json::to_vec(self).expect("records serialize");
-        let hash = hash_body(&body);
-        let mut line = body;
-        line.pop(); // the closing brace; the hash member goes before it
-        line.extend_from_slice(HASH_PREFIX);
-        line.extend_from_slice(hash.as_bytes());
-        line.extend_from_slice(b"\"}\n");
-        (line, hash)
+        encode(&self.prev, self.seq, &self.event)
     }
+}
+
+/// The line recording `event` as record `seq` after `prev`, and its hash.
+pub fn encode(prev: &str, seq: u64, event: &CallEvent) -> (Vec<u8>, String) {
+    let body = serde_json::to_vec(&BodyRef { prev, seq, event }).expect("records serialize");
+    let hash = hash_body(&body);
+    let mut line = body;
+    line.pop(); // the closing brace; the hash member goes before it
+    line.extend_from_slice(HASH_PREFIX);
+    line.extend_from_slice(hash.as_bytes());
+    line.extend_from_slice(b"\"}\n");
+    (line, hash)
 }
 
 pub fn hash_body(body: &[u8]) -> String {
@@ -142,6 +140,7 @@ fn parse_seq(rest: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::Decision;
 
     fn event() -> CallEvent {
         let mut args = serde_json::Map::new();

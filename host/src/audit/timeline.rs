@@ -87,8 +87,8 @@ impl Change<'_> {
         if self.records.len() < 2 {
             return None;
         }
-        let (day_a, a) = instant(&first.body.ts)?;
-        let (day_b, b) = instant(&last.body.ts)?;
+        let (day_a, a) = instant(&first.body.event.ts)?;
+        let (day_b, b) = instant(&last.body.event.ts)?;
         (day_a == day_b && b >= a).then(|| duration(b - a))
     }
 
@@ -104,13 +104,13 @@ impl Change<'_> {
     fn first_ts(&self) -> String {
         self.records
             .first()
-            .map_or_else(String::new, |r| clean(&r.body.ts))
+            .map_or_else(String::new, |r| clean(&r.body.event.ts))
     }
 
     fn last_ts(&self) -> String {
         self.records
             .last()
-            .map_or_else(String::new, |r| clean(&r.body.ts))
+            .map_or_else(String::new, |r| clean(&r.body.event.ts))
     }
 
     fn count(&self, status: Status) -> usize {
@@ -122,8 +122,8 @@ impl Change<'_> {
     fn roles(&self) -> Vec<(String, Vec<String>)> {
         let mut roles: Vec<(String, Vec<String>)> = Vec::new();
         for r in &self.records {
-            let role = clean(&r.body.role);
-            let component = short_digest(&r.body.component);
+            let role = clean(&r.body.event.role);
+            let component = short_digest(&r.body.event.component);
             match roles.iter_mut().find(|(name, _)| *name == role) {
                 Some((_, components)) => {
                     if !components.contains(&component) {
@@ -170,9 +170,9 @@ impl Row<'_> {
     fn status(&self) -> Status {
         if self.kind == Kind::Orphan {
             Status::Unresolved
-        } else if self.last.body.decision == Decision::Deny {
+        } else if self.last.body.event.decision == Decision::Deny {
             Status::Denied
-        } else if self.last.body.outcome == "ok" {
+        } else if self.last.body.event.outcome == "ok" {
             Status::Ok
         } else {
             Status::Failed
@@ -180,7 +180,7 @@ impl Row<'_> {
     }
 
     fn time(&self) -> String {
-        clock(&self.first.body.ts)
+        clock(&self.first.body.event.ts)
     }
 
     fn seq(&self) -> String {
@@ -192,15 +192,15 @@ impl Row<'_> {
     }
 
     fn role(&self) -> String {
-        clean(&self.first.body.role)
+        clean(&self.first.body.event.role)
     }
 
     fn call(&self) -> String {
-        clean(&self.first.body.call)
+        clean(&self.first.body.event.call)
     }
 
     fn decision(&self) -> &'static str {
-        match self.last.body.decision {
+        match self.last.body.event.decision {
             Decision::Allow => "allow",
             Decision::Deny => "DENY",
         }
@@ -209,14 +209,14 @@ impl Row<'_> {
     fn duration(&self) -> String {
         match self.kind {
             Kind::Orphan => "—".to_string(),
-            _ => duration(self.last.body.duration_us),
+            _ => duration(self.last.body.event.duration_us),
         }
     }
 
     /// The outcome, shortened to `max` characters unless it is a denial:
     /// a denial names the policy line to change, so it is shown whole.
     fn outcome(&self, max: usize) -> String {
-        let outcome = display(&self.last.body.outcome);
+        let outcome = display(&self.last.body.event.outcome);
         let shown = match self.status() {
             Status::Denied => outcome,
             _ => truncate(&outcome, max),
@@ -230,24 +230,24 @@ impl Row<'_> {
 
     /// The full outcome text, for a tooltip.
     fn outcome_full(&self) -> String {
-        display(&self.last.body.outcome)
+        display(&self.last.body.event.outcome)
     }
 
     fn subject(&self) -> Subject {
         // The outcome record holds everything the intent did, plus what the
         // effect added (a version, a status).
-        subject(&self.last.body.call, &self.last.body.args)
+        subject(&self.last.body.event.call, &self.last.body.event.args)
     }
 }
 
 fn is_intent(record: &AuditRecord) -> bool {
-    record.body.decision == Decision::Allow && record.body.outcome == INTENT
+    record.body.event.decision == Decision::Allow && record.body.event.outcome == INTENT
 }
 
 fn changes<'a>(records: &'a [AuditRecord], only: Option<&str>) -> Vec<Change<'a>> {
     let mut changes: Vec<Change<'a>> = Vec::new();
     for record in records {
-        let id = record.body.change_id.as_str();
+        let id = record.body.event.change_id.as_str();
         if only.is_some_and(|want| want != id) {
             continue;
         }
@@ -286,11 +286,14 @@ fn rows<'a>(records: &[&'a AuditRecord]) -> Vec<Row<'a>> {
         }
         let next = (i + 1..records.len()).find(|&j| {
             !paired[j]
-                && records[j].body.role == record.body.role
-                && records[j].body.component == record.body.component
+                && records[j].body.event.role == record.body.event.role
+                && records[j].body.event.component == record.body.event.component
         });
         match next {
-            Some(j) if records[j].body.call == record.body.call && !is_intent(records[j]) => {
+            Some(j)
+                if records[j].body.event.call == record.body.event.call
+                    && !is_intent(records[j]) =>
+            {
                 paired[j] = true;
                 rows.push(Row {
                     first: record,
@@ -1058,7 +1061,7 @@ fn html(changes: &[Change], only: Option<&str>) -> String {
             } else {
                 format!("<span class=\"detail\">{}</span>", h(&subject.detail()))
             };
-            let decision = match row.last.body.decision {
+            let decision = match row.last.body.event.decision {
                 Decision::Allow => "<span class=\"badge allow\">allow</span>",
                 Decision::Deny => "<span class=\"badge deny\">DENY</span>",
             };
@@ -1122,8 +1125,8 @@ mod tests {
     }
 
     fn with(mut r: AuditRecord, decision: Decision, outcome: &str) -> AuditRecord {
-        r.body.decision = decision;
-        r.body.outcome = outcome.into();
+        r.body.event.decision = decision;
+        r.body.event.outcome = outcome.into();
         r
     }
 
