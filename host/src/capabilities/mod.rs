@@ -186,10 +186,19 @@ pub(crate) fn error_text(error: &wit::types::Error) -> String {
 pub(crate) fn store_error(error: crate::store::StoreError) -> wit::types::Error {
     use crate::store::StoreError;
     match error {
-        StoreError::NotFound { .. } | StoreError::NoSuchLabel { .. } => {
-            wit::types::Error::NotFound(error.to_string())
+        StoreError::NotFound { .. }
+        | StoreError::NoSuchLabel { .. }
+        | StoreError::NoSuchVersion { .. } => wit::types::Error::NotFound(error.to_string()),
+        StoreError::CasConflict { .. } | StoreError::InvalidPath { .. } => {
+            wit::types::Error::Invalid(error.to_string())
         }
         StoreError::Unavailable(_) => wit::types::Error::Unavailable(error.to_string()),
+        // These name host files and keys: the operator reads them in the
+        // log, the guest learns only that the store is unavailable.
+        StoreError::Corrupt { .. } | StoreError::Kek { .. } | StoreError::Io { .. } => {
+            tracing::error!("{error}");
+            wit::types::Error::Unavailable("secret store unavailable: see the host log".into())
+        }
     }
 }
 

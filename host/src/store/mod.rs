@@ -1,16 +1,19 @@
 //! Where secret values live.
 //!
 //! Every capability that touches a secret goes through [`SecretStore`], so a
-//! backend (in memory today; the embedded encrypted store and OpenBao later)
+//! backend (in memory for tests, [`EmbeddedStore`] by default, OpenBao later)
 //! can be swapped without a capability noticing. Values travel as
 //! [`SecretValue`], which never prints and is wiped when dropped.
 
+mod embedded;
 mod memory;
 
+pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::path::PathBuf;
 use zeroize::Zeroizing;
 
 /// A secret value. `Debug` prints a placeholder so a value cannot leak
@@ -101,14 +104,65 @@ pub enum StoreError {
     NotFound { path: String },
     #[error("secret {path} has no version labelled {label}", label = label.as_str())]
     NoSuchLabel { path: String, label: Label },
+    #[error("secret {path} has no version {version}")]
+    NoSuchVersion { path: String, version: u32 },
+    /// A check-and-set label move lost a race, or was made against stale
+    /// metadata.
+    #[error(
+        "secret {path}: label {label} is on {found}, not on {expected} as the caller expected\n  \
+         fix: re-read the secret's metadata and retry against the version you saw",
+        label = label.as_str(),
+        found = describe_version(*found),
+        expected = describe_version(*expected)
+    )]
+    CasConflict {
+        path: String,
+        label: Label,
+        expected: Option<u32>,
+        found: Option<u32>,
+    },
+    #[error("invalid secret path {path:?}: {reason}")]
+    InvalidPath { path: String, reason: String },
+    /// A store file that does not parse or does not authenticate. The store
+    /// never guesses at a value from such a file.
+    #[error(
+        "{} is not a valid, authentic agentward secret file: {reason}\n  \
+         fix: restore the file from backup; the store will not read or repair it",
+        file.display()
+    )]
+    Corrupt { file: PathBuf, reason: String },
+    /// The key-encryption key is missing, unreadable, too open or not the
+    /// one the store was sealed under.
+    #[error("store key-encryption key {}: {problem}\n  fix: {fix}", path.display())]
+    Kek {
+        path: PathBuf,
+        problem: String,
+        fix: String,
+    },
+    #[error("{action} {}: {source}", file.display())]
+    Io {
+        action: &'static str,
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("secret store unavailable: {0}")]
     Unavailable(String),
 }
 
-/// A versioned secret store. Versions are immutable; labels move.
+fn describe_version(version: Option<u32>) -> String {
+    match version {
+        Some(v) => format!("version {v}"),
+        None => "no version".to_string(),
+    }
+}
+
+/// A versioned secret store. Versions are immutable and numbered from 1;
+/// labels move, and each label sits on at most one version.
 pub trait SecretStore: Send + Sync {
     /// Paths starting with `prefix`, sorted.
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// Versions, labels and attributes; never a value.
     fn describe(&self, path: &str) -> Result<SecretMeta, StoreError>;
     fn read(&self, path: &str, label: Label) -> Result<SecretValue, StoreError>;
     /// Adds a new version labelled pending (moving the label from any older
@@ -119,4 +173,134 @@ pub trait SecretStore: Send + Sync {
         value: &SecretValue,
         change_id: Option<&str>,
     ) -> Result<u32, StoreError>;
+    /// Moves `label` to `to_version` if, and only if, it currently sits on
+    /// `expected_from` (`None`: the label must not be on any version yet).
+    /// Otherwise [`StoreError::CasConflict`] and nothing changes.
+    ///
+    /// Rotation promotes with [`SecretStore::promote`], which also moves
+    /// `previous`; moving `current` here moves that one label alone.
+    fn move_label(
+        &self,
+        path: &str,
+        label: Label,
+        to_version: u32,
+        expected_from: Option<u32>,
+    ) -> Result<(), StoreError>;
+    /// In one atomic step: `version` becomes current, the version that was
+    /// current becomes previous, and `version` loses `pending`. Fails with
+    /// [`StoreError::CasConflict`] unless `current` sits on
+    /// `expected_current`. Promoting the version already current only drops
+    /// its `pending` label.
+    ///
+    /// Each backend implements this itself: two `move_label` calls are not
+    /// atomic.
+    fn promote(
+        &self,
+        path: &str,
+        version: u32,
+        expected_current: Option<u32>,
+    ) -> Result<(), StoreError>;
+}
+
+/// The label rules every backend applies, under its own lock, to the
+/// labels of one secret's versions: `labels[i]` are version `i + 1`'s.
+pub(crate) mod labels {
+    use super::{Label, StoreError};
+
+    fn holder(labels: &[Vec<Label>], label: Label) -> Option<u32> {
+        labels
+            .iter()
+            .position(|l| l.contains(&label))
+            .map(|i| i as u32 + 1)
+    }
+
+    fn check_version(path: &str, labels: &[Vec<Label>], version: u32) -> Result<(), StoreError> {
+        if version == 0 || version as usize > labels.len() {
+            return Err(StoreError::NoSuchVersion {
+                path: path.to_string(),
+                version,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_expected(
+        path: &str,
+        labels: &[Vec<Label>],
+        label: Label,
+        expected: Option<u32>,
+    ) -> Result<Option<u32>, StoreError> {
+        let found = holder(labels, label);
+        if found != expected {
+            return Err(StoreError::CasConflict {
+                path: path.to_string(),
+                label,
+                expected,
+                found,
+            });
+        }
+        Ok(found)
+    }
+
+    fn remove(labels: &mut [Vec<Label>], label: Label) {
+        for l in labels.iter_mut() {
+            l.retain(|x| *x != label);
+        }
+    }
+
+    fn add(labels: &mut [Vec<Label>], version: u32, label: Label) {
+        let l = &mut labels[version as usize - 1];
+        if !l.contains(&label) {
+            l.push(label);
+            l.sort_by_key(|x| *x as u8);
+        }
+    }
+
+    /// Adds version `labels.len() + 1` labelled pending.
+    pub(crate) fn push_pending(labels: &mut Vec<Vec<Label>>) -> u32 {
+        remove(labels, Label::Pending);
+        labels.push(vec![Label::Pending]);
+        labels.len() as u32
+    }
+
+    pub(crate) fn move_label(
+        path: &str,
+        labels: &mut [Vec<Label>],
+        label: Label,
+        to_version: u32,
+        expected_from: Option<u32>,
+    ) -> Result<(), StoreError> {
+        check_version(path, labels, to_version)?;
+        check_expected(path, labels, label, expected_from)?;
+        remove(labels, label);
+        add(labels, to_version, label);
+        Ok(())
+    }
+
+    pub(crate) fn promote(
+        path: &str,
+        labels: &mut [Vec<Label>],
+        version: u32,
+        expected_current: Option<u32>,
+    ) -> Result<(), StoreError> {
+        check_version(path, labels, version)?;
+        let current = check_expected(path, labels, Label::Current, expected_current)?;
+        if current != Some(version) {
+            if let Some(old) = current {
+                remove(labels, Label::Previous);
+                add(labels, old, Label::Previous);
+            }
+            remove(labels, Label::Current);
+            add(labels, version, Label::Current);
+        }
+        labels[version as usize - 1].retain(|l| *l != Label::Pending);
+        Ok(())
+    }
+
+    /// Each label on at most one version.
+    pub(crate) fn well_formed(labels: &[Vec<Label>]) -> bool {
+        [Label::Current, Label::Pending, Label::Previous]
+            .iter()
+            .all(|label| labels.iter().flatten().filter(|l| *l == label).count() <= 1)
+    }
 }

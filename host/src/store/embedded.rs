@@ -1,0 +1,1089 @@
+//! The default [`SecretStore`]: a directory of encrypted files, no server.
+//!
+//! One file per secret, named by the hex of its path (so no path can name a
+//! file outside the directory, and `list` reads names, not files). A file is
+//! a JSON document: attributes, then every version with its labels, its
+//! value sealed with AES-256-GCM under a fresh data key, and that data key
+//! wrapped with AES-256-GCM under the key-encryption key (KEK). The KEK is a
+//! 32-byte key file kept outside the store directory (`keys/store-kek.key`),
+//! so a copy of `secrets/` alone reveals nothing.
+//!
+//! Both seals take the secret's path, the version number, its creation time
+//! and change id as associated data: a ciphertext moved to another secret or
+//! version does not decrypt. The whole document is also authenticated with
+//! an HMAC under a key derived from the KEK, so labels and attributes cannot
+//! be edited either. What this cannot stop is replaying an older copy of a
+//! whole file (a rollback); backups of the directory are such copies.
+//!
+//! Writes take an exclusive lock on `.lock`, write a temporary file beside
+//! the target, fsync it, rename it over the target and fsync the directory.
+//! Reads take no lock: a rename is atomic, so a reader sees the old file or
+//! the new one. Opening a store reads no secret file at all, so it costs the
+//! same with ten secrets or ten thousand.
+
+use super::{
+    labels, Label, SecretAttributes, SecretMeta, SecretStore, SecretValue, StoreError, VersionMeta,
+};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use zeroize::Zeroizing;
+
+/// The `format` field of every secret file.
+const FORMAT: &str = "agentward-secret/1";
+const SUFFIX: &str = ".secret";
+/// In-flight writes; any left at open were interrupted and are removed.
+const TEMP_PREFIX: &str = ".tmp-";
+const LOCK_FILE: &str = ".lock";
+/// Hex doubles a path's length; 120 bytes keep file names under 255.
+pub const MAX_PATH_BYTES: usize = 120;
+/// Larger than any honest secret file; refused before it is read.
+const MAX_FILE_BYTES: u64 = 16 << 20;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Keys derived from one KEK: the KEK itself is used for nothing directly.
+struct Keys {
+    /// The KEK file, for error messages.
+    path: PathBuf,
+    /// A public fingerprint of the KEK, recorded in each file so a store
+    /// opened with the wrong key (or half-way through a rotation) says so.
+    id: String,
+    wrap: Zeroizing<[u8; 32]>,
+    mac: Zeroizing<[u8; 32]>,
+}
+
+impl Keys {
+    fn derive(path: &Path, kek: &[u8; 32]) -> Keys {
+        let prf = |label: &[u8]| -> Zeroizing<[u8; 32]> {
+            let mut mac = <HmacSha256 as Mac>::new_from_slice(kek).expect("any key length");
+            mac.update(label);
+            Zeroizing::new(mac.finalize().into_bytes().into())
+        };
+        let id = prf(b"agentward store v1: key id");
+        Keys {
+            path: path.to_path_buf(),
+            id: hex::encode(&id[..8]),
+            wrap: prf(b"agentward store v1: wrap data keys"),
+            mac: prf(b"agentward store v1: authenticate files"),
+        }
+    }
+
+    fn load(path: &Path) -> Result<Keys, StoreError> {
+        let kek = load_kek(path)?;
+        Ok(Keys::derive(path, &kek))
+    }
+}
+
+/// A secret store in a directory, encrypted under a KEK kept elsewhere.
+pub struct EmbeddedStore {
+    dir: PathBuf,
+    keys: RwLock<Keys>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretFile {
+    format: String,
+    path: String,
+    kek_id: String,
+    attributes: StoredAttributes,
+    versions: Vec<StoredVersion>,
+    /// Hex HMAC-SHA256 over everything above and the file's own path.
+    mac: String,
+}
+
+/// What the file MAC covers: the document less the MAC itself.
+#[derive(Serialize)]
+struct Authenticated<'a> {
+    format: &'a str,
+    path: &'a str,
+    kek_id: &'a str,
+    attributes: &'a StoredAttributes,
+    versions: &'a [StoredVersion],
+}
+
+/// [`SecretAttributes`] as stored: every field required and no other
+/// allowed, so that any edit to the file changes what the MAC covers.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredAttributes {
+    #[serde(deserialize_with = "required")]
+    owner: Option<String>,
+    #[serde(deserialize_with = "required")]
+    expires: Option<String>,
+    scopes: Vec<String>,
+    custom: Vec<(String, String)>,
+}
+
+impl From<StoredAttributes> for SecretAttributes {
+    fn from(a: StoredAttributes) -> Self {
+        SecretAttributes {
+            owner: a.owner,
+            expires: a.expires,
+            scopes: a.scopes,
+            custom: a.custom,
+        }
+    }
+}
+
+/// Fields are all required (`Option`s too: serde would default a missing
+/// one) and unknown ones refused, for the same reason.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredVersion {
+    version: u32,
+    labels: Vec<Label>,
+    created: String,
+    #[serde(deserialize_with = "required")]
+    change_id: Option<String>,
+    /// Base64: the value's nonce, the data key's nonce, the wrapped data
+    /// key and the sealed value (each with its GCM tag).
+    nonce: String,
+    key_nonce: String,
+    wrapped_key: String,
+    ciphertext: String,
+}
+
+impl EmbeddedStore {
+    /// Creates a new KEK file: 32 random bytes as hex, mode 0600, never
+    /// over an existing file. Creates its directory (0700) if missing.
+    pub fn create_kek(path: &Path) -> Result<(), StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|source| StoreError::Io {
+                    action: "creating key directory",
+                    file: parent.to_path_buf(),
+                    source,
+                })?;
+        }
+        let kek: Zeroizing<[u8; 32]> = Zeroizing::new(rand::random());
+        let text = Zeroizing::new(hex::encode(*kek) + "\n");
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| match source.kind() {
+                ErrorKind::AlreadyExists => StoreError::Kek {
+                    path: path.to_path_buf(),
+                    problem: "already exists".into(),
+                    fix: "keep using it, or choose another path: never overwrite the key a \
+                          store is sealed under"
+                        .into(),
+                },
+                _ => StoreError::Io {
+                    action: "creating key",
+                    file: path.to_path_buf(),
+                    source,
+                },
+            })?;
+        (&file)
+            .write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|source| StoreError::Io {
+                action: "writing key",
+                file: path.to_path_buf(),
+                source,
+            })?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+        Ok(())
+    }
+
+    /// Opens (creating if missing, mode 0700) the store in `dir` with the
+    /// KEK in `kek_path`. Reads no secret file; removes temporary files
+    /// left by interrupted writes.
+    pub fn open(dir: &Path, kek_path: &Path) -> Result<EmbeddedStore, StoreError> {
+        let keys = Keys::load(kek_path)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| StoreError::Io {
+                action: "creating store directory",
+                file: dir.to_path_buf(),
+                source,
+            })?;
+        let store = EmbeddedStore {
+            dir: dir.to_path_buf(),
+            keys: RwLock::new(keys),
+        };
+        store.check_kek_outside(kek_path)?;
+        let _lock = store.lock()?;
+        store.remove_temp_files()?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file holding `path`'s versions (whether or not it exists yet).
+    pub fn file_for(&self, path: &str) -> Result<PathBuf, StoreError> {
+        check_path(path)?;
+        Ok(self.dir.join(hex::encode(path.as_bytes()) + SUFFIX))
+    }
+
+    /// Rewraps every data key under the KEK in `new_kek_path` (create it
+    /// first with [`EmbeddedStore::create_kek`]) and uses it from then on.
+    /// Value ciphertexts are not touched. Returns how many files were
+    /// rewritten.
+    ///
+    /// Each file is rewritten atomically, the store as a whole is not: if
+    /// this is interrupted, open the store with the old key and run it
+    /// again; files already under the new key are skipped. Keep the old key
+    /// until it returns, then delete it.
+    pub fn rotate_kek(&self, new_kek_path: &Path) -> Result<usize, StoreError> {
+        let new = Keys::load(new_kek_path)?;
+        self.check_kek_outside(new_kek_path)?;
+        let mut keys = self.keys_mut();
+        if new.id == keys.id {
+            return Err(StoreError::Kek {
+                path: new_kek_path.to_path_buf(),
+                problem: format!(
+                    "is the key the store already uses ({})",
+                    keys.path.display()
+                ),
+                fix: "create a new key with EmbeddedStore::create_kek and rotate to that".into(),
+            });
+        }
+        let _lock = self.lock()?;
+        let mut rotated = 0;
+        for path in self.paths("")? {
+            let file = self.file_for(&path)?;
+            let Some(bytes) = read_file(&file)? else {
+                continue;
+            };
+            let mut doc = parse(&file, &bytes)?;
+            if doc.kek_id == new.id {
+                authenticate(&new, &file, &path, &doc)?;
+                continue;
+            }
+            authenticate(&keys, &file, &path, &doc)?;
+            for version in &mut doc.versions {
+                let data_key = unwrap_data_key(&keys, &file, &path, version)?;
+                wrap_data_key(&new, &path, version, &data_key)?;
+            }
+            self.write(&new, &file, &mut doc)?;
+            rotated += 1;
+        }
+        *keys = new;
+        Ok(rotated)
+    }
+
+    fn keys(&self) -> RwLockReadGuard<'_, Keys> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn keys_mut(&self) -> RwLockWriteGuard<'_, Keys> {
+        self.keys.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn check_kek_outside(&self, kek_path: &Path) -> Result<(), StoreError> {
+        let (Ok(dir), Ok(kek)) = (self.dir.canonicalize(), kek_path.canonicalize()) else {
+            return Ok(());
+        };
+        if kek.starts_with(&dir) {
+            return Err(StoreError::Kek {
+                path: kek_path.to_path_buf(),
+                problem: format!(
+                    "is inside the store directory {}: a copy of the store would carry its key",
+                    self.dir.display()
+                ),
+                fix: "keep the key outside the store, e.g. keys/store-kek.key".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Serialises writers, across threads and processes.
+    fn lock(&self) -> Result<File, StoreError> {
+        let path = self.dir.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|f| f.lock().map(|()| f))
+            .map_err(|source| StoreError::Io {
+                action: "locking store",
+                file: path,
+                source,
+            })?;
+        Ok(file)
+    }
+
+    fn remove_temp_files(&self) -> Result<(), StoreError> {
+        for entry in read_dir(&self.dir)? {
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with(TEMP_PREFIX) {
+                let path = entry.path();
+                tracing::warn!(file = %path.display(), "removing a write interrupted earlier");
+                std::fs::remove_file(&path).map_err(|source| StoreError::Io {
+                    action: "removing interrupted write",
+                    file: path,
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Secret paths from file names, sorted. Reads no file.
+    fn paths(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut paths = Vec::new();
+        for entry in read_dir(&self.dir)? {
+            let name = entry.file_name();
+            let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(SUFFIX)) else {
+                continue;
+            };
+            match hex::decode(stem)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+            {
+                Some(path) if path.starts_with(prefix) => paths.push(path),
+                Some(_) => {}
+                None => tracing::warn!(
+                    file = %entry.path().display(),
+                    "ignoring a file whose name is not a hex secret path"
+                ),
+            }
+        }
+        paths.sort();
+        Ok(paths)
+    }
+
+    /// The authenticated document for `path`, or `None` if it has none.
+    fn load(&self, keys: &Keys, path: &str) -> Result<Option<(PathBuf, SecretFile)>, StoreError> {
+        let file = self.file_for(path)?;
+        let Some(bytes) = read_file(&file)? else {
+            return Ok(None);
+        };
+        let doc = parse(&file, &bytes)?;
+        authenticate(keys, &file, path, &doc)?;
+        Ok(Some((file, doc)))
+    }
+
+    fn load_existing(&self, keys: &Keys, path: &str) -> Result<(PathBuf, SecretFile), StoreError> {
+        self.load(keys, path)?.ok_or_else(|| StoreError::NotFound {
+            path: path.to_string(),
+        })
+    }
+
+    /// Seals `doc` under `keys` and replaces `file` with it atomically.
+    fn write(&self, keys: &Keys, file: &Path, doc: &mut SecretFile) -> Result<(), StoreError> {
+        doc.kek_id = keys.id.clone();
+        doc.mac = file_mac(keys, &doc.path, doc);
+        let bytes = serde_json::to_vec_pretty(doc)
+            .map_err(|e| StoreError::Unavailable(format!("encoding {}: {e}", file.display())))?;
+        let temp = self.dir.join(format!(
+            "{TEMP_PREFIX}{}",
+            hex::encode(rand::random::<[u8; 8]>())
+        ));
+        let io = |action, file: &Path| {
+            let file = file.to_path_buf();
+            move |source| StoreError::Io {
+                action,
+                file,
+                source,
+            }
+        };
+        let result = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)
+            .and_then(|mut f| {
+                f.write_all(&bytes)?;
+                f.write_all(b"\n")?;
+                f.sync_all()
+            })
+            .map_err(io("writing", &temp))
+            .and_then(|()| std::fs::rename(&temp, file).map_err(io("replacing", file)));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result?;
+        sync_dir(&self.dir)
+    }
+
+    /// Loads (or, with `create`, starts) `path`'s document under the write
+    /// lock, lets `change` edit it, and writes it back.
+    fn update<T>(
+        &self,
+        path: &str,
+        create: bool,
+        change: impl FnOnce(&Keys, &mut SecretFile) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        check_path(path)?;
+        let keys = self.keys();
+        let _lock = self.lock()?;
+        let (file, mut doc) = match self.load(&keys, path)? {
+            Some(found) => found,
+            None if create => (
+                self.file_for(path)?,
+                SecretFile {
+                    format: FORMAT.to_string(),
+                    path: path.to_string(),
+                    kek_id: keys.id.clone(),
+                    attributes: StoredAttributes::default(),
+                    versions: Vec::new(),
+                    mac: String::new(),
+                },
+            ),
+            None => {
+                return Err(StoreError::NotFound {
+                    path: path.to_string(),
+                })
+            }
+        };
+        let out = change(&keys, &mut doc)?;
+        self.write(&keys, &file, &mut doc)?;
+        Ok(out)
+    }
+
+    fn relabel(
+        &self,
+        path: &str,
+        change: impl FnOnce(&mut [Vec<Label>]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.update(path, false, |_, doc| {
+            let mut labels: Vec<Vec<Label>> =
+                doc.versions.iter().map(|v| v.labels.clone()).collect();
+            change(&mut labels)?;
+            for (version, l) in doc.versions.iter_mut().zip(labels) {
+                version.labels = l;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl SecretStore for EmbeddedStore {
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.paths(prefix)
+    }
+
+    fn describe(&self, path: &str) -> Result<SecretMeta, StoreError> {
+        let keys = self.keys();
+        let (_, doc) = self.load_existing(&keys, path)?;
+        Ok(SecretMeta {
+            path: path.to_string(),
+            versions: doc
+                .versions
+                .iter()
+                .map(|v| VersionMeta {
+                    version: v.version,
+                    labels: v.labels.clone(),
+                    created: v.created.clone(),
+                    change_id: v.change_id.clone(),
+                })
+                .collect(),
+            attributes: doc.attributes.into(),
+        })
+    }
+
+    fn read(&self, path: &str, label: Label) -> Result<SecretValue, StoreError> {
+        let keys = self.keys();
+        let (file, doc) = self.load_existing(&keys, path)?;
+        let version = doc
+            .versions
+            .iter()
+            .find(|v| v.labels.contains(&label))
+            .ok_or_else(|| StoreError::NoSuchLabel {
+                path: path.to_string(),
+                label,
+            })?;
+        unseal(&keys, &file, path, version)
+    }
+
+    fn put_pending(
+        &self,
+        path: &str,
+        value: &SecretValue,
+        change_id: Option<&str>,
+    ) -> Result<u32, StoreError> {
+        self.update(path, true, |keys, doc| {
+            let mut labels: Vec<Vec<Label>> =
+                doc.versions.iter().map(|v| v.labels.clone()).collect();
+            let number = labels::push_pending(&mut labels);
+            let mut version = StoredVersion {
+                version: number,
+                labels: Vec::new(),
+                created: crate::time::now_rfc3339(),
+                change_id: change_id.map(str::to_string),
+                nonce: String::new(),
+                key_nonce: String::new(),
+                wrapped_key: String::new(),
+                ciphertext: String::new(),
+            };
+            seal(keys, path, &mut version, value)?;
+            doc.versions.push(version);
+            for (version, l) in doc.versions.iter_mut().zip(labels) {
+                version.labels = l;
+            }
+            Ok(number)
+        })
+    }
+
+    fn move_label(
+        &self,
+        path: &str,
+        label: Label,
+        to_version: u32,
+        expected_from: Option<u32>,
+    ) -> Result<(), StoreError> {
+        self.relabel(path, |labels| {
+            labels::move_label(path, labels, label, to_version, expected_from)
+        })
+    }
+
+    fn promote(
+        &self,
+        path: &str,
+        version: u32,
+        expected_current: Option<u32>,
+    ) -> Result<(), StoreError> {
+        self.relabel(path, |labels| {
+            labels::promote(path, labels, version, expected_current)
+        })
+    }
+}
+
+/// Deserialises an `Option` that must be present (as `null` if empty).
+fn required<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer)
+}
+
+fn check_path(path: &str) -> Result<(), StoreError> {
+    let reason = if path.is_empty() {
+        "it is empty".to_string()
+    } else if path.len() > MAX_PATH_BYTES {
+        format!(
+            "it is {} bytes long; the embedded store takes at most {MAX_PATH_BYTES}",
+            path.len()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(StoreError::InvalidPath {
+        path: path.to_string(),
+        reason,
+    })
+}
+
+fn corrupt(file: &Path, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        file: file.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, StoreError> {
+    let io = |source| StoreError::Io {
+        action: "reading store directory",
+        file: dir.to_path_buf(),
+        source,
+    };
+    std::fs::read_dir(dir)
+        .map_err(io)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| StoreError::Io {
+            action: "syncing directory",
+            file: dir.to_path_buf(),
+            source,
+        })
+}
+
+/// The file's bytes, `None` if it does not exist.
+fn read_file(file: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    use std::io::Read;
+    let io = |source| StoreError::Io {
+        action: "reading",
+        file: file.to_path_buf(),
+        source,
+    };
+    let handle = match File::open(file) {
+        Ok(handle) => handle,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let mut bytes = Vec::new();
+    handle
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(corrupt(
+            file,
+            format!("it is larger than {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    Ok(Some(bytes))
+}
+
+fn parse(file: &Path, bytes: &[u8]) -> Result<SecretFile, StoreError> {
+    let doc: SecretFile = serde_json::from_slice(bytes)
+        .map_err(|e| corrupt(file, format!("it does not parse ({e})")))?;
+    if doc.format != FORMAT {
+        return Err(corrupt(
+            file,
+            format!("its format is {:?}, not {FORMAT:?}", doc.format),
+        ));
+    }
+    Ok(doc)
+}
+
+/// Checks that `doc` was written by this store under `keys`, for `path`,
+/// and is internally consistent. Decrypts nothing.
+fn authenticate(keys: &Keys, file: &Path, path: &str, doc: &SecretFile) -> Result<(), StoreError> {
+    if doc.kek_id != keys.id {
+        return Err(StoreError::Kek {
+            path: keys.path.clone(),
+            problem: format!(
+                "does not open {}: the file names key id {:?}, this key's id is {}",
+                file.display(),
+                doc.kek_id,
+                keys.id
+            ),
+            fix: format!(
+                "open the store with the key the file was sealed under (after an interrupted \
+                 rotation: open it with the old key and run rotate_kek again); if no key \
+                 matches, {} is not a valid, authentic agentward secret file: restore it \
+                 from backup",
+                file.display()
+            ),
+        });
+    }
+    if doc.path != path {
+        return Err(corrupt(
+            file,
+            format!(
+                "it holds secret {:?} but is named for {path:?} (copied or renamed?)",
+                doc.path
+            ),
+        ));
+    }
+    let matches = hex::decode(&doc.mac).is_ok_and(|mac| {
+        let mut check = <HmacSha256 as Mac>::new_from_slice(&*keys.mac).expect("any key length");
+        check.update(&mac_input(path, doc));
+        check.verify_slice(&mac).is_ok()
+    });
+    if !matches {
+        return Err(corrupt(
+            file,
+            "authentication failed: it was modified, or not written by this store",
+        ));
+    }
+    let numbered = doc
+        .versions
+        .iter()
+        .enumerate()
+        .all(|(i, v)| v.version as usize == i + 1);
+    let labels: Vec<Vec<Label>> = doc.versions.iter().map(|v| v.labels.clone()).collect();
+    if !numbered || !labels::well_formed(&labels) {
+        return Err(corrupt(
+            file,
+            "its versions are not numbered from 1, or a label is on two versions",
+        ));
+    }
+    Ok(())
+}
+
+fn mac_input(path: &str, doc: &SecretFile) -> Vec<u8> {
+    let body = Authenticated {
+        format: &doc.format,
+        path,
+        kek_id: &doc.kek_id,
+        attributes: &doc.attributes,
+        versions: &doc.versions,
+    };
+    let mut input = b"agentward secret file\0".to_vec();
+    input.extend(serde_json::to_vec(&body).expect("serialising plain data"));
+    input
+}
+
+fn file_mac(keys: &Keys, path: &str, doc: &SecretFile) -> String {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(&*keys.mac).expect("any key length");
+    mac.update(&mac_input(path, doc));
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Associated data binding a seal to its secret and version.
+fn associated_data(purpose: &[u8], path: &str, version: &StoredVersion) -> Vec<u8> {
+    let mut aad = Vec::new();
+    let mut field = |bytes: &[u8]| {
+        aad.extend((bytes.len() as u64).to_be_bytes());
+        aad.extend(bytes);
+    };
+    field(FORMAT.as_bytes());
+    field(purpose);
+    field(path.as_bytes());
+    field(&version.version.to_be_bytes());
+    field(version.created.as_bytes());
+    match &version.change_id {
+        Some(id) => {
+            field(b"change");
+            field(id.as_bytes());
+        }
+        None => field(b"no change"),
+    }
+    aad
+}
+
+fn cipher(key: &[u8; 32]) -> Aes256Gcm {
+    Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key))
+}
+
+fn encrypt(
+    key: &[u8; 32],
+    msg: &[u8],
+    aad: &[u8],
+) -> Result<([u8; NONCE_LEN], Vec<u8>), StoreError> {
+    let nonce: [u8; NONCE_LEN] = rand::random();
+    let sealed = cipher(key)
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg, aad })
+        .map_err(|_| StoreError::Unavailable("AES-GCM refused to encrypt".into()))?;
+    Ok((nonce, sealed))
+}
+
+fn wrap_data_key(
+    keys: &Keys,
+    path: &str,
+    version: &mut StoredVersion,
+    data_key: &[u8; 32],
+) -> Result<(), StoreError> {
+    let aad = associated_data(b"data key", path, version);
+    let (nonce, wrapped) = encrypt(&keys.wrap, data_key, &aad)?;
+    version.key_nonce = BASE64.encode(nonce);
+    version.wrapped_key = BASE64.encode(wrapped);
+    Ok(())
+}
+
+/// Fills in `version`'s nonces, wrapped key and ciphertext.
+fn seal(
+    keys: &Keys,
+    path: &str,
+    version: &mut StoredVersion,
+    value: &SecretValue,
+) -> Result<(), StoreError> {
+    let data_key: Zeroizing<[u8; 32]> = Zeroizing::new(rand::random());
+    let aad = associated_data(b"value", path, version);
+    let (nonce, sealed) = encrypt(&data_key, value.expose().as_bytes(), &aad)?;
+    version.nonce = BASE64.encode(nonce);
+    version.ciphertext = BASE64.encode(sealed);
+    wrap_data_key(keys, path, version, &data_key)
+}
+
+fn decode(file: &Path, version: u32, what: &str, text: &str) -> Result<Vec<u8>, StoreError> {
+    BASE64
+        .decode(text)
+        .map_err(|_| corrupt(file, format!("version {version}'s {what} is not base64")))
+}
+
+fn decode_nonce(
+    file: &Path,
+    version: u32,
+    what: &str,
+    text: &str,
+) -> Result<[u8; NONCE_LEN], StoreError> {
+    decode(file, version, what, text)?.try_into().map_err(|_| {
+        corrupt(
+            file,
+            format!("version {version}'s {what} is not {NONCE_LEN} bytes"),
+        )
+    })
+}
+
+fn unwrap_data_key(
+    keys: &Keys,
+    file: &Path,
+    path: &str,
+    version: &StoredVersion,
+) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+    let n = version.version;
+    let nonce = decode_nonce(file, n, "key nonce", &version.key_nonce)?;
+    let wrapped = decode(file, n, "wrapped key", &version.wrapped_key)?;
+    let aad = associated_data(b"data key", path, version);
+    let key = Zeroizing::new(
+        cipher(&keys.wrap)
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &wrapped,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| {
+                corrupt(
+                    file,
+                    format!("version {n}'s data key does not authenticate for this secret"),
+                )
+            })?,
+    );
+    key.as_slice()
+        .try_into()
+        .map(Zeroizing::new)
+        .map_err(|_| corrupt(file, format!("version {n}'s data key is not 32 bytes")))
+}
+
+fn unseal(
+    keys: &Keys,
+    file: &Path,
+    path: &str,
+    version: &StoredVersion,
+) -> Result<SecretValue, StoreError> {
+    let n = version.version;
+    let data_key = unwrap_data_key(keys, file, path, version)?;
+    let nonce = decode_nonce(file, n, "nonce", &version.nonce)?;
+    let sealed = decode(file, n, "ciphertext", &version.ciphertext)?;
+    if sealed.len() < TAG_LEN {
+        return Err(corrupt(
+            file,
+            format!("version {n}'s ciphertext is truncated"),
+        ));
+    }
+    let aad = associated_data(b"value", path, version);
+    let plain = cipher(&data_key)
+        .decrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: &sealed,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| {
+            corrupt(
+                file,
+                format!("version {n}'s value does not authenticate for this secret"),
+            )
+        })?;
+    match String::from_utf8(plain) {
+        Ok(text) => Ok(SecretValue::new(text)),
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            Err(corrupt(file, format!("version {n}'s value is not UTF-8")))
+        }
+    }
+}
+
+/// Reads a KEK file: 64 hex digits, readable by its owner only.
+fn load_kek(path: &Path) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+    let kek_error = |problem: String, fix: String| StoreError::Kek {
+        path: path.to_path_buf(),
+        problem,
+        fix,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(kek_error(
+                "is missing".into(),
+                format!(
+                    "for a new store, create it with EmbeddedStore::create_kek({0:?}); \
+                     for an existing store, restore {0} from backup: without it the \
+                     secrets cannot be decrypted",
+                    path.display().to_string()
+                ),
+            ))
+        }
+        Err(e) => {
+            return Err(StoreError::Io {
+                action: "reading key",
+                file: path.to_path_buf(),
+                source: e,
+            })
+        }
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(kek_error(
+            format!("must not be readable by group or others (mode {mode:o})"),
+            format!("chmod 600 {}", path.display()),
+        ));
+    }
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|source| StoreError::Io {
+            action: "reading key",
+            file: path.to_path_buf(),
+            source,
+        })?,
+    );
+    let mut kek = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text.trim(), &mut *kek).map_err(|_| {
+        kek_error(
+            "is not 64 hex digits".into(),
+            "restore it from backup; a new key cannot open secrets sealed under the old one".into(),
+        )
+    })?;
+    Ok(kek)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, EmbeddedStore) {
+        let root = tempfile::tempdir().unwrap();
+        let kek = root.path().join("keys/store-kek.key");
+        EmbeddedStore::create_kek(&kek).unwrap();
+        let store = EmbeddedStore::open(&root.path().join("secrets"), &kek).unwrap();
+        (root, store)
+    }
+
+    #[test]
+    fn kek_files_are_private_and_never_overwritten() {
+        let root = tempfile::tempdir().unwrap();
+        let kek = root.path().join("keys/store-kek.key");
+        EmbeddedStore::create_kek(&kek).unwrap();
+        let mode = std::fs::metadata(&kek).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let err = EmbeddedStore::create_kek(&kek).unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+        std::fs::set_permissions(&kek, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = EmbeddedStore::open(&root.path().join("secrets"), &kek)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn a_kek_inside_the_store_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let kek = root.path().join("secrets/kek.key");
+        EmbeddedStore::create_kek(&kek).unwrap();
+        let err = EmbeddedStore::open(&root.path().join("secrets"), &kek)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("inside the store"), "{err}");
+    }
+
+    #[test]
+    fn long_and_empty_paths_are_refused() {
+        let (_root, store) = store();
+        let long = "a".repeat(MAX_PATH_BYTES + 1);
+        for path in ["", long.as_str()] {
+            let err = store
+                .put_pending(path, &SecretValue::new("x"), None)
+                .unwrap_err();
+            assert!(matches!(err, StoreError::InvalidPath { .. }), "{err}");
+        }
+        let ok = "a".repeat(MAX_PATH_BYTES);
+        store
+            .put_pending(&ok, &SecretValue::new("x"), None)
+            .unwrap();
+        assert_eq!(store.list("").unwrap(), vec![ok]);
+    }
+
+    #[test]
+    fn paths_cannot_escape_the_directory() {
+        let (root, store) = store();
+        store
+            .put_pending("../../etc/passwd", &SecretValue::new("x"), None)
+            .unwrap();
+        let names: Vec<_> = std::fs::read_dir(store.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(SUFFIX))
+            .collect();
+        assert_eq!(names, vec![hex::encode("../../etc/passwd") + SUFFIX]);
+        assert!(!root.path().join("etc").exists());
+        assert_eq!(store.list("../").unwrap(), vec!["../../etc/passwd"]);
+    }
+
+    #[test]
+    fn a_label_edited_in_the_file_fails_authentication() {
+        let (_root, store) = store();
+        store
+            .put_pending("a", &SecretValue::new("v1"), None)
+            .unwrap();
+        store.promote("a", 1, None).unwrap();
+        store
+            .put_pending("a", &SecretValue::new("v2"), None)
+            .unwrap();
+        let file = store.file_for("a").unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Swap the labels: rolls current forward without a promote.
+        let edited = text
+            .replacen("\"current\"", "\"@@\"", 1)
+            .replacen("\"pending\"", "\"current\"", 1)
+            .replacen("\"@@\"", "\"pending\"", 1);
+        assert_ne!(edited, text);
+        std::fs::write(&file, edited).unwrap();
+        let err = store.read("a", Label::Current).unwrap_err();
+        assert!(err.to_string().contains("authentication failed"), "{err}");
+    }
+
+    #[test]
+    fn a_ciphertext_moved_to_another_secret_or_version_does_not_decrypt() {
+        // Past the file MAC (as a key holder, or a bug, could be), the
+        // AEAD's associated data still binds each seal to its place.
+        let (_root, store) = store();
+        store
+            .put_pending("a", &SecretValue::new("value-a1"), None)
+            .unwrap();
+        store
+            .put_pending("a", &SecretValue::new("value-a2"), Some("chg"))
+            .unwrap();
+        store
+            .put_pending("b", &SecretValue::new("value-b"), None)
+            .unwrap();
+        let keys = store.keys();
+        let (fa, a) = store.load(&keys, "a").unwrap().unwrap();
+        let (fb, mut b) = store.load(&keys, "b").unwrap().unwrap();
+        assert_eq!(
+            unseal(&keys, &fa, "a", &a.versions[0]).unwrap().expose(),
+            "value-a1"
+        );
+
+        let mut moved = a.versions[0].clone();
+        moved.labels = b.versions[0].labels.clone();
+        b.versions[0] = moved;
+        b.mac = file_mac(&keys, "b", &b);
+        authenticate(&keys, &fb, "b", &b).unwrap();
+        let err = unseal(&keys, &fb, "b", &b.versions[0]).unwrap_err();
+        assert!(err.to_string().contains("does not authenticate"), "{err}");
+
+        let mut renumbered = a.versions[1].clone();
+        renumbered.version = 1;
+        assert!(unseal(&keys, &fa, "a", &renumbered).is_err());
+        let mut redated = a.versions[0].clone();
+        redated.created = "2000-01-01T00:00:00Z".into();
+        assert!(unseal(&keys, &fa, "a", &redated).is_err());
+        let mut reattributed = a.versions[1].clone();
+        reattributed.change_id = Some("other".into());
+        assert!(unseal(&keys, &fa, "a", &reattributed).is_err());
+        // The value ciphertext under another version's (valid) data key.
+        let mut swapped = a.versions[0].clone();
+        swapped.ciphertext = a.versions[1].ciphertext.clone();
+        swapped.nonce = a.versions[1].nonce.clone();
+        assert!(unseal(&keys, &fa, "a", &swapped).is_err());
+    }
+}
