@@ -7,6 +7,8 @@
 
 mod embedded;
 mod memory;
+pub mod openbao;
+pub mod overlay;
 
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;

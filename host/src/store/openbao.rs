@@ -1,0 +1,1 @@
+//! OpenBao / Vault backend (being written).
