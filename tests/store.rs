@@ -5,8 +5,12 @@
 //! A backend joins the suite with one line in `backend_suite!` below: each
 //! `contract::*` function takes only `&dyn SecretStore`.
 
+use agentward::store::openbao::OpenBaoStore;
 use agentward::store::{EmbeddedStore, Label, MemoryStore, SecretStore, SecretValue, StoreError};
 use std::path::{Path, PathBuf};
+
+#[path = "support/openbao.rs"]
+mod bao;
 
 const CANARY: &str = "store_CANARY_7f3a91c2";
 
@@ -306,6 +310,33 @@ fn embedded() -> Backend {
     }
 }
 
+/// One dev server shared by the OpenBao suite, each test under its own
+/// path prefix. It dies with the test process (see `support/openbao.rs`).
+fn shared_bao() -> &'static bao::BaoServer {
+    static SERVER: std::sync::OnceLock<bao::BaoServer> = std::sync::OnceLock::new();
+    SERVER.get_or_init(bao::BaoServer::start)
+}
+
+fn unique_prefix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn openbao() -> Backend {
+    let server = shared_bao();
+    let store = OpenBaoStore::new(&server.addr(), &server.root_token, "secret")
+        .with_prefix(&unique_prefix());
+    Backend {
+        store: Box::new(store),
+        _dir: None,
+    }
+}
+
 macro_rules! backend_suite {
     ($backend:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -338,7 +369,400 @@ macro_rules! for_each_backend {
     };
 }
 
-for_each_backend!(memory, embedded);
+for_each_backend!(memory, embedded, openbao);
+
+// ---- OpenBao alone: faults, tokens, races ----
+
+mod openbao_faults {
+    use super::bao::BaoServer;
+    use super::*;
+    use agentward::store::openbao::RoleScopes;
+    use std::time::{Duration, Instant};
+
+    fn root_store(server: &BaoServer) -> OpenBaoStore {
+        OpenBaoStore::new(&server.addr(), &server.root_token, "secret")
+    }
+
+    fn assert_unavailable_naming(err: &StoreError, needles: &[&str]) {
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        let text = err.to_string();
+        for needle in needles {
+            assert!(text.contains(needle), "{needle:?} missing from: {text}");
+        }
+        assert!(!text.contains(CANARY), "a value leaked into: {text}");
+    }
+
+    #[test]
+    fn server_down_is_a_clear_error_naming_the_address() {
+        let mut server = BaoServer::start();
+        let store = root_store(&server);
+        store.put_pending("app/db", &value(CANARY), None).unwrap();
+        server.stop();
+        let addr = server.addr();
+        let expected = format!("cannot reach OpenBao at {addr}");
+        let needles = [
+            expected.as_str(),
+            "fix: start the server or check --store-addr",
+        ];
+        assert_unavailable_naming(&store.read("app/db", Label::Pending).unwrap_err(), &needles);
+        assert_unavailable_naming(
+            &store
+                .put_pending("app/db", &value(CANARY), None)
+                .unwrap_err(),
+            &needles,
+        );
+        assert_unavailable_naming(&store.promote("app/db", 1, None).unwrap_err(), &needles);
+        assert_unavailable_naming(&store.list("").unwrap_err(), &needles);
+        assert_unavailable_naming(&store.describe("app/db").unwrap_err(), &needles);
+    }
+
+    #[test]
+    fn restart_mid_rotation_is_a_clear_error_and_leaves_no_partial_state() {
+        let mut server = BaoServer::start();
+        let store = root_store(&server);
+        store
+            .put_pending("npm/token", &value("v1"), Some("c1"))
+            .unwrap();
+        store.promote("npm/token", 1, None).unwrap();
+        let v2 = store
+            .put_pending("npm/token", &value(CANARY), Some("c2"))
+            .unwrap();
+        // The server goes away between writing the pending version and
+        // promoting it.
+        server.stop();
+        let err = store.promote("npm/token", v2, Some(1)).unwrap_err();
+        assert_unavailable_naming(&err, &["cannot reach OpenBao at", &server.addr()]);
+        // It comes back empty (a dev server keeps nothing): the rotation
+        // finds no secret, not a half-promoted one.
+        server.restart();
+        let err = store.promote("npm/token", v2, Some(1)).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::NotFound { path } if path == "npm/token"),
+            "{err:?}"
+        );
+        assert!(matches!(
+            store.read("npm/token", Label::Current),
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(store.list("").unwrap().is_empty());
+        // And the store works again from scratch.
+        assert_eq!(
+            store.put_pending("npm/token", &value("v1"), None).unwrap(),
+            1
+        );
+        assert_eq!(
+            labels_of(&store, "npm/token"),
+            vec![(1, vec![Label::Pending])]
+        );
+    }
+
+    #[test]
+    fn a_concurrent_writer_between_read_and_write_is_a_cas_conflict() {
+        let server = BaoServer::start();
+        let other = root_store(&server);
+        other.put_pending("k", &value("v1"), Some("c1")).unwrap();
+        other.promote("k", 1, None).unwrap();
+        // A second client (its own lock, as another process) writes
+        // version 2 after our metadata read and before our data write.
+        let racer = root_store(&server);
+        let store = root_store(&server).with_before_write_hook(move || {
+            racer
+                .put_pending("k", &value("theirs"), Some("c-theirs"))
+                .unwrap();
+        });
+        let err = store
+            .put_pending("k", &value(CANARY), Some("c-ours"))
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                StoreError::CasConflict { path, expected: Some(1), found: Some(2), .. } if path == "k"
+            ),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains(CANARY));
+        // Nothing of ours was written: two versions, theirs pending.
+        let meta = other.describe("k").unwrap();
+        assert_eq!(meta.versions.len(), 2);
+        assert_eq!(meta.versions[1].change_id.as_deref(), Some("c-theirs"));
+        assert_eq!(
+            labels_of(&other, "k"),
+            vec![(1, vec![Label::Current]), (2, vec![Label::Pending])]
+        );
+        assert_eq!(other.read("k", Label::Pending).unwrap().expose(), "theirs");
+        // A raw stale write is refused by the server itself.
+        let (status, body) = server.raw(
+            "POST",
+            "secret/data/k",
+            &server.root_token,
+            r#"{"options":{"cas":1},"data":{"value":"stale"}}"#,
+        );
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("check-and-set"), "{body}");
+        // So is a blind write without `cas`: the store set cas_required.
+        let (status, body) = server.raw(
+            "POST",
+            "secret/data/k",
+            &server.root_token,
+            r#"{"data":{"value":"blind"}}"#,
+        );
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("check-and-set"), "{body}");
+        assert_eq!(other.describe("k").unwrap().versions.len(), 2);
+    }
+
+    fn planner_scopes() -> RoleScopes {
+        RoleScopes {
+            read: vec!["npm/**".into()],
+            write: vec![],
+            meta: vec![],
+        }
+    }
+
+    #[test]
+    fn a_read_only_role_token_cannot_write_says_the_server() {
+        let server = BaoServer::start();
+        let root = root_store(&server);
+        root.put_pending("npm/token", &value("v1"), None).unwrap();
+        root.promote("npm/token", 1, None).unwrap();
+        root.put_pending("app/db", &value("db"), None).unwrap();
+        root.promote("app/db", 1, None).unwrap();
+
+        let planner = root
+            .token_for_role("planner", &planner_scopes(), Duration::from_secs(300), 0)
+            .unwrap();
+        // Reads in scope work.
+        assert_eq!(
+            planner.read("npm/token", Label::Current).unwrap().expose(),
+            "v1"
+        );
+        assert_eq!(planner.list("npm/").unwrap(), vec!["npm/token"]);
+        // The server itself refuses a write: raw HTTP, no agentward code.
+        for (path, body) in [
+            ("secret/data/npm/token", r#"{"data":{"value":"evil"}}"#),
+            ("secret/data/npm/new", r#"{"data":{"value":"evil"}}"#),
+            (
+                "secret/metadata/npm/token",
+                r#"{"custom_metadata":{"label.current":"1"}}"#,
+            ),
+            (
+                "sys/policies/acl/agentward-role-planner",
+                r#"{"policy":"path \"*\" {}"}"#,
+            ),
+        ] {
+            let (status, answer) = server.raw("POST", path, planner.token(), body);
+            assert_eq!(status, 403, "POST {path}: {answer}");
+        }
+        let (status, _) = server.raw("GET", "secret/data/app/db", planner.token(), "");
+        assert_eq!(status, 403, "read outside the scope");
+        // And through the store, a clear error.
+        let err = planner
+            .put_pending("npm/token", &value(CANARY), None)
+            .unwrap_err();
+        assert_unavailable_naming(
+            &err,
+            &[
+                &server.addr(),
+                "npm/token",
+                "permission denied",
+                "token is valid but its policies [agentward-role-planner] do not allow this",
+                "fix: grant the role this path",
+            ],
+        );
+        let err = planner.read("app/db", Label::Current).unwrap_err();
+        assert_unavailable_naming(&err, &["app/db", "HTTP 403", "do not allow this"]);
+        // Nothing changed.
+        assert_eq!(
+            labels_of(&root, "npm/token"),
+            vec![(1, vec![Label::Current])]
+        );
+    }
+
+    #[test]
+    fn a_write_scoped_role_token_writes_only_inside_its_scope() {
+        let server = BaoServer::start();
+        let root = root_store(&server);
+        root.put_pending("npm/token", &value("v1"), None).unwrap();
+        root.promote("npm/token", 1, None).unwrap();
+        let rotator = root
+            .token_for_role(
+                "rotator",
+                &RoleScopes {
+                    read: vec!["npm/*".into()],
+                    write: vec!["npm/*".into()],
+                    meta: vec![],
+                },
+                Duration::from_secs(300),
+                0,
+            )
+            .unwrap();
+        let v2 = rotator
+            .put_pending("npm/token", &value("v2"), Some("c2"))
+            .unwrap();
+        rotator.promote("npm/token", v2, Some(1)).unwrap();
+        assert_eq!(
+            root.read("npm/token", Label::Current).unwrap().expose(),
+            "v2"
+        );
+        // `npm/*` is one segment: npm/team/token is out of scope.
+        let err = rotator
+            .put_pending("npm/team/token", &value("x"), None)
+            .unwrap_err();
+        assert_unavailable_naming(&err, &["npm/team/token", "HTTP 403"]);
+        let err = rotator
+            .put_pending("app/db", &value("x"), None)
+            .unwrap_err();
+        assert_unavailable_naming(&err, &["app/db", "HTTP 403"]);
+        assert_eq!(root.list("").unwrap(), vec!["npm/token"]);
+    }
+
+    #[test]
+    fn an_expired_role_token_is_a_clear_error() {
+        let server = BaoServer::start();
+        let root = root_store(&server);
+        root.put_pending("npm/token", &value(CANARY), None).unwrap();
+        root.promote("npm/token", 1, None).unwrap();
+        let planner = root
+            .token_for_role("planner", &planner_scopes(), Duration::from_secs(1), 0)
+            .unwrap();
+        assert!(planner.read("npm/token", Label::Current).is_ok());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let err = loop {
+            std::thread::sleep(Duration::from_millis(250));
+            match planner.read("npm/token", Label::Current) {
+                Err(err) => break err,
+                Ok(_) if Instant::now() < deadline => continue,
+                Ok(_) => panic!("token with ttl 1s still valid after 10s"),
+            }
+        };
+        assert_unavailable_naming(&err, &[&server.addr(), "npm/token", "expired", "fix:"]);
+        let (status, _) = server.raw("GET", "secret/data/npm/token", planner.token(), "");
+        assert_eq!(status, 403);
+    }
+
+    #[test]
+    fn a_revoked_or_used_up_role_token_is_a_clear_error() {
+        let server = BaoServer::start();
+        let root = root_store(&server);
+        root.put_pending("npm/token", &value(CANARY), None).unwrap();
+        root.promote("npm/token", 1, None).unwrap();
+        let planner = root
+            .token_for_role("planner", &planner_scopes(), Duration::from_secs(300), 0)
+            .unwrap();
+        assert!(planner.read("npm/token", Label::Current).is_ok());
+        planner.revoke().unwrap();
+        let err = planner.read("npm/token", Label::Current).unwrap_err();
+        assert_unavailable_naming(&err, &[&server.addr(), "npm/token", "revoked", "fix:"]);
+        let (status, _) = server.raw("GET", "secret/data/npm/token", planner.token(), "");
+        assert_eq!(status, 403);
+
+        // num_uses: a read is two requests (metadata, data).
+        let once = root
+            .token_for_role("once", &planner_scopes(), Duration::from_secs(300), 2)
+            .unwrap();
+        assert!(once.read("npm/token", Label::Current).is_ok());
+        let err = once.read("npm/token", Label::Current).unwrap_err();
+        assert_unavailable_naming(&err, &["npm/token", "used up"]);
+    }
+
+    /// The shipped default policy's grants, enforced by the server: the
+    /// planner (`secrets-meta` only) sees metadata but no value and cannot
+    /// write; the implementer (`secrets-write`) rotates without reading values.
+    #[test]
+    fn default_policy_roles_get_server_enforced_tokens() {
+        use agentward::policy::{Policy, RoleName};
+        let policy =
+            Policy::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/default.toml"))
+                .unwrap();
+        let server = BaoServer::start();
+        let root = root_store(&server);
+        root.put_pending("npm/token", &value(CANARY), None).unwrap();
+        root.promote("npm/token", 1, None).unwrap();
+        let token_for = |role: RoleName| {
+            let scopes = RoleScopes::from_grants(&policy.role(role).unwrap().grants);
+            root.token_for_role(role.as_str(), &scopes, Duration::from_secs(300), 0)
+                .unwrap()
+        };
+
+        let planner = token_for(RoleName::Planner);
+        assert_eq!(planner.describe("npm/token").unwrap().versions.len(), 1);
+        let err = planner.read("npm/token", Label::Current).unwrap_err();
+        assert_unavailable_naming(&err, &["npm/token", "HTTP 403", "do not allow this"]);
+        let (status, _) = server.raw("GET", "secret/data/npm/token", planner.token(), "");
+        assert_eq!(status, 403);
+        let (status, _) = server.raw(
+            "POST",
+            "secret/data/npm/token",
+            planner.token(),
+            r#"{"options":{"cas":1},"data":{"value":"evil"}}"#,
+        );
+        assert_eq!(status, 403);
+
+        let implementer = token_for(RoleName::Implementer);
+        let v2 = implementer
+            .put_pending("npm/token", &value("v2"), Some("c2"))
+            .unwrap();
+        implementer.promote("npm/token", v2, Some(1)).unwrap();
+        assert!(implementer.read("npm/token", Label::Current).is_err());
+        assert_eq!(
+            root.read("npm/token", Label::Current).unwrap().expose(),
+            "v2"
+        );
+    }
+
+    #[test]
+    fn role_policies_translate_globs() {
+        let server = BaoServer::start();
+        let root = root_store(&server).with_prefix("team");
+        let policy = root.role_policy(&RoleScopes {
+            read: vec!["npm/**".into()],
+            write: vec!["npm/*".into()],
+            meta: vec![],
+        });
+        for needle in [
+            "path \"secret/data/team/npm/*\"",
+            "path \"secret/metadata/team/npm/*\"",
+            "path \"secret/data/team/npm/+\"",
+        ] {
+            assert!(policy.contains(needle), "{needle} missing from:\n{policy}");
+        }
+        assert!(!policy.contains("\"default\""));
+    }
+
+    /// Rough loopback throughput; prints, asserts nothing about speed.
+    #[test]
+    #[ignore]
+    fn throughput_over_loopback() {
+        let server = BaoServer::start();
+        let store = root_store(&server);
+        let n = 300;
+        let start = Instant::now();
+        for i in 0..n {
+            store
+                .put_pending(&format!("bench/s{}", i % 30), &value("x"), None)
+                .unwrap();
+        }
+        let writes = n as f64 / start.elapsed().as_secs_f64();
+        for i in 0..30 {
+            store.promote(&format!("bench/s{i}"), 10, None).unwrap();
+        }
+        let start = Instant::now();
+        for i in 0..n {
+            store
+                .read(&format!("bench/s{}", i % 30), Label::Current)
+                .unwrap();
+        }
+        let reads = n as f64 / start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        for i in 0..n {
+            store.describe(&format!("bench/s{}", i % 30)).unwrap();
+        }
+        let describes = n as f64 / start.elapsed().as_secs_f64();
+        println!(
+            "OpenBao over loopback: put_pending {writes:.0}/s, read {reads:.0}/s, describe {describes:.0}/s"
+        );
+    }
+}
 
 // ---- The embedded store alone ----
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod openbao;
+
 use agentward::audit::{CallEvent, Decision, EventSink, MemorySink, Redactor};
 use agentward::capabilities::Task;
 use agentward::policy::{Policy, RoleName};

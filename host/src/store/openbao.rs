@@ -1,1 +1,893 @@
-//! OpenBao / Vault backend (being written).
+//! An OpenBao (or Vault) [`SecretStore`] over the KV v2 HTTP API.
+//!
+//! Layout, for store path `p` under mount `secret` and prefix `pre`:
+//!
+//! * versions are KV v2 versions of `secret/data/pre/p`; the value is the
+//!   data field `value`;
+//! * labels and change ids live in the secret's `custom_metadata`:
+//!   `label.current = "3"`, `label.pending = "4"`, `change.4 = "chg-12"`.
+//!
+//! # Concurrency
+//!
+//! New versions are written with KV v2's `options.cas` set to the latest
+//! version we saw, so a concurrent writer makes one of the two writes fail
+//! ([`StoreError::CasConflict`]) instead of silently interleaving. Every
+//! secret we write gets `cas_required = true` in its metadata, so the server
+//! also refuses other clients' data writes that do not name a version (the
+//! first version is the exception: `cas_required` is set with the labels,
+//! right after it is written).
+//!
+//! KV v2 metadata has no check-and-set. A label move is read metadata →
+//! compare → write metadata → read back. Within one process every clone of
+//! an [`OpenBaoStore`] shares a lock, so moves there are linearised. Across
+//! processes there is a window between our metadata read and our metadata
+//! write in which another writer's label move can be overwritten; the
+//! read-back after the write detects a move that landed *after* ours, but not
+//! one that landed between our read and our write. Run one rotator per
+//! secret, or serialise them outside the store, until this backend keeps its
+//! labels in a CAS-protected sidecar.
+//!
+//! `put_pending` is two requests (new version, then the pending label). If
+//! the second fails, the new version exists unlabelled: no label points at
+//! it, so nothing reads it, and the error says so.
+//!
+//! # Per-role tokens
+//!
+//! [`OpenBaoStore::token_for_role`] turns a role's secret path globs into an
+//! OpenBao ACL policy and a child token holding only that policy, so the
+//! server itself refuses what the role may not do.
+//!
+//! KV v2 keeps `max_versions` versions (10 by default on a mount); older
+//! versions disappear from [`SecretStore::describe`].
+
+use super::{
+    labels, Label, SecretAttributes, SecretMeta, SecretStore, SecretValue, StoreError, VersionMeta,
+};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+const LABELS: [Label; 3] = [Label::Current, Label::Pending, Label::Previous];
+
+/// A KV v2 store on an OpenBao server reached over plain HTTP.
+#[derive(Clone)]
+pub struct OpenBaoStore {
+    addr: String,
+    token: Arc<Zeroizing<String>>,
+    mount: String,
+    prefix: String,
+    agent: ureq::Agent,
+    /// Serialises label read-compare-writes within this process.
+    lock: Arc<Mutex<()>>,
+    /// Test hook: runs in `put_pending` between the metadata read and the
+    /// check-and-set data write.
+    before_write: Option<Hook>,
+}
+
+type Hook = Arc<dyn Fn() + Send + Sync>;
+
+impl std::fmt::Debug for OpenBaoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenBaoStore")
+            .field("addr", &self.addr)
+            .field("mount", &self.mount)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The paths a role may read and write, as `PathScope` globs
+/// (`*` within a segment, `**` across segments).
+#[derive(Clone, Debug, Default)]
+pub struct RoleScopes {
+    /// Values and metadata: `read`/`list`.
+    pub read: Vec<String>,
+    /// New versions and label moves: `create`/`update` on data and
+    /// metadata, `read` on metadata.
+    pub write: Vec<String>,
+    /// Metadata only (`secrets-meta`): `read`/`list` on metadata.
+    pub meta: Vec<String>,
+}
+
+impl RoleScopes {
+    /// The scopes of a role's policy grants: `secrets-read`,
+    /// `secrets-write` and `secrets-meta`.
+    pub fn from_grants(grants: &crate::capabilities::Grants) -> RoleScopes {
+        let patterns = |g: &Option<toml::Spanned<crate::capabilities::path_scope::PathScope>>| {
+            g.as_ref()
+                .map(|s| s.get_ref().patterns().to_vec())
+                .unwrap_or_default()
+        };
+        RoleScopes {
+            read: patterns(&grants.secrets_read),
+            write: patterns(&grants.secrets_write),
+            meta: patterns(&grants.secrets_meta),
+        }
+    }
+}
+
+/// One server answer.
+struct Reply {
+    status: u16,
+    body: Zeroizing<Vec<u8>>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The server's `errors`, on one line. Never contains a secret value:
+    /// OpenBao does not echo request bodies in errors.
+    fn errors(&self) -> String {
+        let errors: Vec<String> = match self.json().get("errors").and_then(Value::as_array) {
+            Some(errors) => errors
+                .iter()
+                .filter_map(Value::as_str)
+                .flat_map(str::lines)
+                .map(|l| l.trim().trim_start_matches("* ").to_string())
+                .filter(|l| !l.is_empty() && !l.ends_with("occurred:"))
+                .collect(),
+            None => Vec::new(),
+        };
+        if errors.is_empty() {
+            "no error detail".to_string()
+        } else {
+            errors.join("; ")
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Method {
+    Get,
+    Post,
+    Put,
+}
+
+impl OpenBaoStore {
+    /// A store at `addr` (e.g. `http://127.0.0.1:8200`) using `token`, with
+    /// secrets under KV v2 mount `mount` (the dev server's is `secret`).
+    pub fn new(addr: &str, token: &str, mount: &str) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .proxy(None)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        OpenBaoStore {
+            addr: addr.trim_end_matches('/').to_string(),
+            token: Arc::new(Zeroizing::new(token.to_string())),
+            mount: mount.trim_matches('/').to_string(),
+            prefix: String::new(),
+            agent,
+            lock: Arc::new(Mutex::new(())),
+            before_write: None,
+        }
+    }
+
+    /// Runs `hook` inside every `put_pending`, after the metadata read and
+    /// before the check-and-set write: lets a test put a concurrent writer
+    /// exactly in that window.
+    #[doc(hidden)]
+    pub fn with_before_write_hook(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
+        self.before_write = Some(Arc::new(hook));
+        self
+    }
+
+    /// Keeps every secret under `prefix/` inside the mount: several stores
+    /// (or test cases) can share one server without seeing each other.
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        let prefix = prefix.trim_matches('/');
+        self.prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        };
+        self
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    fn kv(&self, path: &str) -> String {
+        format!("{}{}", self.prefix, path)
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        api_path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, StoreError> {
+        let url = format!("{}/v1/{}", self.addr, api_path);
+        let method_name = match method {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+        };
+        // The body may hold a secret value: kept in a zeroizing buffer.
+        let bytes = Zeroizing::new(match body {
+            Some(b) => serde_json::to_vec(b).expect("json"),
+            None => Vec::new(),
+        });
+        let request = ureq::http::Request::builder()
+            .method(method_name)
+            .uri(&url)
+            .header("X-Vault-Token", self.token.as_str())
+            .header("Content-Type", "application/json")
+            .body(bytes.to_vec())
+            .map_err(|e| StoreError::Unavailable(format!("bad OpenBao request URL {url}: {e}")))?;
+        let mut response = self.agent.run(request).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot reach OpenBao at {}: {e} ({method_name} /v1/{api_path})\n  \
+                 fix: start the server or check --store-addr",
+                self.addr
+            ))
+        })?;
+        let status = response.status().as_u16();
+        let body = Zeroizing::new(
+            response
+                .body_mut()
+                .with_config()
+                .limit(16 * 1024 * 1024)
+                .read_to_vec()
+                .map_err(|e| {
+                    StoreError::Unavailable(format!(
+                        "OpenBao at {} broke off its answer to {method_name} /v1/{api_path}: {e}\n  \
+                         fix: check the server is healthy (bao status) and retry",
+                        self.addr
+                    ))
+                })?,
+        );
+        Ok(Reply { status, body })
+    }
+
+    /// Maps an unexpected status to an error naming the server, the path and
+    /// a fix.
+    fn fail(&self, what: &str, path: &str, reply: &Reply) -> StoreError {
+        let detail = reply.errors();
+        let denied;
+        let (problem, fix) = match reply.status {
+            400 => (
+                "the server refused the request",
+                "check the path and that the mount is KV version 2",
+            ),
+            401 | 403 => {
+                denied = self.diagnose_denial();
+                (denied.0.as_str(), denied.1)
+            }
+            404 => (
+                "not found",
+                "check the KV v2 mount name (--store-mount) and the path",
+            ),
+            412 => ("check-and-set failed", "re-read the secret and retry"),
+            429 => ("rate limited", "retry later"),
+            500..=599 if detail.contains("sealed") => (
+                "the server is sealed",
+                "unseal the server (bao operator unseal)",
+            ),
+            500..=599 => ("server error", "check the OpenBao server log"),
+            _ => ("unexpected answer", "check the OpenBao server log"),
+        };
+        StoreError::Unavailable(format!(
+            "OpenBao at {} refused to {what} secret {path:?} (HTTP {}: {problem}; server said: {detail})\n  fix: {fix}",
+            self.addr, reply.status
+        ))
+    }
+
+    /// After a 403: is the token itself dead, or is it alive but not
+    /// permitted? Asks `auth/token/lookup-self` (which role tokens may call;
+    /// on a token with `num_uses` this spends one use, on an error path).
+    fn diagnose_denial(&self) -> (String, &'static str) {
+        let reply = self.request(Method::Get, "auth/token/lookup-self", None);
+        match reply {
+            Ok(r) if r.status == 200 => {
+                let policies = r
+                    .json()
+                    .pointer("/data/policies")
+                    .and_then(Value::as_array)
+                    .map(|p| {
+                        p.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                (
+                    format!("permission denied: the token is valid but its policies [{policies}] do not allow this"),
+                    "grant the role this path in its policy, or use a store whose scope covers it",
+                )
+            }
+            _ => (
+                "permission denied: the token has expired, been revoked or used up its uses \
+                 (or may not look itself up)"
+                    .to_string(),
+                "issue the role a new token (agentward re-issues one per run), or check the token with bao token lookup",
+            ),
+        }
+    }
+
+    /// The secret's KV v2 metadata, or `None` if it does not exist.
+    fn metadata(&self, path: &str) -> Result<Option<Meta>, StoreError> {
+        let reply = self.request(
+            Method::Get,
+            &format!("{}/metadata/{}", self.mount, self.kv(path)),
+            None,
+        )?;
+        match reply.status {
+            200 => Ok(Some(Meta::parse(path, &reply.json())?)),
+            404 => Ok(None),
+            _ => Err(self.fail("read the metadata of", path, &reply)),
+        }
+    }
+
+    fn existing_metadata(&self, path: &str) -> Result<Meta, StoreError> {
+        self.metadata(path)?.ok_or_else(|| StoreError::NotFound {
+            path: path.to_string(),
+        })
+    }
+
+    fn write_custom_metadata(
+        &self,
+        path: &str,
+        custom: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let reply = self.request(
+            Method::Post,
+            &format!("{}/metadata/{}", self.mount, self.kv(path)),
+            // `cas_required`: the server then refuses any data write to this
+            // secret that does not name the version it expects to replace,
+            // from any client, not only from us.
+            Some(&json!({ "custom_metadata": custom, "cas_required": true })),
+        )?;
+        match reply.status {
+            200 | 204 => Ok(()),
+            _ => Err(self.fail("write the labels of", path, &reply)),
+        }
+    }
+
+    /// Applies `change` to the labels of `path` under the process lock,
+    /// writes them and reads them back.
+    fn update_labels(
+        &self,
+        path: &str,
+        change: impl FnOnce(&mut Vec<Vec<Label>>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let meta = self.existing_metadata(path)?;
+        let before = meta.labels();
+        let mut after = before.clone();
+        change(&mut after)?;
+        if after == before {
+            return Ok(());
+        }
+        let custom = meta.custom_with_labels(&after);
+        self.write_custom_metadata(path, &custom)?;
+        // Detects a writer in another process whose move landed after ours.
+        let reread = self.existing_metadata(path)?;
+        if reread.custom != custom {
+            let label = LABELS
+                .iter()
+                .copied()
+                .find(|l| reread.holder(*l) != holder(&after, *l))
+                .unwrap_or(Label::Current);
+            return Err(StoreError::CasConflict {
+                path: path.to_string(),
+                label,
+                expected: holder(&after, label),
+                found: reread.holder(label),
+            });
+        }
+        Ok(())
+    }
+
+    fn list_dir(&self, dir: &str, out: &mut Vec<String>) -> Result<(), StoreError> {
+        let reply = self.request(
+            Method::Get,
+            &format!("{}/metadata/{}{}?list=true", self.mount, self.prefix, dir),
+            None,
+        )?;
+        match reply.status {
+            200 => {}
+            404 => return Ok(()),
+            _ => return Err(self.fail("list", dir, &reply)),
+        }
+        let json = reply.json();
+        let keys = json
+            .pointer("/data/keys")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for key in keys.iter().filter_map(Value::as_str) {
+            let full = format!("{dir}{key}");
+            if key.ends_with('/') {
+                self.list_dir(&full, out)?;
+            } else {
+                out.push(full);
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates ACL policy `agentward-role-<role>` from `scopes` and a child
+    /// token holding only it (no `default` policy), valid for `ttl` and at
+    /// most `num_uses` requests (0: unlimited). Returns a store using it.
+    pub fn token_for_role(
+        &self,
+        role: &str,
+        scopes: &RoleScopes,
+        ttl: Duration,
+        num_uses: u32,
+    ) -> Result<OpenBaoStore, StoreError> {
+        if role.is_empty()
+            || !role
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(StoreError::InvalidPath {
+                path: role.to_string(),
+                reason: "a role name for an OpenBao policy is letters, digits, - and _".into(),
+            });
+        }
+        let name = format!("agentward-role-{role}");
+        let policy = self.role_policy(scopes);
+        let reply = self.request(
+            Method::Put,
+            &format!("sys/policies/acl/{name}"),
+            Some(&json!({ "policy": policy })),
+        )?;
+        if !matches!(reply.status, 200 | 204) {
+            return Err(self.fail("create the policy for", &name, &reply));
+        }
+        let reply = self.request(
+            Method::Post,
+            "auth/token/create",
+            Some(&json!({
+                "policies": [name],
+                "no_default_policy": true,
+                "ttl": format!("{}s", ttl.as_secs().max(1)),
+                "explicit_max_ttl": format!("{}s", ttl.as_secs().max(1)),
+                "num_uses": num_uses,
+                "renewable": false,
+                "display_name": format!("agentward-{role}"),
+                "meta": { "agentward-role": role },
+            })),
+        )?;
+        if reply.status != 200 {
+            return Err(self.fail("create a token for role", role, &reply));
+        }
+        let token = reply
+            .json()
+            .pointer("/auth/client_token")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                StoreError::Unavailable(format!(
+                    "OpenBao at {} created a token for role {role} but returned none\n  \
+                     fix: check the server version supports auth/token/create",
+                    self.addr
+                ))
+            })?;
+        let mut store = self.clone();
+        store.token = Arc::new(Zeroizing::new(token));
+        store.lock = Arc::new(Mutex::new(()));
+        store.before_write = None;
+        Ok(store)
+    }
+
+    /// The token this store uses, for tests and for handing to a sandbox
+    /// that talks to OpenBao itself.
+    pub fn token(&self) -> &str {
+        self.token.as_str()
+    }
+
+    /// Revokes this store's own token (and its children).
+    pub fn revoke(&self) -> Result<(), StoreError> {
+        let reply = self.request(Method::Post, "auth/token/revoke-self", None)?;
+        match reply.status {
+            200 | 204 => Ok(()),
+            _ => Err(self.fail("revoke the token of", "(token)", &reply)),
+        }
+    }
+
+    /// The HCL policy for `scopes`; see [`glob_to_policy_path`].
+    pub fn role_policy(&self, scopes: &RoleScopes) -> String {
+        let mut rules: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        let mut add = |path: String, caps: &[&'static str]| {
+            let entry = rules.entry(path).or_default();
+            for c in caps {
+                if !entry.contains(c) {
+                    entry.push(c);
+                }
+            }
+        };
+        for glob in &scopes.read {
+            let p = glob_to_policy_path(&format!("{}{}", self.prefix, glob));
+            add(format!("{}/data/{p}", self.mount), &["read"]);
+            add(format!("{}/metadata/{p}", self.mount), &["read", "list"]);
+            add(
+                format!("{}/metadata/{}", self.mount, list_dir_of(&p)),
+                &["list"],
+            );
+        }
+        for glob in &scopes.meta {
+            let p = glob_to_policy_path(&format!("{}{}", self.prefix, glob));
+            add(format!("{}/metadata/{p}", self.mount), &["read", "list"]);
+            add(
+                format!("{}/metadata/{}", self.mount, list_dir_of(&p)),
+                &["list"],
+            );
+        }
+        for glob in &scopes.write {
+            let p = glob_to_policy_path(&format!("{}{}", self.prefix, glob));
+            add(format!("{}/data/{p}", self.mount), &["create", "update"]);
+            // Labels live in the metadata: writing a version means moving
+            // `pending`, which needs the metadata read and written.
+            add(
+                format!("{}/metadata/{p}", self.mount),
+                &["read", "create", "update"],
+            );
+        }
+        let mut hcl = String::new();
+        for (path, caps) in rules {
+            let caps: Vec<String> = caps.iter().map(|c| format!("\"{c}\"")).collect();
+            hcl.push_str(&format!(
+                "path \"{path}\" {{\n  capabilities = [{}]\n}}\n",
+                caps.join(", ")
+            ));
+        }
+        hcl.push_str("path \"auth/token/revoke-self\" {\n  capabilities = [\"update\"]\n}\n");
+        hcl.push_str("path \"auth/token/lookup-self\" {\n  capabilities = [\"read\"]\n}\n");
+        hcl
+    }
+}
+
+/// The directory an OpenBao policy path lists from: `npm/+` → `npm/`.
+fn list_dir_of(policy_path: &str) -> String {
+    match policy_path.rfind('/') {
+        Some(i) => policy_path[..=i].to_string(),
+        None => String::new(),
+    }
+}
+
+/// Translates a `PathScope` glob to an OpenBao policy path.
+///
+/// * a literal segment stays;
+/// * `*` (one whole segment) becomes `+` (exactly one segment);
+/// * `**` becomes a trailing `*` (any suffix) — exact when `**` is the last
+///   segment (`npm/**` → `npm/*`), a **widening** otherwise: `a/**/b` grants
+///   everything under `a/`, since OpenBao allows `*` only at the end;
+/// * a segment mixing literals and wildcards (`npm-*`, `tok?`, `{a,b}`,
+///   `[ab]`) becomes `+`: a **widening** to the whole segment, since `+`
+///   cannot match part of one.
+///
+/// Widening never narrows: the store grants at least what the role's scope
+/// does, and the host's own `PathScope` check still applies the exact glob.
+pub fn glob_to_policy_path(glob: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for segment in glob.split('/') {
+        if segment.contains("**") {
+            out.push("*".to_string());
+            return out.join("/");
+        }
+        if segment.contains(['*', '?', '[', '{']) {
+            out.push("+".to_string());
+        } else {
+            out.push(segment.to_string());
+        }
+    }
+    out.join("/")
+}
+
+fn holder(labels: &[Vec<Label>], label: Label) -> Option<u32> {
+    labels
+        .iter()
+        .position(|l| l.contains(&label))
+        .map(|i| i as u32 + 1)
+}
+
+fn check_path(path: &str) -> Result<(), StoreError> {
+    let bad = |reason: &str| {
+        Err(StoreError::InvalidPath {
+            path: path.to_string(),
+            reason: reason.to_string(),
+        })
+    };
+    if path.is_empty() || path.starts_with('/') || path.ends_with('/') {
+        return bad("a path is relative, non-empty and does not end in /");
+    }
+    if path
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return bad("empty, . and .. segments are not allowed");
+    }
+    if path.contains(['?', '#', '%', ' ']) || path.chars().any(char::is_control) {
+        return bad("?, #, %, spaces and control characters are not allowed");
+    }
+    Ok(())
+}
+
+/// A secret's KV v2 metadata.
+struct Meta {
+    /// The latest version number (0: none).
+    current_version: u32,
+    /// version → created_time, for the versions the server still keeps.
+    created: BTreeMap<u32, String>,
+    custom: BTreeMap<String, String>,
+}
+
+impl Meta {
+    fn parse(path: &str, json: &Value) -> Result<Meta, StoreError> {
+        let data = json.get("data").ok_or_else(|| StoreError::Unavailable(format!(
+            "OpenBao answered the metadata read of {path:?} without data\n  fix: check the mount is KV version 2"
+        )))?;
+        let current_version = data
+            .get("current_version")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as u32;
+        let mut created = BTreeMap::new();
+        if let Some(versions) = data.get("versions").and_then(Value::as_object) {
+            for (number, v) in versions {
+                if let Ok(n) = number.parse::<u32>() {
+                    let time = v
+                        .get("created_time")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    created.insert(n, time.to_string());
+                }
+            }
+        }
+        let custom = data
+            .get("custom_metadata")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Meta {
+            current_version,
+            created,
+            custom,
+        })
+    }
+
+    fn holder(&self, label: Label) -> Option<u32> {
+        self.custom
+            .get(&format!("label.{}", label.as_str()))
+            .and_then(|v| v.parse().ok())
+            .filter(|v| *v >= 1 && *v <= self.current_version)
+    }
+
+    /// `labels[i]` are version `i + 1`'s.
+    fn labels(&self) -> Vec<Vec<Label>> {
+        let mut labels = vec![Vec::new(); self.current_version as usize];
+        for label in LABELS {
+            if let Some(v) = self.holder(label) {
+                labels[v as usize - 1].push(label);
+            }
+        }
+        labels
+    }
+
+    fn custom_with_labels(&self, labels: &[Vec<Label>]) -> BTreeMap<String, String> {
+        let mut custom = self.custom.clone();
+        for label in LABELS {
+            let key = format!("label.{}", label.as_str());
+            match holder(labels, label) {
+                Some(v) => custom.insert(key, v.to_string()),
+                None => custom.remove(&key),
+            };
+        }
+        custom
+    }
+
+    fn attributes(&self) -> SecretAttributes {
+        let mut attributes = SecretAttributes::default();
+        for (key, value) in &self.custom {
+            match key.strip_prefix("attr.") {
+                Some("owner") => attributes.owner = Some(value.clone()),
+                Some("expires") => attributes.expires = Some(value.clone()),
+                Some("scopes") => {
+                    attributes.scopes = value.split(',').map(str::to_string).collect()
+                }
+                Some(other) => attributes.custom.push((other.to_string(), value.clone())),
+                None => {}
+            }
+        }
+        attributes
+    }
+}
+
+impl SecretStore for OpenBaoStore {
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if prefix.starts_with('/')
+            || prefix.contains(['?', '#', '%'])
+            || prefix.chars().any(char::is_control)
+            || prefix.split('/').any(|s| s == "." || s == "..")
+        {
+            return Err(StoreError::InvalidPath {
+                path: prefix.to_string(),
+                reason: "a list prefix is relative, without ?, #, %, . or .. segments".into(),
+            });
+        }
+        let dir = match prefix.rfind('/') {
+            Some(i) => &prefix[..=i],
+            None => "",
+        };
+        let mut out = Vec::new();
+        self.list_dir(dir, &mut out)?;
+        out.retain(|p| p.starts_with(prefix));
+        out.sort();
+        Ok(out)
+    }
+
+    fn describe(&self, path: &str) -> Result<SecretMeta, StoreError> {
+        check_path(path)?;
+        let meta = self.existing_metadata(path)?;
+        let labels = meta.labels();
+        let versions = meta
+            .created
+            .iter()
+            .filter(|(v, _)| **v >= 1 && **v <= meta.current_version)
+            .map(|(&version, created)| VersionMeta {
+                version,
+                labels: labels[version as usize - 1].clone(),
+                created: created.clone(),
+                change_id: meta.custom.get(&format!("change.{version}")).cloned(),
+            })
+            .collect();
+        Ok(SecretMeta {
+            path: path.to_string(),
+            versions,
+            attributes: meta.attributes(),
+        })
+    }
+
+    fn read(&self, path: &str, label: Label) -> Result<SecretValue, StoreError> {
+        check_path(path)?;
+        let meta = self.existing_metadata(path)?;
+        let version = meta.holder(label).ok_or_else(|| StoreError::NoSuchLabel {
+            path: path.to_string(),
+            label,
+        })?;
+        let reply = self.request(
+            Method::Get,
+            &format!("{}/data/{}?version={version}", self.mount, self.kv(path)),
+            None,
+        )?;
+        match reply.status {
+            200 => {}
+            404 => {
+                return Err(StoreError::NoSuchVersion {
+                    path: path.to_string(),
+                    version,
+                })
+            }
+            _ => return Err(self.fail("read", path, &reply)),
+        }
+        // The parsed copy is not zeroized (serde_json values cannot be); the
+        // raw answer is.
+        let json = reply.json();
+        let value = json
+            .pointer("/data/data/value")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                StoreError::Unavailable(format!(
+                    "OpenBao at {}: version {version} of secret {path:?} has no `value` field\n  \
+                     fix: write secrets through agentward, or add a `value` key",
+                    self.addr
+                ))
+            })?;
+        Ok(SecretValue::new(value))
+    }
+
+    fn put_pending(
+        &self,
+        path: &str,
+        value: &SecretValue,
+        change_id: Option<&str>,
+    ) -> Result<u32, StoreError> {
+        check_path(path)?;
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = self.metadata(path)?;
+        let expected = seen.as_ref().map_or(0, |m| m.current_version);
+        if let Some(hook) = &self.before_write {
+            hook();
+        }
+        let mut data = Map::new();
+        data.insert("value".into(), Value::String(value.expose().to_string()));
+        let body = json!({ "options": { "cas": expected }, "data": data });
+        let reply = self.request(
+            Method::Post,
+            &format!("{}/data/{}", self.mount, self.kv(path)),
+            Some(&body),
+        )?;
+        drop(body);
+        let version = match reply.status {
+            200 => reply
+                .json()
+                .pointer("/data/version")
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as u32,
+            400 if reply.errors().contains("check-and-set") => {
+                // Another writer added a version after our metadata read.
+                let found = self.metadata(path)?.map(|m| m.current_version);
+                return Err(StoreError::CasConflict {
+                    path: path.to_string(),
+                    label: Label::Pending,
+                    expected: (expected > 0).then_some(expected),
+                    found: found.filter(|v| *v > 0),
+                });
+            }
+            _ => return Err(self.fail("write a new version of", path, &reply)),
+        };
+        let meta = self.existing_metadata(path)?;
+        let mut labels = meta.labels();
+        labels
+            .iter_mut()
+            .for_each(|l| l.retain(|x| *x != Label::Pending));
+        if let Some(l) = labels.get_mut(version as usize - 1) {
+            l.push(Label::Pending);
+        }
+        let mut custom = meta.custom_with_labels(&labels);
+        if let Some(id) = change_id {
+            custom.insert(format!("change.{version}"), id.to_string());
+        }
+        self.write_custom_metadata(path, &custom).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "{e}\n  note: version {version} of {path:?} was written but is not labelled \
+                 pending; no label points at it, so nothing will read it"
+            ))
+        })?;
+        Ok(version)
+    }
+
+    fn move_label(
+        &self,
+        path: &str,
+        label: Label,
+        to_version: u32,
+        expected_from: Option<u32>,
+    ) -> Result<(), StoreError> {
+        check_path(path)?;
+        self.update_labels(path, |l| {
+            labels::move_label(path, l, label, to_version, expected_from)
+        })
+    }
+
+    fn promote(
+        &self,
+        path: &str,
+        version: u32,
+        expected_current: Option<u32>,
+    ) -> Result<(), StoreError> {
+        check_path(path)?;
+        self.update_labels(path, |l| {
+            labels::promote(path, l, version, expected_current)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_to_policy_path;
+
+    #[test]
+    fn globs_translate_to_policy_paths() {
+        assert_eq!(glob_to_policy_path("npm/**"), "npm/*");
+        assert_eq!(glob_to_policy_path("npm/*"), "npm/+");
+        assert_eq!(glob_to_policy_path("npm/token"), "npm/token");
+        assert_eq!(glob_to_policy_path("a/*/b"), "a/+/b");
+        assert_eq!(glob_to_policy_path("a/**/b"), "a/*");
+        assert_eq!(glob_to_policy_path("npm/tok-*"), "npm/+");
+        assert_eq!(glob_to_policy_path("**"), "*");
+    }
+}
