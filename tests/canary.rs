@@ -79,7 +79,9 @@ workspace = {{ roots = ["repos"], mode = "read" }}
         ),
     )
     .unwrap();
-    let seed = seed.to_str().unwrap();
+    let (ok, out) = agentward(project, &["secrets", "import", seed.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    printed.push_str(&out);
     let policy = policy.to_str().unwrap();
     let tester_input = format!(
         r#"{{"path":"npm/token","label":"current","url":"{}/-/whoami"}}"#,
@@ -102,8 +104,6 @@ workspace = {{ roots = ["repos"], mode = "read" }}
                 role,
                 "--policy",
                 policy,
-                "--seed",
-                seed,
                 "--change-id",
                 "01JCANARY",
                 "--input",

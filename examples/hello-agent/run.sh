@@ -18,16 +18,25 @@ step "agentward init $project"
 mkdir -p "$project/repos/app"
 printf '@acme:registry=http://127.0.0.1:4873/\n//127.0.0.1:4873/:_authToken=${NPM_TOKEN}\n' >"$project/repos/app/.npmrc"
 
+step "agentward secrets import: seed the project's encrypted store (secrets/, key in keys/store-kek.key)"
+"$agentward" --project "$project" secrets import "$here/seed.json"
+"$agentward" --project "$project" secrets list npm/
+
 step "agentward check: every role's imports against its grants"
 "$agentward" --project "$project" check
 
 step "planner: which secrets are due in the next two weeks?"
-"$agentward" --project "$project" run planner --seed "$here/seed.json" \
+"$agentward" --project "$project" run planner \
   --input '{"prefix":"npm/","now":"2026-11-25T00:00:00Z","due_before":"2026-12-09T00:00:00Z"}'
 
+step "implementer, dry run: what it would write (nothing reaches secrets/)"
+"$agentward" --project "$project" run implementer --dry-run \
+  --input '{"path":"npm/registry-token"}'
+
 step "implementer: mint a pending version and stage .npmrc"
-"$agentward" --project "$project" run implementer --seed "$here/seed.json" \
+"$agentward" --project "$project" run implementer \
   --input '{"path":"npm/registry-token","npmrc":{"root":"repos","file":"app/.npmrc"}}'
+"$agentward" --project "$project" secrets list npm/
 
 step "reviewer: no plaintext credentials in the repository"
 "$agentward" --project "$project" run reviewer --input '{"root":"repos","files":["app/.npmrc"]}'
@@ -51,8 +60,8 @@ step "agentward audit timeline (values appear only as hmac-sha256 digests)"
 "$agentward" --project "$project" audit timeline
 "$agentward" --project "$project" audit timeline --format html --out "$project/timeline.html"
 echo "HTML timeline: $project/timeline.html"
-if grep -rq "npm_hello_agent_demo_value" "$project/logs"; then
-  echo "a secret value reached the log" >&2
+if grep -rq "npm_hello_agent_demo_value" "$project/logs" "$project/secrets"; then
+  echo "a secret value reached the log or the store in plain text" >&2
   exit 1
 fi
 echo

@@ -93,7 +93,7 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     )))
 }
 
-fn print_table(rows: &[[String; 4]]) {
+pub(crate) fn print_table(rows: &[[String; 4]]) {
     let widths: Vec<usize> = (0..4)
         .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
         .collect();

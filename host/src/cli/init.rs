@@ -26,6 +26,20 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
         keys.name(),
         agentward::audit::keys::VERIFIER_FILE
     );
+    let kek = super::store_kek(&args.dir);
+    if kek.exists() {
+        println!("kept existing store key {}", kek.display());
+    } else {
+        agentward::store::EmbeddedStore::create_kek(&kek)
+            .context("creating the store key-encryption key")?;
+        println!(
+            "store key {} (back it up: without it secrets/ cannot be decrypted)",
+            kek.display()
+        );
+    }
+    // Opening creates the store's lock file, so later commands (a dry run
+    // included) find secrets/ complete and add nothing to it.
+    super::open_store(&args.dir)?;
     let policy = args.dir.join("policies/default.toml");
     if policy.exists() {
         println!("kept existing {}", policy.display());

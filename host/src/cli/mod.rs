@@ -4,6 +4,7 @@ mod audit;
 mod check;
 mod init;
 mod run;
+mod secrets;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,12 +26,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create a project: secrets/, policies/ (with the default policy), logs/, manifests/.
+    /// Create a project: secrets/, policies/ (with the default policy), logs/,
+    /// manifests/, and keys/ (audit signing key, store key-encryption key).
     Init(init::Args),
     /// List, per role, what its component imports against what the policy grants.
     Check(check::Args),
     /// Run one role once and print its report as JSON.
     Run(run::Args),
+    /// Import secrets into the project's store, or list them (never their values).
+    #[command(subcommand)]
+    Secrets(secrets::Command),
     /// Verify the audit log, render its timeline, or recover it after a crash.
     #[command(subcommand)]
     Audit(audit::Command),
@@ -62,6 +67,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Init(args) => init::run(args),
         Command::Check(args) => check::run(&cli.project, args),
         Command::Run(args) => run::run(&cli.project, args),
+        Command::Secrets(command) => secrets::run(&cli.project, command),
         Command::Audit(command) => audit::run(&cli.project, command),
     };
     match result {
@@ -107,6 +113,37 @@ pub(crate) fn host(
 /// Where `agentward init` puts the audit keys.
 pub(crate) fn keys_dir(project: &std::path::Path) -> PathBuf {
     project.join("keys")
+}
+
+/// The key-encryption key of the project's embedded secret store.
+pub(crate) fn store_kek(project: &std::path::Path) -> PathBuf {
+    keys_dir(project).join("store-kek.key")
+}
+
+/// The project's embedded secret store: PROJECT/secrets/, sealed under
+/// PROJECT/keys/store-kek.key. A missing or too-open key is bad input
+/// (exit 2), with the store's own fix.
+pub(crate) fn open_store(
+    project: &std::path::Path,
+) -> Result<std::sync::Arc<agentward::store::EmbeddedStore>, Failure> {
+    let kek = store_kek(project);
+    let dir = project.join("secrets");
+    agentward::store::EmbeddedStore::open(&dir, &kek)
+        .map(std::sync::Arc::new)
+        .map_err(|e| {
+            let hint = if kek.exists() {
+                String::new()
+            } else {
+                format!(
+                    " (for a new project, `agentward init {}` creates the key)",
+                    project.display()
+                )
+            };
+            Failure::BadInput(anyhow::Error::new(e).context(format!(
+                "opening the secret store in {}{hint}",
+                dir.display()
+            )))
+        })
 }
 
 pub(crate) fn audit_keys(

@@ -4,10 +4,9 @@ use super::Failure;
 use agentward::audit::{AuditLog, Durability};
 use agentward::capabilities::Task;
 use agentward::policy::{Policy, RoleName};
-use agentward::store::{MemoryStore, SecretAttributes, SecretValue};
+use agentward::store::overlay::DryRunStore;
+use agentward::store::SecretStore;
 use anyhow::{anyhow, Context};
-use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,17 +23,11 @@ pub(crate) struct Args {
     /// The change this run belongs to.
     #[arg(long, default_value = "")]
     change_id: String,
-    /// Secrets to load into the in-memory store, as JSON:
-    /// {"npm/token": {"value": "...", "expires": "2026-12-01T00:00:00Z"}}.
+    /// Let the role run against the project's secrets, but keep its writes
+    /// in memory: nothing reaches secrets/. The planned changes are printed
+    /// as the report's "dry_run" array.
     #[arg(long)]
-    seed: Option<PathBuf>,
-}
-
-#[derive(Deserialize)]
-struct SeedSecret {
-    value: String,
-    #[serde(flatten)]
-    attributes: SecretAttributes,
+    dry_run: bool,
 }
 
 pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
@@ -48,10 +41,15 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     })?;
     serde_json::from_str::<serde_json::Value>(&args.input).context("--input is not valid JSON")?;
     let policy = Policy::load(&super::policy_path(project, args.policy))?;
-    let store = Arc::new(MemoryStore::new());
-    if let Some(seed) = &args.seed {
-        load_seed(&store, seed)?;
-    }
+    // The project's embedded store (`agentward secrets import` fills it).
+    let real: Arc<dyn SecretStore> = super::open_store(project)?;
+    let dry = args
+        .dry_run
+        .then(|| Arc::new(DryRunStore::new(real.clone())));
+    let store: Arc<dyn SecretStore> = match &dry {
+        Some(dry) => dry.clone(),
+        None => real,
+    };
     let keys = super::audit_keys(project)?;
     let log = Arc::new(AuditLog::open_dir(
         &project.join("logs"),
@@ -68,10 +66,22 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     // Signed whether the run succeeded or not: a failed run's calls are
     // evidence too.
     log.checkpoint(&keys)?;
-    let outcome = result.map_err(|e| Failure::Failed(e.into()))?;
+    let planned: Option<Vec<String>> = dry
+        .as_ref()
+        .map(|dry| dry.report().iter().map(ToString::to_string).collect());
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // A failed dry run may still have planned writes: show them.
+            for line in planned.iter().flatten() {
+                eprintln!("dry run: {line}");
+            }
+            return Err(Failure::Failed(e.into()));
+        }
+    };
     let output: serde_json::Value = serde_json::from_str(&outcome.report.output)
         .unwrap_or(serde_json::Value::String(outcome.report.output.clone()));
-    let printed = serde_json::json!({
+    let mut printed = serde_json::json!({
         "role": role.as_str(),
         "component": prepared.digest(),
         "summary": outcome.report.summary,
@@ -82,21 +92,9 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
         "fuel_used": outcome.fuel_used,
         "duration_ms": outcome.duration.as_secs_f64() * 1000.0,
     });
-    println!("{}", serde_json::to_string_pretty(&printed).expect("json"));
-    Ok(())
-}
-
-fn load_seed(store: &MemoryStore, path: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading seed {}", path.display()))?;
-    let secrets: BTreeMap<String, SeedSecret> = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a seed file (see `agentward run --help`)",
-            path.display()
-        )
-    })?;
-    for (secret_path, seed) in secrets {
-        store.insert_current(&secret_path, SecretValue::new(seed.value), seed.attributes);
+    if let Some(planned) = planned {
+        printed["dry_run"] = serde_json::json!(planned);
     }
+    println!("{}", serde_json::to_string_pretty(&printed).expect("json"));
     Ok(())
 }

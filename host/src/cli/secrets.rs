@@ -1,0 +1,137 @@
+//! `agentward secrets …`: seed the project's embedded store, list what it holds.
+
+use super::Failure;
+use agentward::store::overlay::DryRunStore;
+use agentward::store::{Label, SecretAttributes, SecretStore, SecretValue, StoreError};
+use anyhow::Context;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(clap::Subcommand)]
+pub(crate) enum Command {
+    /// Create each secret of a JSON seed file as version 1, labelled current:
+    /// {"npm/token": {"value": "...", "expires": "2026-12-01T00:00:00Z", "owner": "..."}}.
+    /// Secrets that already exist are left alone.
+    Import {
+        file: PathBuf,
+        /// Plan only: print what would be written, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Paths, versions, labels and expiry of the secrets under PREFIX; never a value.
+    List {
+        #[arg(default_value = "")]
+        prefix: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct SeedSecret {
+    value: String,
+    #[serde(flatten)]
+    attributes: SecretAttributes,
+}
+
+pub(crate) fn run(project: &Path, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Import { file, dry_run } => {
+            let store: Arc<dyn SecretStore> = super::open_store(project)?;
+            import(store, &file, dry_run)
+        }
+        Command::List { prefix } => list(&*super::open_store(project)?, &prefix),
+    }
+}
+
+fn import(real: Arc<dyn SecretStore>, file: &Path, dry_run: bool) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading seed {}", file.display()))?;
+    let secrets: BTreeMap<String, SeedSecret> = serde_json::from_str(&text).map_err(|e| {
+        // serde_json's message can quote the input (`invalid type: string
+        // "..."`), which may be a value: report only where and what kind.
+        anyhow::anyhow!(
+            "{}:{}:{}: not a seed file ({:?} error); expected \
+             {{\"path\": {{\"value\": \"...\", \"expires\": \"...\", \"owner\": \"...\"}}}}",
+            file.display(),
+            e.line(),
+            e.column(),
+            e.classify()
+        )
+    })?;
+    let dry = dry_run.then(|| Arc::new(DryRunStore::new(real.clone())));
+    let store: &dyn SecretStore = match &dry {
+        Some(dry) => &**dry,
+        None => &*real,
+    };
+    let verb = if dry_run { "would import" } else { "imported" };
+    for (path, seed) in secrets {
+        match store.describe(&path) {
+            Ok(meta) => {
+                println!(
+                    "kept existing {path} ({} versions); rotate it instead of importing",
+                    meta.versions.len()
+                );
+                continue;
+            }
+            Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(Failure::Failed(e.into())),
+        }
+        let value = SecretValue::new(seed.value);
+        let version = store
+            .put_pending(&path, &value, None)
+            .map_err(|e| Failure::Failed(e.into()))?;
+        store
+            .promote(&path, version, None)
+            .map_err(|e| Failure::Failed(e.into()))?;
+        println!("{verb} {path} as version {version}, labelled current");
+        if seed.attributes != SecretAttributes::default() {
+            eprintln!(
+                "warning: {path}: owner/expires/scopes not stored: the embedded store \
+                 cannot record attributes yet"
+            );
+        }
+    }
+    if let Some(dry) = dry {
+        println!("dry run: nothing was written; planned changes:");
+        for change in dry.report() {
+            println!("  {change}");
+        }
+    }
+    Ok(())
+}
+
+fn list(store: &dyn SecretStore, prefix: &str) -> Result<(), Failure> {
+    let mut rows = vec![[
+        "PATH".to_string(),
+        "VERSIONS".to_string(),
+        "LABELS".to_string(),
+        "EXPIRES".to_string(),
+    ]];
+    for path in store.list(prefix)? {
+        let meta = store.describe(&path)?;
+        let labels: Vec<String> = [Label::Current, Label::Pending, Label::Previous]
+            .into_iter()
+            .filter_map(|label| {
+                meta.versions
+                    .iter()
+                    .find(|v| v.labels.contains(&label))
+                    .map(|v| format!("{}={}", label.as_str(), v.version))
+            })
+            .collect();
+        rows.push([
+            path,
+            meta.versions.len().to_string(),
+            if labels.is_empty() {
+                "-".to_string()
+            } else {
+                labels.join(" ")
+            },
+            meta.attributes.expires.unwrap_or_else(|| "-".to_string()),
+        ]);
+    }
+    let count = rows.len() - 1;
+    super::check::print_table(&rows);
+    println!("{count} secrets");
+    Ok(())
+}
