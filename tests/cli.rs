@@ -141,11 +141,14 @@ fn run_prints_the_report_and_logs_events_without_values() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    // The embedded store cannot record attributes yet, so the imported
-    // `expires` is dropped (import warns) and nothing is due.
-    assert_eq!(report["summary"], "0 of 1 secrets due for rotation");
-    assert_eq!(report["output"]["not_due"][0]["path"], "npm/token");
-    assert_eq!(report["output"]["not_due"][0]["current_version"], 1);
+    // The imported expiry falls inside the window.
+    assert_eq!(report["summary"], "1 of 1 secrets due for rotation");
+    assert_eq!(report["output"]["due"][0]["path"], "npm/token");
+    assert_eq!(report["output"]["due"][0]["current_version"], 1);
+    assert_eq!(
+        report["output"]["due"][0]["expires"],
+        "2026-12-01T00:00:00Z"
+    );
     assert!(report.get("dry_run").is_none());
     let events = std::fs::read_to_string(dir.path().join("logs/audit.jsonl")).unwrap();
     assert_eq!(events.lines().count(), 3);
@@ -216,7 +219,7 @@ fn secrets_import_then_list_shows_metadata_never_values() {
     let row = stdout.lines().find(|l| l.starts_with("npm/token")).unwrap();
     assert_eq!(
         row.split_whitespace().collect::<Vec<_>>(),
-        ["npm/token", "1", "current=1", "-"]
+        ["npm/token", "1", "current=1", "2026-12-01T00:00:00Z"]
     );
     assert!(stdout.ends_with("1 secrets\n"), "{stdout}");
     assert!(!stdout.contains(CANARY));

@@ -2,7 +2,9 @@
 
 use super::Failure;
 use agentward::store::overlay::DryRunStore;
-use agentward::store::{Label, SecretAttributes, SecretStore, SecretValue, StoreError};
+use agentward::store::{
+    EmbeddedStore, Label, SecretAttributes, SecretStore, SecretValue, StoreError,
+};
 use anyhow::Context;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -36,15 +38,12 @@ struct SeedSecret {
 
 pub(crate) fn run(project: &Path, command: Command) -> Result<(), Failure> {
     match command {
-        Command::Import { file, dry_run } => {
-            let store: Arc<dyn SecretStore> = super::open_store(project)?;
-            import(store, &file, dry_run)
-        }
+        Command::Import { file, dry_run } => import(super::open_store(project)?, &file, dry_run),
         Command::List { prefix } => list(&*super::open_store(project)?, &prefix),
     }
 }
 
-fn import(real: Arc<dyn SecretStore>, file: &Path, dry_run: bool) -> Result<(), Failure> {
+fn import(real: Arc<EmbeddedStore>, file: &Path, dry_run: bool) -> Result<(), Failure> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("reading seed {}", file.display()))?;
     let secrets: BTreeMap<String, SeedSecret> = serde_json::from_str(&text).map_err(|e| {
@@ -59,7 +58,7 @@ fn import(real: Arc<dyn SecretStore>, file: &Path, dry_run: bool) -> Result<(), 
             e.classify()
         )
     })?;
-    let dry = dry_run.then(|| Arc::new(DryRunStore::new(real.clone())));
+    let dry = dry_run.then(|| Arc::new(DryRunStore::new(real.clone() as Arc<dyn SecretStore>)));
     let store: &dyn SecretStore = match &dry {
         Some(dry) => &**dry,
         None => &*real,
@@ -84,13 +83,11 @@ fn import(real: Arc<dyn SecretStore>, file: &Path, dry_run: bool) -> Result<(), 
         store
             .promote(&path, version, None)
             .map_err(|e| Failure::Failed(e.into()))?;
-        println!("{verb} {path} as version {version}, labelled current");
-        if seed.attributes != SecretAttributes::default() {
-            eprintln!(
-                "warning: {path}: owner/expires/scopes not stored: the embedded store \
-                 cannot record attributes yet"
-            );
+        if !dry_run {
+            real.set_attributes(&path, &seed.attributes)
+                .map_err(|e| Failure::Failed(e.into()))?;
         }
+        println!("{verb} {path} as version {version}, labelled current");
     }
     if let Some(dry) = dry {
         println!("dry run: nothing was written; planned changes:");

@@ -126,6 +126,17 @@ struct StoredAttributes {
     custom: Vec<(String, String)>,
 }
 
+impl From<SecretAttributes> for StoredAttributes {
+    fn from(a: SecretAttributes) -> Self {
+        StoredAttributes {
+            owner: a.owner,
+            expires: a.expires,
+            scopes: a.scopes,
+            custom: a.custom,
+        }
+    }
+}
+
 impl From<StoredAttributes> for SecretAttributes {
     fn from(a: StoredAttributes) -> Self {
         SecretAttributes {
@@ -227,6 +238,19 @@ impl EmbeddedStore {
         let _lock = store.lock()?;
         store.remove_temp_files()?;
         Ok(store)
+    }
+
+    /// Replaces `path`'s attributes (owner, expiry, scopes, custom fields);
+    /// its versions and labels stay as they are.
+    pub fn set_attributes(
+        &self,
+        path: &str,
+        attributes: &SecretAttributes,
+    ) -> Result<(), StoreError> {
+        self.update(path, false, |_, doc| {
+            doc.attributes = attributes.clone().into();
+            Ok(())
+        })
     }
 
     pub fn dir(&self) -> &Path {

@@ -1,4 +1,4 @@
-//! An in-memory [`SecretStore`]: for tests, and for `agentward run --seed`.
+//! An in-memory [`SecretStore`]: for tests, where a store on disk would only slow them down.
 
 use super::{
     labels, Label, SecretAttributes, SecretMeta, SecretStore, SecretValue, StoreError, VersionMeta,
