@@ -511,6 +511,296 @@ mod openbao_faults {
         assert_eq!(other.describe("k").unwrap().versions.len(), 2);
     }
 
+    /// Runs `f` the first time it is called only.
+    fn once(f: impl Fn() + Send + Sync + 'static) -> impl Fn() + Send + Sync + 'static {
+        let done = std::sync::atomic::AtomicBool::new(false);
+        move || {
+            if !done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                f();
+            }
+        }
+    }
+
+    /// The labels record of `path` as the server holds it: (its KV
+    /// version, its data).
+    fn raw_labels(server: &BaoServer, path: &str) -> (u64, serde_json::Value) {
+        let (status, body) = server.raw(
+            "GET",
+            &format!("secret/data/agentward-labels/{path}"),
+            &server.root_token,
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        (
+            json.pointer("/data/metadata/version")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap(),
+            json.pointer("/data/data").cloned().unwrap(),
+        )
+    }
+
+    /// A second, independent client (no lock or state shared with ours, as
+    /// another process) moves `current` after we read the labels and before
+    /// we write them: the server refuses our write, we report the conflict,
+    /// and their move stands.
+    #[test]
+    fn another_clients_label_move_between_our_read_and_write_is_a_cas_conflict() {
+        let server = BaoServer::start();
+        let setup = root_store(&server);
+        setup.put_pending("k", &value("v1"), Some("c1")).unwrap();
+        setup.promote("k", 1, None).unwrap();
+        setup.put_pending("k", &value("v2"), Some("c2")).unwrap();
+        setup.put_pending("k", &value("v3"), Some("c3")).unwrap();
+        let (record_before, _) = raw_labels(&server, "k");
+
+        let other = root_store(&server);
+        let store = root_store(&server).with_before_label_write_hook(once(move || {
+            other.move_label("k", Label::Current, 2, Some(1)).unwrap();
+        }));
+        let err = store.promote("k", 3, Some(1)).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                StoreError::CasConflict {
+                    path,
+                    label: Label::Current,
+                    expected: Some(1),
+                    found: Some(2),
+                } if path == "k"
+            ),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("is on version 2, not on version 1"), "{text}");
+        // Their move survives, and nothing of our promote landed.
+        assert_eq!(
+            labels_of(&setup, "k"),
+            vec![
+                (1, vec![]),
+                (2, vec![Label::Current]),
+                (3, vec![Label::Pending]),
+            ]
+        );
+        assert_eq!(setup.read("k", Label::Current).unwrap().expose(), "v2");
+        let (record_after, data) = raw_labels(&server, "k");
+        assert_eq!(record_after, record_before + 1, "exactly one write landed");
+        assert_eq!(data["current"], 2);
+        assert_eq!(data["changes"]["3"], "c3");
+
+        // The same for move_label, the other client promoting.
+        let other = root_store(&server);
+        let store = root_store(&server).with_before_label_write_hook(once(move || {
+            other.promote("k", 3, Some(2)).unwrap();
+        }));
+        let err = store
+            .move_label("k", Label::Current, 1, Some(2))
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                StoreError::CasConflict {
+                    label: Label::Current,
+                    expected: Some(2),
+                    found: Some(3),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            labels_of(&setup, "k"),
+            vec![
+                (1, vec![]),
+                (2, vec![Label::Previous]),
+                (3, vec![Label::Current]),
+            ]
+        );
+
+        // The server itself refuses a stale or a blind labels write.
+        let (version, _) = raw_labels(&server, "k");
+        let (status, body) = server.raw(
+            "POST",
+            "secret/data/agentward-labels/k",
+            &server.root_token,
+            &format!(
+                r#"{{"options":{{"cas":{}}},"data":{{"current":1}}}}"#,
+                version - 1
+            ),
+        );
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("check-and-set"), "{body}");
+        let (status, body) = server.raw(
+            "POST",
+            "secret/data/agentward-labels/k",
+            &server.root_token,
+            r#"{"data":{"current":1}}"#,
+        );
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("check-and-set"), "{body}");
+        assert_eq!(raw_labels(&server, "k").0, version);
+    }
+
+    /// Another client moving a *different* label in the window also makes
+    /// the server refuse our write; re-read, our expectation still holds, so
+    /// our move lands on top of theirs and both survive.
+    #[test]
+    fn another_clients_move_of_another_label_is_kept_and_ours_retried() {
+        let server = BaoServer::start();
+        let setup = root_store(&server);
+        setup.put_pending("k", &value("v1"), None).unwrap();
+        setup.promote("k", 1, None).unwrap();
+        setup.put_pending("k", &value("v2"), None).unwrap();
+        let other = root_store(&server);
+        let store = root_store(&server).with_before_label_write_hook(once(move || {
+            other.move_label("k", Label::Previous, 2, None).unwrap();
+        }));
+        store.move_label("k", Label::Pending, 1, Some(2)).unwrap();
+        assert_eq!(
+            labels_of(&setup, "k"),
+            vec![
+                (1, vec![Label::Current, Label::Pending]),
+                (2, vec![Label::Previous]),
+            ]
+        );
+    }
+
+    /// `put_pending` whose second step (the labels record) is refused: the
+    /// error says the version exists unlabelled, and `resume_pending`
+    /// finishes it, idempotently.
+    #[test]
+    fn a_failed_labelling_is_reported_and_resumable() {
+        let server = BaoServer::start();
+        let root = root_store(&server);
+        root.put_pending("npm/token", &value("v1"), Some("c1"))
+            .unwrap();
+        root.promote("npm/token", 1, None).unwrap();
+        // A token that may write versions but not labels.
+        let policy = r#"
+path "secret/data/npm/*" { capabilities = ["create", "update"] }
+path "secret/metadata/npm/*" { capabilities = ["read", "create", "update"] }
+path "secret/data/agentward-labels/npm/*" { capabilities = ["read"] }
+path "auth/token/lookup-self" { capabilities = ["read"] }
+"#;
+        let (status, body) = server.raw(
+            "PUT",
+            "sys/policies/acl/half",
+            &server.root_token,
+            &serde_json::json!({ "policy": policy }).to_string(),
+        );
+        assert!(matches!(status, 200 | 204), "{body}");
+        let (status, body) = server.raw(
+            "POST",
+            "auth/token/create",
+            &server.root_token,
+            r#"{"policies":["half"],"no_default_policy":true,"ttl":"300s"}"#,
+        );
+        assert_eq!(status, 200, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let token = json["auth"]["client_token"].as_str().unwrap();
+        let half = OpenBaoStore::new(&server.addr(), token, "secret");
+
+        let err = half
+            .put_pending("npm/token", &value(CANARY), Some("c2"))
+            .unwrap_err();
+        assert_unavailable_naming(
+            &err,
+            &[
+                "npm/token",
+                "HTTP 403",
+                "version 2 of \"npm/token\" was written but is not labelled pending",
+                "resume_pending",
+            ],
+        );
+        assert_eq!(
+            labels_of(&root, "npm/token"),
+            vec![(1, vec![Label::Current]), (2, vec![])]
+        );
+        assert!(matches!(
+            root.read("npm/token", Label::Pending),
+            Err(StoreError::NoSuchLabel { .. })
+        ));
+        // Resume, twice: the second is a no-op.
+        root.resume_pending("npm/token", 2, Some("c2")).unwrap();
+        let (version, _) = raw_labels(&server, "npm/token");
+        root.resume_pending("npm/token", 2, Some("c2")).unwrap();
+        assert_eq!(raw_labels(&server, "npm/token").0, version);
+        let meta = root.describe("npm/token").unwrap();
+        assert_eq!(meta.versions[1].labels, vec![Label::Pending]);
+        assert_eq!(meta.versions[1].change_id.as_deref(), Some("c2"));
+        assert_eq!(
+            root.read("npm/token", Label::Pending).unwrap().expose(),
+            CANARY
+        );
+        // A newer pending version wins over a late resume of an older one.
+        let v3 = root.put_pending("npm/token", &value("v3"), None).unwrap();
+        let err = root.resume_pending("npm/token", 2, Some("c2")).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::CasConflict {
+                    label: Label::Pending,
+                    found: Some(found),
+                    ..
+                } if found == v3
+            ),
+            "{err:?}"
+        );
+    }
+
+    /// Secrets labelled by the older layout (labels in `custom_metadata`)
+    /// read as before; the first move writes the labels record.
+    #[test]
+    fn labels_in_the_older_layout_are_read_and_migrated() {
+        let server = BaoServer::start();
+        let root = root_store(&server);
+        for v in ["old1", "old2"] {
+            let (status, body) = server.raw(
+                "POST",
+                "secret/data/legacy",
+                &server.root_token,
+                &format!(r#"{{"data":{{"value":"{v}"}}}}"#),
+            );
+            assert_eq!(status, 200, "{body}");
+        }
+        let (status, body) = server.raw(
+            "POST",
+            "secret/metadata/legacy",
+            &server.root_token,
+            r#"{"custom_metadata":{"label.current":"1","label.pending":"2","change.2":"c2"}}"#,
+        );
+        assert!(matches!(status, 200 | 204), "{body}");
+        assert_eq!(
+            labels_of(&root, "legacy"),
+            vec![(1, vec![Label::Current]), (2, vec![Label::Pending])]
+        );
+        assert_eq!(
+            root.read("legacy", Label::Current).unwrap().expose(),
+            "old1"
+        );
+        root.promote("legacy", 2, Some(1)).unwrap();
+        let (_, data) = raw_labels(&server, "legacy");
+        assert_eq!(data["current"], 2);
+        assert_eq!(data["previous"], 1);
+        assert_eq!(data["changes"]["2"], "c2");
+        assert_eq!(
+            root.read("legacy", Label::Current).unwrap().expose(),
+            "old2"
+        );
+    }
+
+    #[test]
+    fn the_labels_records_are_neither_listed_nor_writable_as_secrets() {
+        let server = BaoServer::start();
+        let root = root_store(&server);
+        root.put_pending("app/db", &value("x"), None).unwrap();
+        assert_eq!(root.list("").unwrap(), vec!["app/db"]);
+        let err = root
+            .put_pending("agentward-labels/app/db", &value("x"), None)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::InvalidPath { .. }), "{err:?}");
+    }
+
     fn planner_scopes() -> RoleScopes {
         RoleScopes {
             read: vec!["npm/**".into()],
@@ -546,6 +836,18 @@ mod openbao_faults {
                 r#"{"custom_metadata":{"label.current":"1"}}"#,
             ),
             (
+                "secret/data/agentward-labels/npm/token",
+                r#"{"options":{"cas":1},"data":{"current":1}}"#,
+            ),
+            (
+                "secret/data/agentward-labels/npm/token",
+                r#"{"options":{"cas":2},"data":{"current":1}}"#,
+            ),
+            (
+                "secret/metadata/agentward-labels/npm/token",
+                r#"{"cas_required":false}"#,
+            ),
+            (
                 "sys/policies/acl/agentward-role-planner",
                 r#"{"policy":"path \"*\" {}"}"#,
             ),
@@ -571,6 +873,16 @@ mod openbao_faults {
         );
         let err = planner.read("app/db", Label::Current).unwrap_err();
         assert_unavailable_naming(&err, &["app/db", "HTTP 403", "do not allow this"]);
+        // It can read the labels, but not move them.
+        assert_eq!(
+            labels_of(&planner, "npm/token"),
+            vec![(1, vec![Label::Current])]
+        );
+        let err = planner
+            .move_label("npm/token", Label::Previous, 1, None)
+            .unwrap_err();
+        assert_unavailable_naming(&err, &["npm/token", "HTTP 403", "do not allow this"]);
+
         // Nothing changed.
         assert_eq!(
             labels_of(&root, "npm/token"),
@@ -656,7 +968,7 @@ mod openbao_faults {
         let (status, _) = server.raw("GET", "secret/data/npm/token", planner.token(), "");
         assert_eq!(status, 403);
 
-        // num_uses: a read is two requests (metadata, data).
+        // num_uses: a read is two requests (labels record, data).
         let once = root
             .token_for_role("once", &planner_scopes(), Duration::from_secs(300), 2)
             .unwrap();
@@ -723,6 +1035,9 @@ mod openbao_faults {
             "path \"secret/data/team/npm/*\"",
             "path \"secret/metadata/team/npm/*\"",
             "path \"secret/data/team/npm/+\"",
+            "path \"secret/data/agentward-labels/team/npm/*\"",
+            "path \"secret/data/agentward-labels/team/npm/+\"",
+            "path \"secret/metadata/agentward-labels/team/npm/+\"",
         ] {
             assert!(policy.contains(needle), "{needle} missing from:\n{policy}");
         }

@@ -95,6 +95,8 @@ pub enum RunError {
     },
     #[error("role {role} could not be instantiated: {message}")]
     Instantiate { role: RoleName, message: String },
+    #[error("role {role}: the secret store gave no credential for this run: {message}")]
+    Store { role: RoleName, message: String },
 }
 
 impl RunError {
@@ -104,7 +106,8 @@ impl RunError {
             | RunError::Trap { role, .. }
             | RunError::Guest { role, .. }
             | RunError::Audit { role, .. }
-            | RunError::Instantiate { role, .. } => *role,
+            | RunError::Instantiate { role, .. }
+            | RunError::Store { role, .. } => *role,
         }
     }
 }
@@ -321,6 +324,72 @@ impl Host {
     /// leaves the host ready for the next one.
     pub fn run(&self, prepared: &PreparedRole, task: &Task) -> Result<RunOutcome, RunError> {
         let role = prepared.role();
+        let deadline = Duration::from_millis(prepared.limits.wall_ms);
+        let store_error = |e: crate::store::StoreError| RunError::Store {
+            role,
+            message: e.to_string(),
+        };
+        let Some(run_store) = self
+            .store
+            .for_role_run(role, &prepared.binding.grants, deadline)
+            .map_err(store_error)?
+        else {
+            return self.run_with(prepared, task, self.store.clone());
+        };
+        // The run's own store credential is on record from mint to revoke.
+        let description = run_store.description.clone();
+        self.record_credential(prepared, task, "store.role-credential", &description, "ok")
+            .map_err(|source| RunError::Audit { role, source })?;
+        let result = self.run_with(prepared, task, run_store.store.clone());
+        let revoked = run_store.end();
+        let outcome = match &revoked {
+            Ok(()) => "ok".to_string(),
+            Err(e) => format!("unavailable: {e}"),
+        };
+        self.record_credential(
+            prepared,
+            task,
+            "store.revoke-role-credential",
+            &description,
+            &outcome,
+        )
+        .map_err(|source| RunError::Audit { role, source })?;
+        if let Err(e) = revoked {
+            tracing::error!(%role, error = %e, "the run's store credential was not revoked; it lives until its TTL");
+        }
+        result
+    }
+
+    fn record_credential(
+        &self,
+        prepared: &PreparedRole,
+        task: &Task,
+        call: &str,
+        description: &str,
+        outcome: &str,
+    ) -> Result<(), SinkError> {
+        let mut args = serde_json::Map::new();
+        args.insert("credential".into(), description.into());
+        self.sink.record(&crate::audit::CallEvent {
+            ts: crate::time::now_rfc3339(),
+            change_id: task.change_id.clone(),
+            role: prepared.role().to_string(),
+            component: prepared.digest().to_string(),
+            call: call.to_string(),
+            args,
+            decision: crate::audit::Decision::Allow,
+            outcome: outcome.to_string(),
+            duration_us: 0,
+        })
+    }
+
+    fn run_with(
+        &self,
+        prepared: &PreparedRole,
+        task: &Task,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Result<RunOutcome, RunError> {
+        let role = prepared.role();
         let limits = &prepared.limits;
         let started = Instant::now();
         let stdout = CappedOutput::new(limits.output_bytes);
@@ -332,7 +401,7 @@ impl Host {
                 prepared.binding.clone(),
                 task.change_id.clone(),
                 self.sink.clone(),
-                self.store.clone(),
+                secrets,
                 self.redactor.clone(),
             ),
         };

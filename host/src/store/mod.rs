@@ -13,9 +13,12 @@ pub mod overlay;
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
 
+use crate::capabilities::Grants;
+use crate::policy::RoleName;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// A secret value. `Debug` prints a placeholder so a value cannot leak
@@ -202,6 +205,49 @@ pub trait SecretStore: Send + Sync {
         version: u32,
         expected_current: Option<u32>,
     ) -> Result<(), StoreError>;
+
+    /// A store narrowed to one role run, for backends that can enforce a
+    /// role's scopes themselves (OpenBao: a child token whose policy is
+    /// generated from the grants, living no longer than `deadline`), so a
+    /// bug in the host's own scope checks still cannot widen a role.
+    /// `None`: the backend has no such enforcement and the run uses this
+    /// store, with the host's checks as the only line.
+    fn for_role_run(
+        &self,
+        _role: RoleName,
+        _grants: &Grants,
+        _deadline: std::time::Duration,
+    ) -> Result<Option<RoleRunStore>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// A store that lives for one role run; [`RoleRunStore::end`] revokes
+/// whatever credential backs it.
+pub struct RoleRunStore {
+    pub store: Arc<dyn SecretStore>,
+    /// What the credential is, for the audit record (never the token).
+    pub description: String,
+    revoke: Box<dyn FnOnce() -> Result<(), StoreError> + Send>,
+}
+
+impl RoleRunStore {
+    pub fn new(
+        store: Arc<dyn SecretStore>,
+        description: String,
+        revoke: impl FnOnce() -> Result<(), StoreError> + Send + 'static,
+    ) -> Self {
+        RoleRunStore {
+            store,
+            description,
+            revoke: Box::new(revoke),
+        }
+    }
+
+    /// Revokes the run's credential.
+    pub fn end(self) -> Result<(), StoreError> {
+        (self.revoke)()
+    }
 }
 
 /// The label rules every backend applies, under its own lock, to the

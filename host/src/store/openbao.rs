@@ -4,32 +4,55 @@
 //!
 //! * versions are KV v2 versions of `secret/data/pre/p`; the value is the
 //!   data field `value`;
-//! * labels and change ids live in the secret's `custom_metadata`:
-//!   `label.current = "3"`, `label.pending = "4"`, `change.4 = "chg-12"`.
+//! * labels and change ids live in a separate KV v2 record, the *labels
+//!   record* `secret/data/agentward-labels/pre/p`, whose data is
+//!   `{"current": 3, "pending": 4, "changes": {"4": "chg-12"}}`. The first
+//!   segment `agentward-labels` is therefore reserved (no secret path may
+//!   start with it), and listing skips it.
+//!
+//! Secrets whose labels still sit in the older layout (`custom_metadata`
+//! keys `label.current`, `change.4`) are read from there until their first
+//! label change, which creates the labels record.
 //!
 //! # Concurrency
 //!
-//! New versions are written with KV v2's `options.cas` set to the latest
-//! version we saw, so a concurrent writer makes one of the two writes fail
-//! ([`StoreError::CasConflict`]) instead of silently interleaving. Every
-//! secret we write gets `cas_required = true` in its metadata, so the server
-//! also refuses other clients' data writes that do not name a version (the
-//! first version is the exception: `cas_required` is set with the labels,
-//! right after it is written).
+//! Every write is a server-side check-and-set, so two clients (threads,
+//! processes or hosts, with no lock shared between them) cannot silently
+//! overwrite each other:
 //!
-//! KV v2 metadata has no check-and-set. A label move is read metadata →
-//! compare → write metadata → read back. Within one process every clone of
-//! an [`OpenBaoStore`] shares a lock, so moves there are linearised. Across
-//! processes there is a window between our metadata read and our metadata
-//! write in which another writer's label move can be overwritten; the
-//! read-back after the write detects a move that landed *after* ours, but not
-//! one that landed between our read and our write. Run one rotator per
-//! secret, or serialise them outside the store, until this backend keeps its
-//! labels in a CAS-protected sidecar.
+//! * a new version is written with `options.cas` set to the latest version
+//!   we saw; `cas_required = true` is set on the secret's metadata *before*
+//!   its first version is written, so the server refuses any data write to
+//!   it that does not name the version it replaces, from any client;
+//! * a label move (`move_label`, `promote`, the `pending` label of
+//!   `put_pending`) reads the labels record, checks the caller's
+//!   expectation, and writes the new labels with `options.cas` = the
+//!   version of the labels record it read (the labels record has
+//!   `cas_required = true` too). If anyone changed the labels in between,
+//!   the server refuses the write; the store then re-reads and re-checks:
+//!   if the label the caller named moved, that is a
+//!   [`StoreError::CasConflict`] naming the expected and the found version
+//!   and the other client's move stands; if only another label moved, the
+//!   check still holds and the write is retried against the new record.
 //!
-//! `put_pending` is two requests (new version, then the pending label). If
+//! No in-process lock is needed or kept: the server is the only arbiter.
+//!
+//! `put_pending` is two writes (new version, then the labels record). If
 //! the second fails, the new version exists unlabelled: no label points at
-//! it, so nothing reads it, and the error says so.
+//! it, so nothing reads it, and the error says so and names the version.
+//! [`OpenBaoStore::resume_pending`] finishes the labelling; it is
+//! idempotent, so it can be retried until it succeeds. If a *newer* version
+//! was labelled pending meanwhile, the older one is left unlabelled and the
+//! answer is a [`StoreError::CasConflict`] on `pending`.
+//!
+//! What is not atomic: labels and versions are two KV records, so a reader
+//! can see a new version before its `pending` label (harmless: nothing
+//! reads an unlabelled version). A client with raw `update` on the labels
+//! record can still write it (with the right `cas`); role tokens get that
+//! only for their write scopes. Write scopes also hold `update` on the
+//! labels record's KV metadata (to set `cas_required` on a new one), so a
+//! misbehaving writer in scope could switch `cas_required` off and write
+//! blindly; the store's own writes always carry `cas`, whatever the flag.
 //!
 //! # Per-role tokens
 //!
@@ -45,11 +68,18 @@ use super::{
 };
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
 const LABELS: [Label; 3] = [Label::Current, Label::Pending, Label::Previous];
+
+/// The first path segment, inside the mount, of the labels records.
+const LABELS_DIR: &str = "agentward-labels";
+
+/// How often a label write refused by the server's check-and-set is retried
+/// after re-reading, when the caller's own expectation still holds.
+const LABEL_WRITE_ATTEMPTS: u32 = 16;
 
 /// A KV v2 store on an OpenBao server reached over plain HTTP.
 #[derive(Clone)]
@@ -59,11 +89,12 @@ pub struct OpenBaoStore {
     mount: String,
     prefix: String,
     agent: ureq::Agent,
-    /// Serialises label read-compare-writes within this process.
-    lock: Arc<Mutex<()>>,
     /// Test hook: runs in `put_pending` between the metadata read and the
     /// check-and-set data write.
     before_write: Option<Hook>,
+    /// Test hook: runs between every read of a labels record and the
+    /// check-and-set write of it.
+    before_label_write: Option<Hook>,
 }
 
 type Hook = Arc<dyn Fn() + Send + Sync>;
@@ -164,8 +195,8 @@ impl OpenBaoStore {
             mount: mount.trim_matches('/').to_string(),
             prefix: String::new(),
             agent,
-            lock: Arc::new(Mutex::new(())),
             before_write: None,
+            before_label_write: None,
         }
     }
 
@@ -175,6 +206,15 @@ impl OpenBaoStore {
     #[doc(hidden)]
     pub fn with_before_write_hook(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
         self.before_write = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` before every check-and-set write of a labels record,
+    /// after the labels were read and checked: lets a test put another
+    /// client's label move exactly in that window.
+    #[doc(hidden)]
+    pub fn with_before_label_write_hook(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
+        self.before_label_write = Some(Arc::new(hook));
         self
     }
 
@@ -332,58 +372,158 @@ impl OpenBaoStore {
         })
     }
 
-    fn write_custom_metadata(
-        &self,
-        path: &str,
-        custom: &BTreeMap<String, String>,
-    ) -> Result<(), StoreError> {
+    /// Sets `cas_required` on the KV v2 metadata at `api_path` (creating
+    /// the metadata if need be; other metadata fields are kept).
+    fn require_cas(&self, api_path: &str, what: &str, path: &str) -> Result<(), StoreError> {
         let reply = self.request(
             Method::Post,
-            &format!("{}/metadata/{}", self.mount, self.kv(path)),
-            // `cas_required`: the server then refuses any data write to this
-            // secret that does not name the version it expects to replace,
-            // from any client, not only from us.
-            Some(&json!({ "custom_metadata": custom, "cas_required": true })),
+            api_path,
+            Some(&json!({ "cas_required": true })),
         )?;
         match reply.status {
             200 | 204 => Ok(()),
+            _ => Err(self.fail(what, path, &reply)),
+        }
+    }
+
+    fn labels_api(&self, kind: &str, path: &str) -> String {
+        format!("{}/{kind}/{LABELS_DIR}/{}", self.mount, self.kv(path))
+    }
+
+    /// The labels record of `path`, or `None` if it has none yet.
+    fn labels_record(&self, path: &str) -> Result<Option<LabelsRecord>, StoreError> {
+        let reply = self.request(Method::Get, &self.labels_api("data", path), None)?;
+        match reply.status {
+            200 => Ok(Some(LabelsRecord::parse(&reply.json()))),
+            404 => Ok(None),
+            _ => Err(self.fail("read the labels of", path, &reply)),
+        }
+    }
+
+    /// The labels record, or the labels of the older layout in `meta`'s
+    /// custom metadata (as record version 0: not yet written).
+    fn labels_or_legacy(&self, path: &str, meta: &Meta) -> Result<LabelsRecord, StoreError> {
+        Ok(match self.labels_record(path)? {
+            Some(record) => record,
+            None => LabelsRecord::legacy(meta),
+        })
+    }
+
+    /// Writes `labels` and `changes` as the labels record of `path` with
+    /// `options.cas = record_version`. `Ok(false)`: the server refused it
+    /// because the record is no longer at `record_version`.
+    fn write_labels(
+        &self,
+        path: &str,
+        record_version: u32,
+        labels: &[Vec<Label>],
+        changes: &BTreeMap<u32, String>,
+    ) -> Result<bool, StoreError> {
+        if record_version == 0 {
+            // A new record: make the server refuse blind writes to it first.
+            self.require_cas(
+                &self.labels_api("metadata", path),
+                "protect the labels of",
+                path,
+            )?;
+        }
+        let mut data = Map::new();
+        for label in LABELS {
+            if let Some(v) = holder(labels, label) {
+                data.insert(label.as_str().into(), json!(v));
+            }
+        }
+        let changes: Map<String, Value> = changes
+            .iter()
+            .map(|(v, id)| (v.to_string(), Value::String(id.clone())))
+            .collect();
+        data.insert("changes".into(), Value::Object(changes));
+        let reply = self.request(
+            Method::Post,
+            &self.labels_api("data", path),
+            Some(&json!({ "options": { "cas": record_version }, "data": data })),
+        )?;
+        match reply.status {
+            200 | 204 => Ok(true),
+            400 if reply.errors().contains("check-and-set") => Ok(false),
             _ => Err(self.fail("write the labels of", path, &reply)),
         }
     }
 
-    /// Applies `change` to the labels of `path` under the process lock,
-    /// writes them and reads them back.
+    /// Reads the labels of `path`, applies `change` (which checks the
+    /// caller's expectation) and writes them back as a server-side
+    /// check-and-set. A refused write is re-read and re-checked, so another
+    /// client's move of the same label ends in `change`'s
+    /// [`StoreError::CasConflict`].
     fn update_labels(
         &self,
         path: &str,
-        change: impl FnOnce(&mut Vec<Vec<Label>>) -> Result<(), StoreError>,
+        change: impl Fn(&mut Vec<Vec<Label>>, &mut BTreeMap<u32, String>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let meta = self.existing_metadata(path)?;
-        let before = meta.labels();
-        let mut after = before.clone();
-        change(&mut after)?;
-        if after == before {
-            return Ok(());
+        for _ in 0..LABEL_WRITE_ATTEMPTS {
+            let meta = self.existing_metadata(path)?;
+            let record = self.labels_or_legacy(path, &meta)?;
+            let before = record.labels(meta.current_version);
+            let mut after = before.clone();
+            let mut changes = record.changes.clone();
+            change(&mut after, &mut changes)?;
+            if after == before && changes == record.changes {
+                return Ok(());
+            }
+            if let Some(hook) = &self.before_label_write {
+                hook();
+            }
+            if self.write_labels(path, record.version, &after, &changes)? {
+                return Ok(());
+            }
         }
-        let custom = meta.custom_with_labels(&after);
-        self.write_custom_metadata(path, &custom)?;
-        // Detects a writer in another process whose move landed after ours.
-        let reread = self.existing_metadata(path)?;
-        if reread.custom != custom {
-            let label = LABELS
-                .iter()
-                .copied()
-                .find(|l| reread.holder(*l) != holder(&after, *l))
-                .unwrap_or(Label::Current);
-            return Err(StoreError::CasConflict {
-                path: path.to_string(),
-                label,
-                expected: holder(&after, label),
-                found: reread.holder(label),
-            });
-        }
-        Ok(())
+        Err(StoreError::Unavailable(format!(
+            "OpenBao at {}: the labels of secret {path:?} changed under {LABEL_WRITE_ATTEMPTS} \
+             attempts in a row to update them\n  fix: retry when the other writers are done",
+            self.addr
+        )))
+    }
+
+    /// Labels `version` of `path` pending (moving `pending` from any older
+    /// version) and records `change_id` for it: the second half of
+    /// [`SecretStore::put_pending`], to finish one whose labelling failed.
+    ///
+    /// Idempotent: if `version` is already pending (with that change id),
+    /// nothing is written. If a newer version is already pending,
+    /// [`StoreError::CasConflict`] and nothing changes.
+    pub fn resume_pending(
+        &self,
+        path: &str,
+        version: u32,
+        change_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        check_path(path)?;
+        self.update_labels(path, |labels, changes| {
+            if version == 0 || version as usize > labels.len() {
+                return Err(StoreError::NoSuchVersion {
+                    path: path.to_string(),
+                    version,
+                });
+            }
+            let pending = holder(labels, Label::Pending);
+            if pending.is_some_and(|p| p > version) {
+                return Err(StoreError::CasConflict {
+                    path: path.to_string(),
+                    label: Label::Pending,
+                    expected: Some(version),
+                    found: pending,
+                });
+            }
+            labels
+                .iter_mut()
+                .for_each(|l| l.retain(|x| *x != Label::Pending));
+            labels[version as usize - 1].push(Label::Pending);
+            labels[version as usize - 1].sort_by_key(|x| *x as u8);
+            if let Some(id) = change_id {
+                changes.insert(version, id.to_string());
+            }
+            Ok(())
+        })
     }
 
     fn list_dir(&self, dir: &str, out: &mut Vec<String>) -> Result<(), StoreError> {
@@ -405,6 +545,9 @@ impl OpenBaoStore {
             .unwrap_or_default();
         for key in keys.iter().filter_map(Value::as_str) {
             let full = format!("{dir}{key}");
+            if self.prefix.is_empty() && full == format!("{LABELS_DIR}/") {
+                continue; // the labels records, not secrets
+            }
             if key.ends_with('/') {
                 self.list_dir(&full, out)?;
             } else {
@@ -475,8 +618,8 @@ impl OpenBaoStore {
             })?;
         let mut store = self.clone();
         store.token = Arc::new(Zeroizing::new(token));
-        store.lock = Arc::new(Mutex::new(()));
         store.before_write = None;
+        store.before_label_write = None;
         Ok(store)
     }
 
@@ -509,6 +652,7 @@ impl OpenBaoStore {
         for glob in &scopes.read {
             let p = glob_to_policy_path(&format!("{}{}", self.prefix, glob));
             add(format!("{}/data/{p}", self.mount), &["read"]);
+            add(format!("{}/data/{LABELS_DIR}/{p}", self.mount), &["read"]);
             add(format!("{}/metadata/{p}", self.mount), &["read", "list"]);
             add(
                 format!("{}/metadata/{}", self.mount, list_dir_of(&p)),
@@ -518,6 +662,8 @@ impl OpenBaoStore {
         for glob in &scopes.meta {
             let p = glob_to_policy_path(&format!("{}{}", self.prefix, glob));
             add(format!("{}/metadata/{p}", self.mount), &["read", "list"]);
+            // Labels are metadata: no value is in the labels record.
+            add(format!("{}/data/{LABELS_DIR}/{p}", self.mount), &["read"]);
             add(
                 format!("{}/metadata/{}", self.mount, list_dir_of(&p)),
                 &["list"],
@@ -526,11 +672,23 @@ impl OpenBaoStore {
         for glob in &scopes.write {
             let p = glob_to_policy_path(&format!("{}{}", self.prefix, glob));
             add(format!("{}/data/{p}", self.mount), &["create", "update"]);
-            // Labels live in the metadata: writing a version means moving
-            // `pending`, which needs the metadata read and written.
+            // `read` for the latest version number (the `cas` of the next
+            // write), `create`/`update` to set `cas_required` on a new secret.
             add(
                 format!("{}/metadata/{p}", self.mount),
                 &["read", "create", "update"],
+            );
+            // Writing a version moves `pending`: the labels record is read
+            // and written (always with `cas`), and `cas_required` is set on
+            // a new one. Read-only and metadata-only scopes get `read` alone,
+            // so the server refuses their label moves.
+            add(
+                format!("{}/data/{LABELS_DIR}/{p}", self.mount),
+                &["read", "create", "update"],
+            );
+            add(
+                format!("{}/metadata/{LABELS_DIR}/{p}", self.mount),
+                &["create", "update"],
             );
         }
         let mut hcl = String::new();
@@ -610,6 +768,9 @@ fn check_path(path: &str) -> Result<(), StoreError> {
     if path.contains(['?', '#', '%', ' ']) || path.chars().any(char::is_control) {
         return bad("?, #, %, spaces and control characters are not allowed");
     }
+    if path.split('/').next() == Some(LABELS_DIR) {
+        return bad("the first segment agentward-labels is reserved for the labels records");
+    }
     Ok(())
 }
 
@@ -659,36 +820,6 @@ impl Meta {
         })
     }
 
-    fn holder(&self, label: Label) -> Option<u32> {
-        self.custom
-            .get(&format!("label.{}", label.as_str()))
-            .and_then(|v| v.parse().ok())
-            .filter(|v| *v >= 1 && *v <= self.current_version)
-    }
-
-    /// `labels[i]` are version `i + 1`'s.
-    fn labels(&self) -> Vec<Vec<Label>> {
-        let mut labels = vec![Vec::new(); self.current_version as usize];
-        for label in LABELS {
-            if let Some(v) = self.holder(label) {
-                labels[v as usize - 1].push(label);
-            }
-        }
-        labels
-    }
-
-    fn custom_with_labels(&self, labels: &[Vec<Label>]) -> BTreeMap<String, String> {
-        let mut custom = self.custom.clone();
-        for label in LABELS {
-            let key = format!("label.{}", label.as_str());
-            match holder(labels, label) {
-                Some(v) => custom.insert(key, v.to_string()),
-                None => custom.remove(&key),
-            };
-        }
-        custom
-    }
-
     fn attributes(&self) -> SecretAttributes {
         let mut attributes = SecretAttributes::default();
         for (key, value) in &self.custom {
@@ -703,6 +834,82 @@ impl Meta {
             }
         }
         attributes
+    }
+}
+
+/// A secret's labels record (see the module docs).
+struct LabelsRecord {
+    /// Its KV v2 version: the `cas` of our next write (0: not written yet).
+    version: u32,
+    /// `holders[i]` holds `LABELS[i]`.
+    holders: [Option<u32>; 3],
+    /// version → the change that created it.
+    changes: BTreeMap<u32, String>,
+}
+
+impl LabelsRecord {
+    fn parse(json: &Value) -> LabelsRecord {
+        let version = json
+            .pointer("/data/metadata/version")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as u32;
+        let data = json.pointer("/data/data");
+        let number = |v: &Value| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .map(|n| n as u32)
+        };
+        let holders = LABELS.map(|label| data.and_then(|d| d.get(label.as_str())).and_then(number));
+        let changes = data
+            .and_then(|d| d.get("changes"))
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        LabelsRecord {
+            version,
+            holders,
+            changes,
+        }
+    }
+
+    /// The labels of the older layout, kept in the secret's custom metadata.
+    fn legacy(meta: &Meta) -> LabelsRecord {
+        let holders = LABELS.map(|label| {
+            meta.custom
+                .get(&format!("label.{}", label.as_str()))
+                .and_then(|v| v.parse().ok())
+        });
+        let changes = meta
+            .custom
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("change.")?.parse().ok()?, v.clone())))
+            .collect();
+        LabelsRecord {
+            version: 0,
+            holders,
+            changes,
+        }
+    }
+
+    /// The version holding `label`, if the record names one.
+    fn holder(&self, label: Label) -> Option<u32> {
+        let i = LABELS.iter().position(|l| *l == label)?;
+        self.holders[i].filter(|v| *v >= 1)
+    }
+
+    /// `labels[i]` are version `i + 1`'s, for versions up to `latest`.
+    fn labels(&self, latest: u32) -> Vec<Vec<Label>> {
+        let mut labels = vec![Vec::new(); latest as usize];
+        for label in LABELS {
+            if let Some(v) = self.holder(label).filter(|v| *v <= latest) {
+                labels[v as usize - 1].push(label);
+            }
+        }
+        labels
     }
 }
 
@@ -732,7 +939,8 @@ impl SecretStore for OpenBaoStore {
     fn describe(&self, path: &str) -> Result<SecretMeta, StoreError> {
         check_path(path)?;
         let meta = self.existing_metadata(path)?;
-        let labels = meta.labels();
+        let record = self.labels_or_legacy(path, &meta)?;
+        let labels = record.labels(meta.current_version);
         let versions = meta
             .created
             .iter()
@@ -741,7 +949,7 @@ impl SecretStore for OpenBaoStore {
                 version,
                 labels: labels[version as usize - 1].clone(),
                 created: created.clone(),
-                change_id: meta.custom.get(&format!("change.{version}")).cloned(),
+                change_id: record.changes.get(&version).cloned(),
             })
             .collect();
         Ok(SecretMeta {
@@ -753,11 +961,17 @@ impl SecretStore for OpenBaoStore {
 
     fn read(&self, path: &str, label: Label) -> Result<SecretValue, StoreError> {
         check_path(path)?;
-        let meta = self.existing_metadata(path)?;
-        let version = meta.holder(label).ok_or_else(|| StoreError::NoSuchLabel {
-            path: path.to_string(),
-            label,
-        })?;
+        // Two requests when the labels record exists: labels, then value.
+        let record = match self.labels_record(path)? {
+            Some(record) => record,
+            None => LabelsRecord::legacy(&self.existing_metadata(path)?),
+        };
+        let version = record
+            .holder(label)
+            .ok_or_else(|| StoreError::NoSuchLabel {
+                path: path.to_string(),
+                label,
+            })?;
         let reply = self.request(
             Method::Get,
             &format!("{}/data/{}?version={version}", self.mount, self.kv(path)),
@@ -796,9 +1010,17 @@ impl SecretStore for OpenBaoStore {
         change_id: Option<&str>,
     ) -> Result<u32, StoreError> {
         check_path(path)?;
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let seen = self.metadata(path)?;
         let expected = seen.as_ref().map_or(0, |m| m.current_version);
+        if seen.is_none() {
+            // Before the first version: from then on the server refuses any
+            // data write that does not name the version it replaces.
+            self.require_cas(
+                &format!("{}/metadata/{}", self.mount, self.kv(path)),
+                "protect",
+                path,
+            )?;
+        }
         if let Some(hook) = &self.before_write {
             hook();
         }
@@ -829,25 +1051,17 @@ impl SecretStore for OpenBaoStore {
             }
             _ => return Err(self.fail("write a new version of", path, &reply)),
         };
-        let meta = self.existing_metadata(path)?;
-        let mut labels = meta.labels();
-        labels
-            .iter_mut()
-            .for_each(|l| l.retain(|x| *x != Label::Pending));
-        if let Some(l) = labels.get_mut(version as usize - 1) {
-            l.push(Label::Pending);
-        }
-        let mut custom = meta.custom_with_labels(&labels);
-        if let Some(id) = change_id {
-            custom.insert(format!("change.{version}"), id.to_string());
-        }
-        self.write_custom_metadata(path, &custom).map_err(|e| {
-            StoreError::Unavailable(format!(
+        match self.resume_pending(path, version, change_id) {
+            Ok(()) => Ok(version),
+            // A newer version is already pending: ours stays unlabelled.
+            Err(e @ StoreError::CasConflict { .. }) => Err(e),
+            Err(e) => Err(StoreError::Unavailable(format!(
                 "{e}\n  note: version {version} of {path:?} was written but is not labelled \
-                 pending; no label points at it, so nothing will read it"
-            ))
-        })?;
-        Ok(version)
+                 pending; no label points at it, so nothing will read it\n  \
+                 fix: finish it with resume_pending({path:?}, {version}, ..) (safe to retry), \
+                 or write a new version"
+            ))),
+        }
     }
 
     fn move_label(
@@ -858,7 +1072,7 @@ impl SecretStore for OpenBaoStore {
         expected_from: Option<u32>,
     ) -> Result<(), StoreError> {
         check_path(path)?;
-        self.update_labels(path, |l| {
+        self.update_labels(path, |l, _| {
             labels::move_label(path, l, label, to_version, expected_from)
         })
     }
@@ -870,7 +1084,7 @@ impl SecretStore for OpenBaoStore {
         expected_current: Option<u32>,
     ) -> Result<(), StoreError> {
         check_path(path)?;
-        self.update_labels(path, |l| {
+        self.update_labels(path, |l, _| {
             labels::promote(path, l, version, expected_current)
         })
     }
