@@ -64,8 +64,11 @@
 //! versions disappear from [`SecretStore::describe`].
 
 use super::{
-    labels, Label, SecretAttributes, SecretMeta, SecretStore, SecretValue, StoreError, VersionMeta,
+    labels, Label, RoleRunStore, SecretAttributes, SecretMeta, SecretStore, SecretValue,
+    StoreError, VersionMeta,
 };
+use crate::capabilities::Grants;
+use crate::policy::RoleName;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -95,6 +98,9 @@ pub struct OpenBaoStore {
     /// Test hook: runs between every read of a labels record and the
     /// check-and-set write of it.
     before_label_write: Option<Hook>,
+    /// The accessor of a role token: names it in the audit log and lets an
+    /// operator look it up or revoke it, without being able to use it.
+    accessor: Option<Arc<str>>,
 }
 
 type Hook = Arc<dyn Fn() + Send + Sync>;
@@ -197,6 +203,7 @@ impl OpenBaoStore {
             agent,
             before_write: None,
             before_label_write: None,
+            accessor: None,
         }
     }
 
@@ -616,11 +623,22 @@ impl OpenBaoStore {
                     self.addr
                 ))
             })?;
+        let accessor = reply
+            .json()
+            .pointer("/auth/accessor")
+            .and_then(Value::as_str)
+            .map(Arc::from);
         let mut store = self.clone();
         store.token = Arc::new(Zeroizing::new(token));
         store.before_write = None;
         store.before_label_write = None;
+        store.accessor = accessor;
         Ok(store)
+    }
+
+    /// The accessor of a token made by [`OpenBaoStore::token_for_role`].
+    pub fn accessor(&self) -> Option<&str> {
+        self.accessor.as_deref()
     }
 
     /// The token this store uses, for tests and for handing to a sandbox
@@ -913,7 +931,40 @@ impl LabelsRecord {
     }
 }
 
+/// Host calls one role run may make through its token: generous for a
+/// rotation step, small enough that a stolen token is soon spent.
+pub const ROLE_RUN_TOKEN_USES: u32 = 1_000;
+
 impl SecretStore for OpenBaoStore {
+    /// A child token for the run whose policy is generated from the role's
+    /// grants, expiring with the step's deadline, revoked when it ends.
+    fn for_role_run(
+        &self,
+        role: RoleName,
+        grants: &Grants,
+        deadline: Duration,
+    ) -> Result<Option<RoleRunStore>, StoreError> {
+        let ttl = Duration::from_secs(deadline.as_secs_f64().ceil().max(1.0) as u64);
+        let child = self.token_for_role(
+            role.as_str(),
+            &RoleScopes::from_grants(grants),
+            ttl,
+            ROLE_RUN_TOKEN_USES,
+        )?;
+        let description = format!(
+            "OpenBao token at {} (accessor {}), policy agentward-role-{role}, ttl {}s, at most {ROLE_RUN_TOKEN_USES} uses",
+            self.addr,
+            child.accessor().unwrap_or("unknown"),
+            ttl.as_secs()
+        );
+        let revoker = child.clone();
+        Ok(Some(RoleRunStore::new(
+            Arc::new(child),
+            description,
+            move || revoker.revoke(),
+        )))
+    }
+
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         if prefix.starts_with('/')
             || prefix.contains(['?', '#', '%'])

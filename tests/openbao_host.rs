@@ -1,0 +1,163 @@
+//! Store-side enforcement through the host: with OpenBao behind it, every
+//! role run gets its own child token from the role's grants, on record from
+//! mint to revoke, and dead when the run ends.
+
+mod support;
+
+use agentward::audit::{MemorySink, Redactor};
+use agentward::capabilities::Task;
+use agentward::policy::{Policy, RoleName};
+use agentward::runtime::{Host, HostConfig, RunError};
+use agentward::store::openbao::OpenBaoStore;
+use agentward::store::{Label, SecretStore, SecretValue};
+use std::sync::Arc;
+use support::openbao::BaoServer;
+
+const CANARY: &str = "npm_CANARY_openbao_host_41f2";
+
+fn host_on(server: &BaoServer) -> (tempfile::TempDir, Arc<MemorySink>, Arc<OpenBaoStore>, Host) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Arc::new(OpenBaoStore::new(
+        &server.addr(),
+        &server.root_token,
+        "secret",
+    ));
+    let sink = Arc::new(MemorySink::new());
+    let host = Host::new(
+        HostConfig::new(dir.path()),
+        sink.clone(),
+        root.clone(),
+        Arc::new(Redactor::ephemeral()),
+    )
+    .unwrap();
+    (dir, sink, root, host)
+}
+
+fn policy(dir: &std::path::Path, text: &str) -> Policy {
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, text).unwrap();
+    Policy::load(&path).unwrap()
+}
+
+fn task(input: &str) -> Task {
+    Task {
+        change_id: "01JOPENBAOHOST".into(),
+        input: input.into(),
+    }
+}
+
+#[test]
+fn each_run_gets_a_scoped_token_that_is_revoked_when_it_ends() {
+    let server = BaoServer::start();
+    let (dir, sink, root, host) = host_on(&server);
+    let version = root
+        .put_pending("npm/token", &SecretValue::new(CANARY), None)
+        .unwrap();
+    root.promote("npm/token", version, None).unwrap();
+    let policy = policy(
+        dir.path(),
+        "[roles.implementer]\ncomponent = \"implementer\"\n[roles.implementer.grants]\nlog = {}\nsecrets-write = { paths = [\"npm/**\"] }\nworkspace = { roots = [\"repos\"], mode = \"propose\" }\n",
+    );
+    let prepared = host.prepare(&policy, RoleName::Implementer).unwrap();
+    let outcome = host
+        .run(&prepared, &task(r#"{"path":"npm/token"}"#))
+        .unwrap();
+    assert_eq!(
+        outcome.report.summary,
+        "minted version 2 of npm/token (pending)"
+    );
+    assert_eq!(
+        root.read("npm/token", Label::Current).unwrap().expose(),
+        CANARY
+    );
+    let events = sink.events();
+    assert_eq!(events.first().unwrap().call, "store.role-credential");
+    let last = events.last().unwrap();
+    assert_eq!(last.call, "store.revoke-role-credential");
+    assert_eq!(last.outcome, "ok");
+    let credential = last.args["credential"].as_str().unwrap();
+    assert!(
+        credential.contains("policy agentward-role-implementer, ttl 10s"),
+        "{credential}"
+    );
+    // The token is gone: its accessor no longer resolves on the server.
+    let accessor = credential
+        .split("(accessor ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap();
+    let (status, body) = server.raw(
+        "POST",
+        "auth/token/lookup-accessor",
+        &server.root_token,
+        &format!(r#"{{"accessor":"{accessor}"}}"#),
+    );
+    assert_eq!(status, 400, "the run's token outlived the run: {body}");
+    assert!(body.contains("invalid accessor"), "{body}");
+    assert!(!format!("{events:?}").contains(CANARY));
+}
+
+/// The server, not only the host, holds the planner to metadata: its run's
+/// token cannot read a value even if a host bug let the call through.
+#[test]
+fn a_planner_run_token_cannot_read_values_on_the_server() {
+    let server = BaoServer::start();
+    let (_dir, _sink, root, _host) = host_on(&server);
+    let version = root
+        .put_pending("npm/token", &SecretValue::new(CANARY), None)
+        .unwrap();
+    root.promote("npm/token", version, None).unwrap();
+    let default = Policy::parse(
+        std::path::Path::new("policies/default.toml"),
+        include_str!("../policies/default.toml"),
+    )
+    .unwrap();
+    let grants = &default.role(RoleName::Planner).unwrap().grants;
+    let run = root
+        .for_role_run(
+            RoleName::Planner,
+            grants,
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap()
+        .expect("OpenBao narrows every run");
+    assert_eq!(run.store.list("npm/").unwrap(), ["npm/token"]);
+    assert_eq!(run.store.describe("npm/token").unwrap().versions.len(), 1);
+    let denied = run.store.read("npm/token", Label::Current).unwrap_err();
+    assert!(
+        denied.to_string().contains("403") || denied.to_string().contains("not allow"),
+        "{denied}"
+    );
+    let write = run
+        .store
+        .put_pending("npm/token", &SecretValue::new("attacker"), None)
+        .unwrap_err();
+    assert!(!write.to_string().contains("attacker"));
+    run.end().unwrap();
+}
+
+#[test]
+fn a_store_that_cannot_mint_a_run_token_fails_the_run_by_name() {
+    let mut server = BaoServer::start();
+    let (dir, _sink, _root, host) = host_on(&server);
+    let policy = policy(
+        dir.path(),
+        "[roles.researcher]\ncomponent = \"researcher\"\n[roles.researcher.grants]\nlog = {}\n",
+    );
+    let prepared = host.prepare(&policy, RoleName::Researcher).unwrap();
+    server.stop();
+    let err = host
+        .run(&prepared, &task(r#"{"topic":"x","notes":[]}"#))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RunError::Store {
+                role: RoleName::Researcher,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&server.addr()), "{err}");
+}
