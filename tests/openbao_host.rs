@@ -161,3 +161,73 @@ fn a_store_that_cannot_mint_a_run_token_fails_the_run_by_name() {
     );
     assert!(err.to_string().contains(&server.addr()), "{err}");
 }
+
+/// The binary with `--store openbao`: the planner sees the server's
+/// metadata through its run token, and the token's life is on record.
+#[test]
+fn the_cli_runs_a_role_against_openbao() {
+    let server = BaoServer::start();
+    let root = OpenBaoStore::new(&server.addr(), &server.root_token, "secret");
+    let version = root
+        .put_pending("npm/token", &SecretValue::new(CANARY), None)
+        .unwrap();
+    root.promote("npm/token", version, None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    let agentward = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_agentward"))
+            .arg("--project")
+            .arg(project)
+            .args(args)
+            .env("AGENTWARD_CACHE_DIR", project.join(".cache"))
+            .env_remove("BAO_TOKEN")
+            .output()
+            .unwrap()
+    };
+    assert!(agentward(&["init", project.to_str().unwrap()])
+        .status
+        .success());
+    let token_file = project.join("keys/openbao.token");
+    std::fs::write(&token_file, &server.root_token).unwrap();
+    let addr = server.addr();
+    let store = [
+        "--store",
+        "openbao",
+        "--openbao-addr",
+        addr.as_str(),
+        "--openbao-token-file",
+        token_file.to_str().unwrap(),
+    ];
+    let mut args = vec![
+        "run",
+        "planner",
+        "--input",
+        r#"{"prefix":"npm/","now":"2026-11-25T00:00:00Z"}"#,
+    ];
+    args.extend(store);
+    let out = agentward(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("\"summary\": \"0 of 1 secrets due for rotation\""),
+        "{stdout}"
+    );
+    let log = std::fs::read_to_string(project.join("logs/audit.jsonl")).unwrap();
+    assert!(log.contains("\"call\":\"store.role-credential\""));
+    assert!(log.contains("\"call\":\"store.revoke-role-credential\""));
+    assert!(!log.contains(CANARY) && !log.contains(&server.root_token));
+    let mut args = vec!["secrets", "list", "npm/"];
+    args.extend(store);
+    let out = agentward(&args);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("npm/token"));
+    // Without a token the command says how to give one.
+    let out = agentward(&["run", "planner", "--store", "openbao"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--openbao-token-file FILE or set BAO_TOKEN")
+    );
+}

@@ -5,6 +5,7 @@ mod check;
 mod init;
 mod run;
 mod secrets;
+mod store_args;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -28,6 +28,8 @@ pub(crate) struct Args {
     /// as the report's "dry_run" array.
     #[arg(long)]
     dry_run: bool,
+    #[command(flatten)]
+    store: super::store_args::StoreArgs,
 }
 
 pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
@@ -41,8 +43,9 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     })?;
     serde_json::from_str::<serde_json::Value>(&args.input).context("--input is not valid JSON")?;
     let policy = Policy::load(&super::policy_path(project, args.policy))?;
-    // The project's embedded store (`agentward secrets import` fills it).
-    let real: Arc<dyn SecretStore> = super::open_store(project)?;
+    // By default the project's embedded store (`agentward secrets import`
+    // fills it); `--store openbao` a server.
+    let real: Arc<dyn SecretStore> = args.store.open(project)?;
     let dry = args
         .dry_run
         .then(|| Arc::new(DryRunStore::new(real.clone())));

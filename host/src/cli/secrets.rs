@@ -26,6 +26,8 @@ pub(crate) enum Command {
     List {
         #[arg(default_value = "")]
         prefix: String,
+        #[command(flatten)]
+        store: super::store_args::StoreArgs,
     },
 }
 
@@ -39,7 +41,7 @@ struct SeedSecret {
 pub(crate) fn run(project: &Path, command: Command) -> Result<(), Failure> {
     match command {
         Command::Import { file, dry_run } => import(super::open_store(project)?, &file, dry_run),
-        Command::List { prefix } => list(&*super::open_store(project)?, &prefix),
+        Command::List { prefix, store } => list(&*store.open(project)?, &prefix),
     }
 }
 
