@@ -231,3 +231,65 @@ fn the_cli_runs_a_role_against_openbao() {
         String::from_utf8_lossy(&out.stderr).contains("--openbao-token-file FILE or set BAO_TOKEN")
     );
 }
+
+/// Envelope encryption through transit: KV holds only transit ciphertext;
+/// a role whose grants read values decrypts through its run token, and the
+/// planner's token cannot decrypt at all.
+#[test]
+fn transit_keeps_values_out_of_kv_and_decrypts_only_for_readers() {
+    let server = BaoServer::start();
+    let root = OpenBaoStore::new(&server.addr(), &server.root_token, "secret");
+    root.ensure_transit_key("agentward").unwrap();
+    let root = Arc::new(root.with_transit("agentward"));
+    let version = root
+        .put_pending("npm/token", &SecretValue::new(CANARY), None)
+        .unwrap();
+    root.promote("npm/token", version, None).unwrap();
+    assert_eq!(
+        root.read("npm/token", Label::Current).unwrap().expose(),
+        CANARY
+    );
+    let (status, body) = server.raw("GET", "secret/data/npm/token", &server.root_token, "");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("vault:v1:") && !body.contains(CANARY),
+        "{body}"
+    );
+
+    let default = Policy::parse(
+        std::path::Path::new("policies/default.toml"),
+        include_str!("../policies/default.toml"),
+    )
+    .unwrap();
+    let deadline = std::time::Duration::from_secs(10);
+    // The tester uses the token through a handle: the host reads it.
+    let tester = root
+        .for_role_run(
+            RoleName::Tester,
+            &default.role(RoleName::Tester).unwrap().grants,
+            deadline,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        tester
+            .store
+            .read("npm/token", Label::Current)
+            .unwrap()
+            .expose(),
+        CANARY
+    );
+    let token = tester.store.clone();
+    let planner = root
+        .for_role_run(
+            RoleName::Planner,
+            &default.role(RoleName::Planner).unwrap().grants,
+            deadline,
+        )
+        .unwrap()
+        .unwrap();
+    assert!(planner.store.read("npm/token", Label::Current).is_err());
+    planner.end().unwrap();
+    tester.end().unwrap();
+    assert!(token.read("npm/token", Label::Current).is_err(), "revoked");
+}

@@ -31,6 +31,10 @@ pub(crate) struct StoreArgs {
     /// The KV v2 mount.
     #[arg(long, default_value = "secret")]
     openbao_mount: String,
+    /// Encrypt new values with this transit key before they reach KV
+    /// (envelope encryption); the key must exist.
+    #[arg(long)]
+    openbao_transit_key: Option<String>,
 }
 
 impl StoreArgs {
@@ -45,11 +49,12 @@ impl StoreArgs {
                         anyhow!("--store openbao needs a token: pass --openbao-token-file FILE or set BAO_TOKEN")
                     })?,
                 };
-                Ok(Arc::new(OpenBaoStore::new(
-                    &self.openbao_addr,
-                    token.trim(),
-                    &self.openbao_mount,
-                )))
+                let store =
+                    OpenBaoStore::new(&self.openbao_addr, token.trim(), &self.openbao_mount);
+                Ok(Arc::new(match &self.openbao_transit_key {
+                    Some(key) => store.with_transit(key),
+                    None => store,
+                }))
             }
         }
     }

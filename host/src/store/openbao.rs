@@ -101,7 +101,14 @@ pub struct OpenBaoStore {
     /// The accessor of a role token: names it in the audit log and lets an
     /// operator look it up or revoke it, without being able to use it.
     accessor: Option<Arc<str>>,
+    /// With a transit key, values are encrypted by OpenBao's transit engine
+    /// before they are stored in KV (envelope encryption: KV holds only
+    /// `vault:v1:…` ciphertext, and decrypting needs a separate grant).
+    transit_key: Option<Arc<str>>,
 }
+
+/// The transit engine's mount.
+const TRANSIT_MOUNT: &str = "transit";
 
 type Hook = Arc<dyn Fn() + Send + Sync>;
 
@@ -137,8 +144,12 @@ impl RoleScopes {
                 .map(|s| s.get_ref().patterns().to_vec())
                 .unwrap_or_default()
         };
+        // A handle is a value read by the host on the role's behalf, so
+        // `handles` needs the same server-side read as `secrets-read`.
+        let mut read = patterns(&grants.secrets_read);
+        read.extend(patterns(&grants.handles));
         RoleScopes {
-            read: patterns(&grants.secrets_read),
+            read,
             write: patterns(&grants.secrets_write),
             meta: patterns(&grants.secrets_meta),
         }
@@ -204,6 +215,7 @@ impl OpenBaoStore {
             before_write: None,
             before_label_write: None,
             accessor: None,
+            transit_key: None,
         }
     }
 
@@ -239,6 +251,99 @@ impl OpenBaoStore {
 
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// Encrypts new values with transit key `key` (see
+    /// [`OpenBaoStore::ensure_transit_key`]) before they reach KV.
+    pub fn with_transit(mut self, key: &str) -> Self {
+        self.transit_key = Some(Arc::from(key));
+        self
+    }
+
+    /// Administrator setup: mounts the transit engine if it is missing and
+    /// creates `key` if it does not exist. Needs a token allowed to do both.
+    pub fn ensure_transit_key(&self, key: &str) -> Result<(), StoreError> {
+        let reply = self.request(Method::Get, &format!("sys/mounts/{TRANSIT_MOUNT}"), None)?;
+        if reply.status != 200 {
+            let reply = self.request(
+                Method::Post,
+                &format!("sys/mounts/{TRANSIT_MOUNT}"),
+                Some(&json!({ "type": "transit" })),
+            )?;
+            if !matches!(reply.status, 200 | 204) {
+                return Err(self.fail("mount the transit engine for", key, &reply));
+            }
+        }
+        let reply = self.request(
+            Method::Post,
+            &format!("{TRANSIT_MOUNT}/keys/{key}"),
+            Some(&json!({ "type": "aes256-gcm96" })),
+        )?;
+        if !matches!(reply.status, 200 | 204) {
+            return Err(self.fail("create the transit key", key, &reply));
+        }
+        Ok(())
+    }
+
+    /// The transit ciphertext of `value`.
+    fn transit_encrypt(
+        &self,
+        key: &str,
+        path: &str,
+        value: &SecretValue,
+    ) -> Result<String, StoreError> {
+        use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
+        let body = json!({ "plaintext": BASE64.encode(value.expose()) });
+        let reply = self.request(
+            Method::Post,
+            &format!("{TRANSIT_MOUNT}/encrypt/{key}"),
+            Some(&body),
+        )?;
+        drop(body);
+        if reply.status != 200 {
+            return Err(self.fail("encrypt (transit key) a new version of", path, &reply));
+        }
+        reply
+            .json()
+            .pointer("/data/ciphertext")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                StoreError::Unavailable(format!(
+                    "OpenBao at {}: transit returned no ciphertext for {path:?}",
+                    self.addr
+                ))
+            })
+    }
+
+    fn transit_decrypt(
+        &self,
+        key: &str,
+        path: &str,
+        ciphertext: &str,
+    ) -> Result<SecretValue, StoreError> {
+        use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
+        let reply = self.request(
+            Method::Post,
+            &format!("{TRANSIT_MOUNT}/decrypt/{key}"),
+            Some(&json!({ "ciphertext": ciphertext })),
+        )?;
+        if reply.status != 200 {
+            return Err(self.fail("decrypt (transit key) the value of", path, &reply));
+        }
+        let plaintext = reply
+            .json()
+            .pointer("/data/plaintext")
+            .and_then(Value::as_str)
+            .and_then(|b| BASE64.decode(b).ok())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                StoreError::Unavailable(format!(
+                    "OpenBao at {}: transit returned no readable plaintext for {path:?}",
+                    self.addr
+                ))
+            })?;
+        Ok(SecretValue::new(plaintext))
     }
 
     fn kv(&self, path: &str) -> String {
@@ -709,6 +814,16 @@ impl OpenBaoStore {
                 &["create", "update"],
             );
         }
+        // Values sealed by transit: readers decrypt, writers encrypt, and
+        // a metadata-only role does neither.
+        if let Some(key) = &self.transit_key {
+            if !scopes.read.is_empty() {
+                add(format!("{TRANSIT_MOUNT}/decrypt/{key}"), &["update"]);
+            }
+            if !scopes.write.is_empty() {
+                add(format!("{TRANSIT_MOUNT}/encrypt/{key}"), &["update"]);
+            }
+        }
         let mut hcl = String::new();
         for (path, caps) in rules {
             let caps: Vec<String> = caps.iter().map(|c| format!("\"{c}\"")).collect();
@@ -1041,6 +1156,14 @@ impl SecretStore for OpenBaoStore {
         // The parsed copy is not zeroized (serde_json values cannot be); the
         // raw answer is.
         let json = reply.json();
+        if let (Some(ciphertext), Some(key)) = (
+            json.pointer("/data/data/ciphertext")
+                .and_then(Value::as_str),
+            json.pointer("/data/data/transit_key")
+                .and_then(Value::as_str),
+        ) {
+            return self.transit_decrypt(key, path, ciphertext);
+        }
         let value = json
             .pointer("/data/data/value")
             .and_then(Value::as_str)
@@ -1076,7 +1199,16 @@ impl SecretStore for OpenBaoStore {
             hook();
         }
         let mut data = Map::new();
-        data.insert("value".into(), Value::String(value.expose().to_string()));
+        match &self.transit_key {
+            Some(key) => {
+                let ciphertext = self.transit_encrypt(key, path, value)?;
+                data.insert("ciphertext".into(), Value::String(ciphertext));
+                data.insert("transit_key".into(), Value::String(key.to_string()));
+            }
+            None => {
+                data.insert("value".into(), Value::String(value.expose().to_string()));
+            }
+        }
         let body = json!({ "options": { "cas": expected }, "data": data });
         let reply = self.request(
             Method::Post,
