@@ -22,7 +22,8 @@
 //! same with ten secrets or ten thousand.
 
 use super::{
-    labels, Label, SecretAttributes, SecretMeta, SecretStore, SecretValue, StoreError, VersionMeta,
+    labels, Label, LabelChange, SecretAttributes, SecretMeta, SecretStore, SecretValue, StoreError,
+    VersionMeta,
 };
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -482,22 +483,6 @@ impl EmbeddedStore {
         self.write(&keys, &file, &mut doc)?;
         Ok(out)
     }
-
-    fn relabel(
-        &self,
-        path: &str,
-        change: impl FnOnce(&mut [Vec<Label>]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        self.update(path, false, |_, doc| {
-            let mut labels: Vec<Vec<Label>> =
-                doc.versions.iter().map(|v| v.labels.clone()).collect();
-            change(&mut labels)?;
-            for (version, l) in doc.versions.iter_mut().zip(labels) {
-                version.labels = l;
-            }
-            Ok(())
-        })
-    }
 }
 
 impl SecretStore for EmbeddedStore {
@@ -567,26 +552,15 @@ impl SecretStore for EmbeddedStore {
         })
     }
 
-    fn move_label(
-        &self,
-        path: &str,
-        label: Label,
-        to_version: u32,
-        expected_from: Option<u32>,
-    ) -> Result<(), StoreError> {
-        self.relabel(path, |labels| {
-            labels::move_label(path, labels, label, to_version, expected_from)
-        })
-    }
-
-    fn promote(
-        &self,
-        path: &str,
-        version: u32,
-        expected_current: Option<u32>,
-    ) -> Result<(), StoreError> {
-        self.relabel(path, |labels| {
-            labels::promote(path, labels, version, expected_current)
+    fn relabel(&self, path: &str, change: &mut LabelChange<'_>) -> Result<(), StoreError> {
+        self.update(path, false, |_, doc| {
+            let mut labels: Vec<Vec<Label>> =
+                doc.versions.iter().map(|v| v.labels.clone()).collect();
+            change(&mut labels)?;
+            for (version, l) in doc.versions.iter_mut().zip(labels) {
+                version.labels = l;
+            }
+            Ok(())
         })
     }
 }

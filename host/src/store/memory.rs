@@ -1,7 +1,8 @@
 //! An in-memory [`SecretStore`]: for tests, where a store on disk would only slow them down.
 
 use super::{
-    labels, Label, SecretAttributes, SecretMeta, SecretStore, SecretValue, StoreError, VersionMeta,
+    labels, Label, LabelChange, SecretAttributes, SecretMeta, SecretStore, SecretValue, StoreError,
+    VersionMeta,
 };
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -107,35 +108,13 @@ impl SecretStore for MemoryStore {
         Ok(version)
     }
 
-    fn move_label(
-        &self,
-        path: &str,
-        label: Label,
-        to_version: u32,
-        expected_from: Option<u32>,
-    ) -> Result<(), StoreError> {
+    fn relabel(&self, path: &str, change: &mut LabelChange<'_>) -> Result<(), StoreError> {
         let mut secrets = self.lock();
         let secret = secrets.get_mut(path).ok_or_else(|| StoreError::NotFound {
             path: path.to_string(),
         })?;
         let mut labels = secret.labels();
-        labels::move_label(path, &mut labels, label, to_version, expected_from)?;
-        secret.set_labels(labels);
-        Ok(())
-    }
-
-    fn promote(
-        &self,
-        path: &str,
-        version: u32,
-        expected_current: Option<u32>,
-    ) -> Result<(), StoreError> {
-        let mut secrets = self.lock();
-        let secret = secrets.get_mut(path).ok_or_else(|| StoreError::NotFound {
-            path: path.to_string(),
-        })?;
-        let mut labels = secret.labels();
-        labels::promote(path, &mut labels, version, expected_current)?;
+        change(&mut labels)?;
         secret.set_labels(labels);
         Ok(())
     }

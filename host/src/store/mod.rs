@@ -162,6 +162,9 @@ fn describe_version(version: Option<u32>) -> String {
     }
 }
 
+/// An edit of one secret's labels: `labels[i]` are version `i + 1`'s.
+pub type LabelChange<'a> = dyn FnMut(&mut [Vec<Label>]) -> Result<(), StoreError> + 'a;
+
 /// A versioned secret store. Versions are immutable and numbered from 1;
 /// labels move, and each label sits on at most one version.
 pub trait SecretStore: Send + Sync {
@@ -178,6 +181,12 @@ pub trait SecretStore: Send + Sync {
         value: &SecretValue,
         change_id: Option<&str>,
     ) -> Result<u32, StoreError>;
+    /// Applies `change` to the labels of `path`'s versions (`labels[i]`
+    /// are version `i + 1`'s) as one atomic step; the backend's one label
+    /// primitive. `change` may run more than once when a backend retries
+    /// after another writer's unrelated label move.
+    fn relabel(&self, path: &str, change: &mut LabelChange<'_>) -> Result<(), StoreError>;
+
     /// Moves `label` to `to_version` if, and only if, it currently sits on
     /// `expected_from` (`None`: the label must not be on any version yet).
     /// Otherwise [`StoreError::CasConflict`] and nothing changes.
@@ -190,21 +199,27 @@ pub trait SecretStore: Send + Sync {
         label: Label,
         to_version: u32,
         expected_from: Option<u32>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.relabel(path, &mut |l| {
+            labels::move_label(path, l, label, to_version, expected_from)
+        })
+    }
+
     /// In one atomic step: `version` becomes current, the version that was
     /// current becomes previous, and `version` loses `pending`. Fails with
     /// [`StoreError::CasConflict`] unless `current` sits on
     /// `expected_current`. Promoting the version already current only drops
     /// its `pending` label.
-    ///
-    /// Each backend implements this itself: two `move_label` calls are not
-    /// atomic.
     fn promote(
         &self,
         path: &str,
         version: u32,
         expected_current: Option<u32>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.relabel(path, &mut |l| {
+            labels::promote(path, l, version, expected_current)
+        })
+    }
 
     /// A store narrowed to one role run, for backends that can enforce a
     /// role's scopes themselves (OpenBao: a child token whose policy is

@@ -64,7 +64,7 @@
 //! versions disappear from [`SecretStore::describe`].
 
 use super::{
-    labels, Label, RoleRunStore, SecretAttributes, SecretMeta, SecretStore, SecretValue,
+    Label, LabelChange, RoleRunStore, SecretAttributes, SecretMeta, SecretStore, SecretValue,
     StoreError, VersionMeta,
 };
 use crate::capabilities::Grants;
@@ -570,7 +570,10 @@ impl OpenBaoStore {
     fn update_labels(
         &self,
         path: &str,
-        change: impl Fn(&mut Vec<Vec<Label>>, &mut BTreeMap<u32, String>) -> Result<(), StoreError>,
+        mut change: impl FnMut(
+            &mut Vec<Vec<Label>>,
+            &mut BTreeMap<u32, String>,
+        ) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         for _ in 0..LABEL_WRITE_ATTEMPTS {
             let meta = self.existing_metadata(path)?;
@@ -1247,29 +1250,9 @@ impl SecretStore for OpenBaoStore {
         }
     }
 
-    fn move_label(
-        &self,
-        path: &str,
-        label: Label,
-        to_version: u32,
-        expected_from: Option<u32>,
-    ) -> Result<(), StoreError> {
+    fn relabel(&self, path: &str, change: &mut LabelChange<'_>) -> Result<(), StoreError> {
         check_path(path)?;
-        self.update_labels(path, |l, _| {
-            labels::move_label(path, l, label, to_version, expected_from)
-        })
-    }
-
-    fn promote(
-        &self,
-        path: &str,
-        version: u32,
-        expected_current: Option<u32>,
-    ) -> Result<(), StoreError> {
-        check_path(path)?;
-        self.update_labels(path, |l, _| {
-            labels::promote(path, l, version, expected_current)
-        })
+        self.update_labels(path, |l, _| change(l))
     }
 }
 

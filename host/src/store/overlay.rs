@@ -13,7 +13,9 @@
 //! Values written here are kept only to be read back: they appear in no
 //! report, no `Debug` output and no error.
 
-use super::{labels, Label, SecretMeta, SecretStore, SecretValue, StoreError, VersionMeta};
+use super::{
+    labels, Label, LabelChange, SecretMeta, SecretStore, SecretValue, StoreError, VersionMeta,
+};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -159,23 +161,6 @@ impl DryRunStore {
             );
         }
         Ok(state.secrets.get_mut(path).expect("inserted above"))
-    }
-
-    /// Applies `change` to a copy of `path`'s labels, records the label
-    /// moves it made and keeps the result; a refused change keeps nothing.
-    fn relabel(
-        &self,
-        path: &str,
-        change: impl FnOnce(&mut [Vec<Label>]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let secret = self.layered(&mut state, path, false)?;
-        let mut labels = secret.labels.clone();
-        change(&mut labels)?;
-        let planned = diff(path, &secret.labels, &labels);
-        secret.labels = labels;
-        state.changes.extend(planned);
-        Ok(())
     }
 }
 
@@ -329,27 +314,17 @@ impl SecretStore for DryRunStore {
         Ok(version)
     }
 
-    fn move_label(
-        &self,
-        path: &str,
-        label: Label,
-        to_version: u32,
-        expected_from: Option<u32>,
-    ) -> Result<(), StoreError> {
-        self.relabel(path, |labels| {
-            labels::move_label(path, labels, label, to_version, expected_from)
-        })
-    }
-
-    fn promote(
-        &self,
-        path: &str,
-        version: u32,
-        expected_current: Option<u32>,
-    ) -> Result<(), StoreError> {
-        self.relabel(path, |labels| {
-            labels::promote(path, labels, version, expected_current)
-        })
+    /// Applies `change` to a copy of `path`'s labels, records the label
+    /// moves it made and keeps the result; a refused change keeps nothing.
+    fn relabel(&self, path: &str, change: &mut LabelChange<'_>) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let secret = self.layered(&mut state, path, false)?;
+        let mut labels = secret.labels.clone();
+        change(&mut labels)?;
+        let planned = diff(path, &secret.labels, &labels);
+        secret.labels = labels;
+        state.changes.extend(planned);
+        Ok(())
     }
 }
 
