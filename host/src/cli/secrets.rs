@@ -109,7 +109,7 @@ fn list(store: &dyn SecretStore, prefix: &str) -> Result<(), Failure> {
     ]];
     for path in store.list(prefix)? {
         let meta = store.describe(&path)?;
-        let labels: Vec<String> = [Label::Current, Label::Pending, Label::Previous]
+        let labels: Vec<String> = Label::ALL
             .into_iter()
             .filter_map(|label| {
                 meta.versions

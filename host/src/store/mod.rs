@@ -55,6 +55,9 @@ pub enum Label {
 }
 
 impl Label {
+    /// Every label, current first.
+    pub const ALL: [Label; 3] = [Label::Current, Label::Pending, Label::Previous];
+
     pub fn parse(text: &str) -> Option<Label> {
         match text {
             "current" => Some(Label::Current),
@@ -270,7 +273,8 @@ impl RoleRunStore {
 pub(crate) mod labels {
     use super::{Label, StoreError};
 
-    fn holder(labels: &[Vec<Label>], label: Label) -> Option<u32> {
+    /// The version carrying `label`, if any.
+    pub(crate) fn holder(labels: &[Vec<Label>], label: Label) -> Option<u32> {
         labels
             .iter()
             .position(|l| l.contains(&label))
@@ -362,7 +366,7 @@ pub(crate) mod labels {
 
     /// Each label on at most one version.
     pub(crate) fn well_formed(labels: &[Vec<Label>]) -> bool {
-        [Label::Current, Label::Pending, Label::Previous]
+        Label::ALL
             .iter()
             .all(|label| labels.iter().flatten().filter(|l| *l == label).count() <= 1)
     }

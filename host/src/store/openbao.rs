@@ -64,8 +64,8 @@
 //! versions disappear from [`SecretStore::describe`].
 
 use super::{
-    Label, LabelChange, RoleRunStore, SecretAttributes, SecretMeta, SecretStore, SecretValue,
-    StoreError, VersionMeta,
+    labels::holder, Label, LabelChange, RoleRunStore, SecretAttributes, SecretMeta, SecretStore,
+    SecretValue, StoreError, VersionMeta,
 };
 use crate::capabilities::Grants;
 use crate::policy::RoleName;
@@ -74,8 +74,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use zeroize::Zeroizing;
-
-const LABELS: [Label; 3] = [Label::Current, Label::Pending, Label::Previous];
 
 /// The first path segment, inside the mount, of the labels records.
 const LABELS_DIR: &str = "agentward-labels";
@@ -540,7 +538,7 @@ impl OpenBaoStore {
             )?;
         }
         let mut data = Map::new();
-        for label in LABELS {
+        for label in Label::ALL {
             if let Some(v) = holder(labels, label) {
                 data.insert(label.as_str().into(), json!(v));
             }
@@ -878,13 +876,6 @@ pub fn glob_to_policy_path(glob: &str) -> String {
     out.join("/")
 }
 
-fn holder(labels: &[Vec<Label>], label: Label) -> Option<u32> {
-    labels
-        .iter()
-        .position(|l| l.contains(&label))
-        .map(|i| i as u32 + 1)
-}
-
 fn check_path(path: &str) -> Result<(), StoreError> {
     let bad = |reason: &str| {
         Err(StoreError::InvalidPath {
@@ -977,7 +968,7 @@ impl Meta {
 struct LabelsRecord {
     /// Its KV v2 version: the `cas` of our next write (0: not written yet).
     version: u32,
-    /// `holders[i]` holds `LABELS[i]`.
+    /// `holders[i]` holds `Label::ALL[i]`.
     holders: [Option<u32>; 3],
     /// version → the change that created it.
     changes: BTreeMap<u32, String>,
@@ -995,7 +986,8 @@ impl LabelsRecord {
                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
                 .map(|n| n as u32)
         };
-        let holders = LABELS.map(|label| data.and_then(|d| d.get(label.as_str())).and_then(number));
+        let holders =
+            Label::ALL.map(|label| data.and_then(|d| d.get(label.as_str())).and_then(number));
         let changes = data
             .and_then(|d| d.get("changes"))
             .and_then(Value::as_object)
@@ -1014,7 +1006,7 @@ impl LabelsRecord {
 
     /// The labels of the older layout, kept in the secret's custom metadata.
     fn legacy(meta: &Meta) -> LabelsRecord {
-        let holders = LABELS.map(|label| {
+        let holders = Label::ALL.map(|label| {
             meta.custom
                 .get(&format!("label.{}", label.as_str()))
                 .and_then(|v| v.parse().ok())
@@ -1033,14 +1025,14 @@ impl LabelsRecord {
 
     /// The version holding `label`, if the record names one.
     fn holder(&self, label: Label) -> Option<u32> {
-        let i = LABELS.iter().position(|l| *l == label)?;
+        let i = Label::ALL.iter().position(|l| *l == label)?;
         self.holders[i].filter(|v| *v >= 1)
     }
 
     /// `labels[i]` are version `i + 1`'s, for versions up to `latest`.
     fn labels(&self, latest: u32) -> Vec<Vec<Label>> {
         let mut labels = vec![Vec::new(); latest as usize];
-        for label in LABELS {
+        for label in Label::ALL {
             if let Some(v) = self.holder(label).filter(|v| *v <= latest) {
                 labels[v as usize - 1].push(label);
             }

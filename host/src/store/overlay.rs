@@ -14,7 +14,8 @@
 //! report, no `Debug` output and no error.
 
 use super::{
-    labels, Label, LabelChange, SecretMeta, SecretStore, SecretValue, StoreError, VersionMeta,
+    labels::{self, holder},
+    Label, LabelChange, SecretMeta, SecretStore, SecretValue, StoreError, VersionMeta,
 };
 use std::collections::BTreeMap;
 use std::fmt;
@@ -172,13 +173,6 @@ impl fmt::Debug for DryRunStore {
             .field("planned_changes", &state.changes.len())
             .finish_non_exhaustive()
     }
-}
-
-fn holder(labels: &[Vec<Label>], label: Label) -> Option<u32> {
-    labels
-        .iter()
-        .position(|l| l.contains(&label))
-        .map(|i| i as u32 + 1)
 }
 
 /// The label moves between two labellings of one secret, current first.
