@@ -11,6 +11,7 @@ setup:
 	rustup component add rustfmt clippy
 	bash scripts/install-chromium.sh
 	bash scripts/install-openbao.sh
+	bash scripts/install-verdaccio.sh
 
 # host/build.rs builds plugins/ and tests/hostile/ into plugins/target/.
 build: setup

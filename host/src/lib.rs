@@ -10,7 +10,8 @@
 
 pub mod audit;
 pub mod capabilities;
+pub mod orchestrator;
 pub mod policy;
 pub mod runtime;
 pub mod store;
-pub(crate) mod time;
+pub mod time;

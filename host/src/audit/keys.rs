@@ -111,55 +111,39 @@ fn key_hash(name: &str, key: &VerifyingKey) -> [u8; 4] {
     hasher.finalize()[..4].try_into().expect("4 bytes")
 }
 
-pub struct AuditKeys {
-    pub hmac: Zeroizing<[u8; 32]>,
+/// An ed25519 key in the signed-note private key format: the audit log's
+/// checkpoint key, and each approver's key.
+pub struct NoteSigner {
     signing: SigningKey,
     name: String,
 }
 
-impl AuditKeys {
-    /// Creates the keys in `dir` unless they exist; returns them either way.
-    pub fn ensure(dir: &Path, name: &str) -> Result<AuditKeys, KeyError> {
-        if dir.join(SIGNING_FILE).exists() {
-            return AuditKeys::load(dir);
-        }
-        create_private_dir(dir)?;
-        let keys = AuditKeys {
-            hmac: Zeroizing::new(rand::random()),
+impl NoteSigner {
+    pub fn generate(name: &str) -> NoteSigner {
+        NoteSigner {
             signing: SigningKey::from_bytes(&rand::random()),
             name: name.to_string(),
-        };
-        write_private(&dir.join(HMAC_FILE), &hex::encode(*keys.hmac))?;
-        write_private(&dir.join(SIGNING_FILE), &keys.encode_signing())?;
-        let public = dir.join(VERIFIER_FILE);
-        std::fs::write(&public, keys.verifier().encode() + "\n").map_err(|source| {
-            KeyError::Write {
-                path: public,
-                source,
-            }
-        })?;
-        Ok(keys)
+        }
     }
 
-    pub fn load(dir: &Path) -> Result<AuditKeys, KeyError> {
-        let hmac_path = dir.join(HMAC_FILE);
-        let hmac_text = read_private(&hmac_path)?;
-        let malformed = |path: &Path, reason: &str| KeyError::Malformed {
-            path: path.to_path_buf(),
-            reason: reason.to_string(),
-        };
-        let hmac: [u8; 32] = hex::decode(hmac_text.trim())
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| malformed(&hmac_path, "expected 64 hex digits"))?;
-        let signing_path = dir.join(SIGNING_FILE);
-        let text = read_private(&signing_path)?;
+    /// Reads a private key file, refusing one that others can read.
+    pub fn load(path: &Path) -> Result<NoteSigner, KeyError> {
+        let text = read_private(path)?;
         let (name, signing) =
-            decode_signing(text.trim()).map_err(|reason| malformed(&signing_path, &reason))?;
-        Ok(AuditKeys {
-            hmac: Zeroizing::new(hmac),
-            signing,
-            name,
+            decode_signing(text.trim()).map_err(|reason| KeyError::Malformed {
+                path: path.to_path_buf(),
+                reason,
+            })?;
+        Ok(NoteSigner { signing, name })
+    }
+
+    /// Writes the private key (0600, never over an existing file) and the
+    /// public key beside it.
+    pub fn write(&self, private: &Path, public: &Path) -> Result<(), KeyError> {
+        write_private(private, &self.encode())?;
+        std::fs::write(public, self.verifier().encode() + "\n").map_err(|source| KeyError::Write {
+            path: public.to_path_buf(),
+            source,
         })
     }
 
@@ -178,7 +162,7 @@ impl AuditKeys {
         self.signing.sign(message).to_bytes()
     }
 
-    fn encode_signing(&self) -> String {
+    fn encode(&self) -> String {
         let mut material = vec![ALG_ED25519];
         material.extend_from_slice(self.signing.as_bytes());
         format!(
@@ -187,6 +171,57 @@ impl AuditKeys {
             hex::encode(self.verifier().key_hash()),
             BASE64.encode(material)
         )
+    }
+}
+
+pub struct AuditKeys {
+    pub hmac: Zeroizing<[u8; 32]>,
+    signer: NoteSigner,
+}
+
+impl AuditKeys {
+    /// Creates the keys in `dir` unless they exist; returns them either way.
+    pub fn ensure(dir: &Path, name: &str) -> Result<AuditKeys, KeyError> {
+        if dir.join(SIGNING_FILE).exists() {
+            return AuditKeys::load(dir);
+        }
+        create_private_dir(dir)?;
+        let keys = AuditKeys {
+            hmac: Zeroizing::new(rand::random()),
+            signer: NoteSigner::generate(name),
+        };
+        write_private(&dir.join(HMAC_FILE), &hex::encode(*keys.hmac))?;
+        keys.signer
+            .write(&dir.join(SIGNING_FILE), &dir.join(VERIFIER_FILE))?;
+        Ok(keys)
+    }
+
+    pub fn load(dir: &Path) -> Result<AuditKeys, KeyError> {
+        let hmac_path = dir.join(HMAC_FILE);
+        let hmac_text = read_private(&hmac_path)?;
+        let hmac: [u8; 32] = hex::decode(hmac_text.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| KeyError::Malformed {
+                path: hmac_path.clone(),
+                reason: "expected 64 hex digits".into(),
+            })?;
+        Ok(AuditKeys {
+            hmac: Zeroizing::new(hmac),
+            signer: NoteSigner::load(&dir.join(SIGNING_FILE))?,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.signer.name()
+    }
+
+    pub fn verifier(&self) -> NoteVerifier {
+        self.signer.verifier()
+    }
+
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.signer.sign(message)
     }
 }
 
@@ -251,7 +286,7 @@ fn write_private(path: &Path, text: &str) -> Result<(), KeyError> {
         })
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)

@@ -17,7 +17,7 @@ pub mod timeline;
 pub mod verify;
 
 pub use keys::AuditKeys;
-pub use log::{AuditLog, Durability};
+pub use log::{AuditError, AuditLog, Durability};
 pub use redact::Redactor;
 pub use sink::{EventSink, MemorySink, SinkError};
 

@@ -72,6 +72,8 @@ pub struct CallContext {
     /// Set when the sink refused an event; every later call is refused and
     /// the run fails, so nothing happens that is not on record.
     pub(crate) audit_failure: Option<SinkError>,
+    /// Time spent inside host calls this run: what the host costs a role.
+    pub(crate) host_time: std::time::Duration,
 }
 
 impl CallContext {
@@ -92,6 +94,7 @@ impl CallContext {
             handles: Default::default(),
             proposals: Vec::new(),
             audit_failure: None,
+            host_time: std::time::Duration::ZERO,
         }
     }
 
@@ -169,6 +172,7 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, call: C) -> Result<C::
         Err(e) => ctx.scrub(&super::error_text(e)),
     };
     record(ctx, &event(ctx, name, args, decision, outcome, started))?;
+    ctx.host_time += started.elapsed();
     result
 }
 

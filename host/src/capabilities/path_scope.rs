@@ -27,15 +27,7 @@ impl TryFrom<RawPathScope> for PathScope {
     type Error = String;
 
     fn try_from(raw: RawPathScope) -> Result<Self, String> {
-        let mut builder = GlobSetBuilder::new();
-        for pattern in &raw.paths {
-            builder.add(compile(pattern)?);
-        }
-        let set = builder.build().map_err(|e| e.to_string())?;
-        Ok(PathScope {
-            patterns: raw.paths,
-            set,
-        })
+        PathScope::new(raw.paths)
     }
 }
 
@@ -56,6 +48,35 @@ fn compile(pattern: &str) -> Result<Glob, String> {
 }
 
 impl PathScope {
+    /// Compiles `patterns`; an error carries its own fix (see [`error_fix`]).
+    pub fn new(patterns: Vec<String>) -> Result<PathScope, String> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in &patterns {
+            builder.add(compile(pattern)?);
+        }
+        let set = builder.build().map_err(|e| e.to_string())?;
+        Ok(PathScope { patterns, set })
+    }
+
+    /// The literal part of each pattern before its first wildcard: what to
+    /// list to find every path the scope could allow.
+    pub fn prefixes(&self) -> Vec<String> {
+        let mut prefixes: Vec<String> = self
+            .patterns
+            .iter()
+            .map(|p| {
+                let end = p.find(['*', '?', '[', '{']).unwrap_or(p.len());
+                p[..p[..end].rfind('/').map_or(0, |i| i + 1)].to_string()
+            })
+            .collect();
+        prefixes.sort();
+        prefixes.dedup();
+        // A prefix inside another lists nothing new.
+        let all = prefixes.clone();
+        prefixes.retain(|p| !all.iter().any(|q| q != p && p.starts_with(q.as_str())));
+        prefixes
+    }
+
     pub fn allows(&self, path: &str) -> bool {
         is_clean_path(path) && self.set.is_match(path)
     }

@@ -93,8 +93,8 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     )))
 }
 
-pub(crate) fn print_table(rows: &[[String; 4]]) {
-    let widths: Vec<usize> = (0..4)
+pub(crate) fn print_table<const N: usize>(rows: &[[String; N]]) {
+    let widths: Vec<usize> = (0..N)
         .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
         .collect();
     for row in rows {

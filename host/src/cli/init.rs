@@ -11,6 +11,7 @@ pub(crate) struct Args {
 }
 
 const DEFAULT_POLICY: &str = include_str!("../../../policies/default.toml");
+const DEFAULT_WORKFLOW: &str = include_str!("../../../policies/workflow.toml");
 const LAYOUT: [&str; 4] = ["secrets", "policies", "logs", "manifests"];
 
 pub(crate) fn run(args: Args) -> Result<(), Failure> {
@@ -40,13 +41,17 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
     // Opening creates the store's lock file, so later commands (a dry run
     // included) find secrets/ complete and add nothing to it.
     super::open_store(&args.dir)?;
-    let policy = args.dir.join("policies/default.toml");
-    if policy.exists() {
-        println!("kept existing {}", policy.display());
-    } else {
-        std::fs::write(&policy, DEFAULT_POLICY)
-            .with_context(|| format!("writing {}", policy.display()))?;
-        println!("wrote {}", policy.display());
+    for (name, text) in [
+        ("default.toml", DEFAULT_POLICY),
+        ("workflow.toml", DEFAULT_WORKFLOW),
+    ] {
+        let file = args.dir.join("policies").join(name);
+        if file.exists() {
+            println!("kept existing {}", file.display());
+        } else {
+            std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+            println!("wrote {}", file.display());
+        }
     }
     println!(
         "project ready in {}: run `agentward --project {} check`",

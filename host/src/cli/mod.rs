@@ -3,6 +3,7 @@
 mod audit;
 mod check;
 mod init;
+mod rotate;
 mod run;
 mod secrets;
 mod store_args;
@@ -40,6 +41,18 @@ enum Command {
     /// Verify the audit log, render its timeline, or recover it after a crash.
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Plan and run a rotation of what is due by cadence, or of one secret
+    /// on a suspected breach (exit 3: waiting for approvals or the window).
+    Rotate(rotate::RotateArgs),
+    /// Continue a change after a crash, an approval or the window opening.
+    Resume(rotate::ResumeArgs),
+    /// Sign a change's plan hash as an approver.
+    Approve(rotate::ApproveArgs),
+    /// Print a change's plan, approvals and per-secret states.
+    Show(rotate::ShowArgs),
+    /// Manage approver keys.
+    #[command(subcommand)]
+    Approver(rotate::ApproverCommand),
 }
 
 /// A failure and the exit code it maps to.
@@ -70,6 +83,11 @@ pub(crate) fn main() -> ExitCode {
         Command::Run(args) => run::run(&cli.project, args),
         Command::Secrets(command) => secrets::run(&cli.project, command),
         Command::Audit(command) => audit::run(&cli.project, command),
+        Command::Rotate(args) => rotate::rotate(&cli.project, args),
+        Command::Resume(args) => rotate::resume(&cli.project, args),
+        Command::Approve(args) => rotate::approve(&cli.project, args),
+        Command::Show(args) => rotate::show(&cli.project, args),
+        Command::Approver(command) => rotate::approver(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

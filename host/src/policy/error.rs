@@ -61,7 +61,12 @@ impl PolicyError {
 
     pub(crate) fn from_toml(path: &Path, text: &str, error: &toml::de::Error) -> PolicyError {
         let offset = error.span().map_or(0, |s| s.start);
-        let message = error.message().trim();
+        PolicyError::with_fix(path, text, offset, error.message())
+    }
+
+    /// An error at `offset` whose message may carry its own fix (see [`error_fix`]).
+    pub(crate) fn with_fix(path: &Path, text: &str, offset: usize, message: &str) -> PolicyError {
+        let message = message.trim();
         let (message, fix) = match message.split_once(FIX_MARKER) {
             Some((message, fix)) => (message.to_string(), fix.to_string()),
             None => (message.to_string(), fix_for(message)),

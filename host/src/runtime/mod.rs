@@ -176,7 +176,10 @@ pub struct RunOutcome {
     pub stderr: String,
     pub proposals: Vec<Proposal>,
     pub fuel_used: u64,
+    /// Instantiation, guest code and host calls.
     pub duration: Duration,
+    /// Of `duration`, the time spent inside host calls.
+    pub host_call_time: Duration,
 }
 
 /// The store data of one run.
@@ -471,6 +474,7 @@ impl Host {
             proposals: calls.proposals.clone(),
             fuel_used,
             duration: started.elapsed(),
+            host_call_time: calls.host_time,
         })
     }
 }

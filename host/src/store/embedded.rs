@@ -552,6 +552,13 @@ impl SecretStore for EmbeddedStore {
         })
     }
 
+    fn set_expires(&self, path: &str, expires: Option<&str>) -> Result<(), StoreError> {
+        self.update(path, false, |_, doc| {
+            doc.attributes.expires = expires.map(str::to_string);
+            Ok(())
+        })
+    }
+
     fn relabel(&self, path: &str, change: &mut LabelChange<'_>) -> Result<(), StoreError> {
         self.update(path, false, |_, doc| {
             let mut labels: Vec<Vec<Label>> =

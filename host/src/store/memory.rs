@@ -118,6 +118,15 @@ impl SecretStore for MemoryStore {
         secret.set_labels(labels);
         Ok(())
     }
+
+    fn set_expires(&self, path: &str, expires: Option<&str>) -> Result<(), StoreError> {
+        let mut secrets = self.lock();
+        let secret = secrets.get_mut(path).ok_or_else(|| StoreError::NotFound {
+            path: path.to_string(),
+        })?;
+        secret.attributes.expires = expires.map(str::to_string);
+        Ok(())
+    }
 }
 
 impl Secret {

@@ -106,6 +106,16 @@ pub struct SecretMeta {
     pub attributes: SecretAttributes,
 }
 
+impl SecretMeta {
+    /// The version carrying `label`, if any.
+    pub fn holder(&self, label: Label) -> Option<u32> {
+        self.versions
+            .iter()
+            .find(|v| v.labels.contains(&label))
+            .map(|v| v.version)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("secret {path} does not exist")]
@@ -189,6 +199,11 @@ pub trait SecretStore: Send + Sync {
     /// primitive. `change` may run more than once when a backend retries
     /// after another writer's unrelated label move.
     fn relabel(&self, path: &str, change: &mut LabelChange<'_>) -> Result<(), StoreError>;
+
+    /// Sets (or clears) when `path`'s current credential expires: a
+    /// rotation records the new credential's expiry at promotion and puts
+    /// the old one back on rollback.
+    fn set_expires(&self, path: &str, expires: Option<&str>) -> Result<(), StoreError>;
 
     /// Moves `label` to `to_version` if, and only if, it currently sits on
     /// `expected_from` (`None`: the label must not be on any version yet).

@@ -1246,6 +1246,27 @@ impl SecretStore for OpenBaoStore {
         check_path(path)?;
         self.update_labels(path, |l, _| change(l))
     }
+
+    /// KV v2 replaces `custom_metadata` as a whole, so the other fields
+    /// are read and written back with it.
+    fn set_expires(&self, path: &str, expires: Option<&str>) -> Result<(), StoreError> {
+        check_path(path)?;
+        let mut custom = self.existing_metadata(path)?.custom;
+        match expires {
+            Some(t) => custom.insert("attr.expires".into(), t.to_string()),
+            None => custom.remove("attr.expires"),
+        };
+        let api_path = format!("{}/metadata/{}", self.mount, self.kv(path));
+        let reply = self.request(
+            Method::Post,
+            &api_path,
+            Some(&json!({ "custom_metadata": custom })),
+        )?;
+        match reply.status {
+            200 | 204 => Ok(()),
+            _ => Err(self.fail("set the expiry of", path, &reply)),
+        }
+    }
 }
 
 #[cfg(test)]

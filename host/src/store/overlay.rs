@@ -15,7 +15,8 @@
 
 use super::{
     labels::{self, holder},
-    Label, LabelChange, SecretMeta, SecretStore, SecretValue, StoreError, VersionMeta,
+    Label, LabelChange, SecretAttributes, SecretMeta, SecretStore, SecretValue, StoreError,
+    VersionMeta,
 };
 use std::collections::BTreeMap;
 use std::fmt;
@@ -43,6 +44,11 @@ pub enum PlannedChange {
         path: String,
         label: Label,
         from: u32,
+    },
+    /// The secret's expiry set (or cleared).
+    SetExpires {
+        path: String,
+        expires: Option<String>,
     },
 }
 
@@ -88,6 +94,10 @@ impl fmt::Display for PlannedChange {
                 "would remove label {} of {path} from version {from}",
                 label.as_str()
             ),
+            PlannedChange::SetExpires { path, expires } => match expires {
+                Some(t) => write!(f, "would set {path} to expire {t}"),
+                None => write!(f, "would clear the expiry of {path}"),
+            },
         }
     }
 }
@@ -114,6 +124,8 @@ struct Layered {
     added: Vec<(VersionMeta, SecretValue)>,
     /// The combined labels: `labels[i]` are version `i + 1`'s.
     labels: Vec<Vec<Label>>,
+    /// An expiry set by the dry run, over the base's.
+    expires: Option<Option<String>>,
 }
 
 impl DryRunStore {
@@ -158,6 +170,7 @@ impl DryRunStore {
                     base,
                     added: Vec::new(),
                     labels,
+                    expires: None,
                 },
             );
         }
@@ -214,14 +227,18 @@ impl Layered {
         for (meta, labels) in versions.iter_mut().zip(&self.labels) {
             meta.labels = labels.clone();
         }
+        let mut attributes: SecretAttributes = self
+            .base
+            .as_ref()
+            .map(|m| m.attributes.clone())
+            .unwrap_or_default();
+        if let Some(expires) = &self.expires {
+            attributes.expires = expires.clone();
+        }
         SecretMeta {
             path: path.to_string(),
             versions,
-            attributes: self
-                .base
-                .as_ref()
-                .map(|m| m.attributes.clone())
-                .unwrap_or_default(),
+            attributes,
         }
     }
 }
@@ -318,6 +335,17 @@ impl SecretStore for DryRunStore {
         let planned = diff(path, &secret.labels, &labels);
         secret.labels = labels;
         state.changes.extend(planned);
+        Ok(())
+    }
+
+    fn set_expires(&self, path: &str, expires: Option<&str>) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let secret = self.layered(&mut state, path, false)?;
+        secret.expires = Some(expires.map(str::to_string));
+        state.changes.push(PlannedChange::SetExpires {
+            path: path.to_string(),
+            expires: expires.map(str::to_string),
+        });
         Ok(())
     }
 }

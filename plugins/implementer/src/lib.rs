@@ -1,45 +1,62 @@
-//! Implementer: mints a new credential, stores it as the pending version and
-//! stages the configuration change that will use it.
+//! Implementer: mints a new credential, stores it as the pending version,
+//! stages the configuration that will use it, and revokes credentials the
+//! orchestrator retires.
 //!
-//! Input: `{"path": "npm/token", "length": 40, "npmrc": {"root": "repos", "file": "app/.npmrc"}}`.
-//! The value never leaves the host again: the report carries only the
-//! version number, and the staged `.npmrc` refers to `${NPM_TOKEN}`.
+//! Input: an [`ImplementTask`]; output: [`Changes`] after `mint` or
+//! `stage`, [`Revocation`] after `revoke`. The value never leaves the host
+//! again: the handoff carries the version number, and the staged `.npmrc`
+//! refers to `${NPM_TOKEN}`.
+//!
+//! Config (the workflow step's `input`): `length` of a generated token
+//! (default 40), `prefix` (default `npm_`), and `npmrc`: the files to stage,
+//! as `[{"root": "repos", "file": "app/.npmrc"}]`.
 
+use agentward_handoff::{Changes, Check, ImplementTask, Revocation, StagedFile};
 use agentward_sdk::{export_role, secrets_write, workspace, Report, Role, Task};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-struct Input {
-    path: String,
+#[serde(deny_unknown_fields)]
+struct Config {
     #[serde(default = "default_length")]
     length: usize,
-    npmrc: Option<NpmrcTarget>,
-}
-
-#[derive(Deserialize)]
-struct NpmrcTarget {
-    root: String,
-    file: String,
+    #[serde(default = "default_prefix")]
+    prefix: String,
+    #[serde(default)]
+    npmrc: Vec<StagedFile>,
 }
 
 fn default_length() -> usize {
     40
 }
 
+fn default_prefix() -> String {
+    "npm_".into()
+}
+
+fn config(value: serde_json::Value) -> Result<Config, String> {
+    let value = if value.is_null() {
+        serde_json::json!({})
+    } else {
+        value
+    };
+    serde_json::from_value(value).map_err(|e| format!("implementer config: {e}"))
+}
+
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-fn mint(length: usize) -> Result<String, String> {
+fn mint(prefix: &str, length: usize) -> Result<String, String> {
     // Bytes at or above `limit` are rejected so every character is equally
     // likely (256 is not a multiple of 62).
     let limit = (256 - 256 % ALPHABET.len()) as u8;
-    let mut token = String::from("npm_");
+    let mut token = String::from(prefix);
     let mut random = [0u8; 64];
-    while token.len() < length + 4 {
+    while token.len() < prefix.len() + length {
         getrandom::fill(&mut random).map_err(|e| format!("no randomness: {e}"))?;
         for byte in random
             .iter()
             .filter(|b| **b < limit)
-            .take(length + 4 - token.len())
+            .take(prefix.len() + length - token.len())
         {
             token.push(ALPHABET[*byte as usize % ALPHABET.len()] as char);
         }
@@ -62,33 +79,89 @@ fn stage_npmrc(current: &str) -> String {
     lines.join("\n") + "\n"
 }
 
+fn stage(config: &Config) -> Result<Vec<StagedFile>, String> {
+    for target in &config.npmrc {
+        let current = workspace::read_file(&target.root, &target.file)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        workspace::propose_change(&target.root, &target.file, stage_npmrc(&current).as_bytes())
+            .map_err(|e| format!("staging {}: {}", target.file, e.message()))?;
+    }
+    Ok(config.npmrc.clone())
+}
+
+fn report<T: serde::Serialize>(summary: String, output: &T) -> Result<Report, String> {
+    Ok(Report {
+        summary,
+        output: serde_json::to_string(output).map_err(|e| e.to_string())?,
+    })
+}
+
 struct Implementer;
 
 impl Role for Implementer {
     fn run(task: Task) -> Result<Report, String> {
-        let input: Input =
+        let implement: ImplementTask =
             serde_json::from_str(&task.input).map_err(|e| format!("implementer input: {e}"))?;
-        let token = mint(input.length)?;
-        let version = secrets_write::put_pending(&input.path, &token)
-            .map_err(|e| format!("storing pending version: {}", e.message()))?;
-        let mut staged = Vec::new();
-        if let Some(target) = input.npmrc {
-            let current = workspace::read_file(&target.root, &target.file)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            workspace::propose_change(&target.root, &target.file, stage_npmrc(&current).as_bytes())
-                .map_err(|e| format!("staging {}: {}", target.file, e.message()))?;
-            staged.push(target.file);
+        match implement {
+            ImplementTask::Mint {
+                path, config: c, ..
+            } => {
+                let c = config(c)?;
+                let token = mint(&c.prefix, c.length)?;
+                let version = secrets_write::put_pending(&path, &token)
+                    .map_err(|e| format!("storing pending version: {}", e.message()))?;
+                agentward_sdk::info(&format!("stored version {version} of {path} as pending"));
+                let staged = stage(&c)?;
+                let changes = Changes {
+                    path: path.clone(),
+                    version,
+                    credential_id: None,
+                    expires: None,
+                    validation: vec![Check {
+                        name: "format".into(),
+                        passed: token.len() == c.prefix.len() + c.length,
+                        detail: format!("{} characters after the prefix", c.length),
+                    }],
+                    staged,
+                };
+                report(
+                    format!("minted version {version} of {path} (pending)"),
+                    &changes,
+                )
+            }
+            ImplementTask::Stage {
+                path,
+                version,
+                config: c,
+                ..
+            } => {
+                let c = config(c)?;
+                let changes = Changes {
+                    path: path.clone(),
+                    version,
+                    credential_id: None,
+                    expires: None,
+                    validation: Vec::new(),
+                    staged: stage(&c)?,
+                };
+                report(
+                    format!("staged files for version {version} of {path}"),
+                    &changes,
+                )
+            }
+            ImplementTask::Revoke { path, version, .. } => {
+                // A generated token has no issuer: retiring it is the
+                // orchestrator's label move, and nothing here stays live.
+                let revocation = Revocation {
+                    path: path.clone(),
+                    version,
+                    revoked: true,
+                    detail: "generated credential: no issuer holds it".into(),
+                };
+                report(format!("retired version {version} of {path}"), &revocation)
+            }
         }
-        agentward_sdk::info(&format!(
-            "stored version {version} of {} as pending",
-            input.path
-        ));
-        Ok(Report {
-            summary: format!("minted version {version} of {} (pending)", input.path),
-            output: serde_json::json!({ "path": input.path, "version": version, "staged": staged })
-                .to_string(),
-        })
     }
 }
 

@@ -1,54 +1,175 @@
-//! Planner: finds the secrets under a prefix that are due for rotation.
+//! Planner: decides which secrets a change rotates, and when.
 //!
-//! Input: `{"prefix": "npm/", "due_within_days": 14, "now": "2026-11-25T00:00:00Z"}`.
-//! It sees metadata only (`secrets-meta`); it can neither read nor write values.
+//! Input: a [`PlanTask`]; output: a [`Plan`]. A secret is due when its
+//! current version is older than its cadence (the `cadence_days` custom
+//! attribute, else the workflow's) or it expires within the lead time. A
+//! breach plan holds exactly the suspected path and never waits for the
+//! window. The Planner sees metadata only (`secrets-meta`).
 
+use agentward_handoff::{DailyWindow, Plan, PlanItem, PlanTask, Trigger};
 use agentward_sdk::{export_role, secrets_meta, Report, Role, Task};
-use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime, Time};
 
-#[derive(Deserialize)]
-struct Input {
-    prefix: String,
-    /// RFC 3339 timestamps compare correctly as strings when both are UTC `Z`.
-    now: String,
-    #[serde(default)]
-    due_before: Option<String>,
+fn parse_ts(text: &str, what: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| format!("{what} {text:?} is not RFC 3339: {e}"))
+}
+
+fn format_ts(ts: OffsetDateTime) -> String {
+    ts.format(&Rfc3339).unwrap_or_default()
+}
+
+fn parse_hhmm(text: &str) -> Result<Time, String> {
+    let bad = || format!("window time {text:?} is not HH:MM");
+    let (h, m) = text.split_once(':').ok_or_else(bad)?;
+    Time::from_hms(
+        h.parse().map_err(|_| bad())?,
+        m.parse().map_err(|_| bad())?,
+        0,
+    )
+    .map_err(|_| bad())
+}
+
+/// `None` if `now` is inside the window, else the next time it opens.
+fn next_window_start(
+    now: OffsetDateTime,
+    window: &DailyWindow,
+) -> Result<Option<OffsetDateTime>, String> {
+    let (start, end) = (parse_hhmm(&window.start)?, parse_hhmm(&window.end)?);
+    let t = now.time();
+    let inside = if start <= end {
+        t >= start && t < end
+    } else {
+        t >= start || t < end
+    };
+    if inside {
+        return Ok(None);
+    }
+    let today = now.replace_time(start);
+    Ok(Some(if today > now {
+        today
+    } else {
+        today + Duration::days(1)
+    }))
+}
+
+struct Candidate {
+    path: String,
+    current: Option<u32>,
+    reason: Option<String>,
+    cadence_days: u32,
+    scopes: Vec<String>,
+}
+
+fn assess(task: &PlanTask, now: OffsetDateTime, path: &str) -> Result<Candidate, String> {
+    let info =
+        secrets_meta::describe(path).map_err(|e| format!("describe {path}: {}", e.message()))?;
+    let current = info
+        .versions
+        .iter()
+        .find(|v| v.labels.iter().any(|l| l == "current"));
+    let cadence_days = info
+        .custom
+        .iter()
+        .find(|(k, _)| k == "cadence_days")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(task.cadence_days);
+    let horizon = now + Duration::days(task.lead_days.into());
+    let mut reason = None;
+    if let Some(expires) = &info.expires {
+        if parse_ts(expires, "expiry")? <= horizon {
+            reason = Some(format!("expires {expires}, within {} days", task.lead_days));
+        }
+    }
+    match current {
+        None => reason = Some("has no current version".into()),
+        Some(v) if reason.is_none() => {
+            let due = parse_ts(&v.created, "creation time")? + Duration::days(cadence_days.into());
+            if due <= horizon {
+                reason = Some(format!(
+                    "version {} was created {}, older than its {cadence_days}-day cadence",
+                    v.version, v.created
+                ));
+            }
+        }
+        Some(_) => {}
+    }
+    Ok(Candidate {
+        path: path.to_string(),
+        current: current.map(|v| v.version),
+        reason,
+        cadence_days,
+        scopes: info.scopes,
+    })
 }
 
 struct Planner;
 
 impl Role for Planner {
     fn run(task: Task) -> Result<Report, String> {
-        let input: Input =
+        let plan_task: PlanTask =
             serde_json::from_str(&task.input).map_err(|e| format!("planner input: {e}"))?;
-        let horizon = input.due_before.unwrap_or_else(|| input.now.clone());
-        let mut due = Vec::new();
-        let mut not_due = Vec::new();
-        for path in secrets_meta::list_paths(&input.prefix).map_err(|e| format!("{e:?}"))? {
-            let info = secrets_meta::describe(&path).map_err(|e| format!("{e:?}"))?;
-            let current = info
-                .versions
-                .iter()
-                .find(|v| v.labels.iter().any(|l| l == "current"))
-                .map(|v| v.version);
-            let entry = serde_json::json!({
-                "path": path,
-                "current_version": current,
-                "expires": info.expires,
-            });
-            match &info.expires {
-                Some(expires) if expires.as_str() <= horizon.as_str() => due.push(entry),
-                _ => not_due.push(entry),
+        let now = parse_ts(&plan_task.now, "now")?;
+        let mut items = Vec::new();
+        let mut notes = Vec::new();
+        let mut not_due = 0;
+        let paths = match (&plan_task.trigger, &plan_task.breach) {
+            (Trigger::Breach, Some(path)) => vec![path.clone()],
+            (Trigger::Breach, None) => return Err("a breach plan needs the suspected path".into()),
+            (Trigger::Cadence, _) => {
+                let mut paths = Vec::new();
+                for prefix in &plan_task.prefixes {
+                    paths.extend(
+                        secrets_meta::list_paths(prefix)
+                            .map_err(|e| format!("list {prefix}: {}", e.message()))?,
+                    );
+                }
+                paths
             }
+        };
+        for path in paths {
+            let mut candidate = assess(&plan_task, now, &path)?;
+            if plan_task.trigger == Trigger::Breach {
+                candidate.reason = Some("suspected breach: rotate now".into());
+            }
+            let Some(reason) = candidate.reason else {
+                not_due += 1;
+                continue;
+            };
+            for failure in plan_task.failures.iter().filter(|f| f.path == path) {
+                notes.push(format!(
+                    "{path}: change {} ended {} ({}); planned again",
+                    failure.change_id, failure.outcome, failure.reason
+                ));
+            }
+            items.push(PlanItem {
+                path: candidate.path,
+                current_version: candidate.current,
+                reason,
+                cadence_days: candidate.cadence_days,
+                scopes: candidate.scopes,
+            });
         }
-        agentward_sdk::info(&format!("{} due, {} not due", due.len(), not_due.len()));
+        let not_before = match (&plan_task.window, plan_task.trigger) {
+            (Some(window), Trigger::Cadence) if !items.is_empty() => {
+                next_window_start(now, window)?.map(format_ts)
+            }
+            _ => None,
+        };
+        agentward_sdk::info(&format!("{} due, {not_due} not due", items.len()));
+        let summary = match &not_before {
+            Some(t) => format!("{} secrets due; the window opens at {t}", items.len()),
+            None => format!("{} secrets due, {not_due} not due", items.len()),
+        };
+        let plan = Plan {
+            items,
+            not_before,
+            notes,
+        };
         Ok(Report {
-            summary: format!(
-                "{} of {} secrets due for rotation",
-                due.len(),
-                due.len() + not_due.len()
-            ),
-            output: serde_json::json!({ "due": due, "not_due": not_due }).to_string(),
+            summary,
+            output: serde_json::to_string(&plan).map_err(|e| e.to_string())?,
         })
     }
 }

@@ -1,15 +1,24 @@
-//! Reviewer: checks staged configuration for plaintext credentials.
+//! Reviewer: checks a change's staged files before anything is tested.
 //!
-//! Input: `{"root": "repos", "files": ["app/.npmrc"]}`. A token line must
-//! refer to an environment variable (`${NPM_TOKEN}`), never hold a literal.
+//! Input: a [`ReviewTask`]; output: a [`SignOff`]. It refuses a change that
+//! commits a plaintext credential, touches a file outside the allowed names
+//! (config `allowed_files`, file-name suffixes, default `[".npmrc"]`), or
+//! hands off a version other than the one under review. It reads the
+//! current files through `workspace` to say what changed.
 
+use agentward_handoff::{Finding, ReviewTask, SignOff};
 use agentward_sdk::{export_role, workspace, Report, Role, Task};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-struct Input {
-    root: String,
-    files: Vec<String>,
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default = "default_allowed")]
+    allowed_files: Vec<String>,
+}
+
+fn default_allowed() -> Vec<String> {
+    vec![".npmrc".into()]
 }
 
 /// Lines of `text` that carry a literal credential.
@@ -31,27 +40,86 @@ struct Reviewer;
 
 impl Role for Reviewer {
     fn run(task: Task) -> Result<Report, String> {
-        let input: Input =
+        let review: ReviewTask =
             serde_json::from_str(&task.input).map_err(|e| format!("reviewer input: {e}"))?;
+        let config_value = if review.config.is_null() {
+            serde_json::json!({})
+        } else {
+            review.config.clone()
+        };
+        let config: Config =
+            serde_json::from_value(config_value).map_err(|e| format!("reviewer config: {e}"))?;
         let mut findings = Vec::new();
-        for file in &input.files {
-            let bytes = workspace::read_file(&input.root, file)
-                .map_err(|e| format!("reading {file}: {}", e.message()))?;
-            for line in plaintext_tokens(&String::from_utf8_lossy(&bytes)) {
-                findings.push(serde_json::json!({ "file": file, "line": line, "problem": "plaintext credential" }));
+        let mut finding = |file: Option<&str>, message: String| {
+            findings.push(Finding {
+                file: file.map(str::to_string),
+                message,
+            })
+        };
+        if review.changes.path != review.path || review.changes.version != review.version {
+            finding(
+                None,
+                format!(
+                    "the changes are for {} version {}, not {} version {}",
+                    review.changes.path, review.changes.version, review.path, review.version
+                ),
+            );
+        }
+        if review.proposed.len() != review.changes.staged.len() {
+            finding(
+                None,
+                "the staged files and their proposed contents do not match".into(),
+            );
+        }
+        let mut changed = 0;
+        for (staged, proposed) in review.changes.staged.iter().zip(&review.proposed) {
+            let file = staged.file.as_str();
+            if !config
+                .allowed_files
+                .iter()
+                .any(|suffix| file.ends_with(suffix.as_str()))
+            {
+                finding(
+                    Some(file),
+                    format!("not an allowed file (allowed: {:?})", config.allowed_files),
+                );
+            }
+            for line in plaintext_tokens(proposed) {
+                finding(
+                    Some(file),
+                    format!("line {line} holds a plaintext credential"),
+                );
+            }
+            let before = workspace::read_file(&staged.root, file)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            if before != *proposed {
+                changed += 1;
             }
         }
         let approved = findings.is_empty();
+        let summary = if approved {
+            format!(
+                "approved version {} of {}: {changed} files change, no plaintext credentials",
+                review.version, review.path
+            )
+        } else {
+            format!(
+                "rejected version {} of {}: {} findings",
+                review.version,
+                review.path,
+                findings.len()
+            )
+        };
+        let sign_off = SignOff {
+            path: review.path,
+            version: review.version,
+            approved,
+            findings,
+        };
         Ok(Report {
-            summary: if approved {
-                format!(
-                    "approved: {} files, no plaintext credentials",
-                    input.files.len()
-                )
-            } else {
-                format!("rejected: {} plaintext credentials", findings.len())
-            },
-            output: serde_json::json!({ "approved": approved, "findings": findings }).to_string(),
+            summary,
+            output: serde_json::to_string(&sign_off).map_err(|e| e.to_string())?,
         })
     }
 }

@@ -1,61 +1,141 @@
 //! Tester: proves a credential works without ever seeing it.
 //!
-//! Input: `{"path": "npm/token", "label": "pending", "url": "http://127.0.0.1:4873/-/whoami"}`.
-//! It takes a handle, sends it as a bearer token (the host substitutes the
-//! value at the edge) and reports the status.
+//! Input: a [`TestTask`]; output: a [`Verification`]. It takes a handle on
+//! the version under test and runs each configured check with it as a
+//! bearer token (the host substitutes the value at the edge). Config:
+//! `checks: [{"name": "auth", "url": "http://127.0.0.1:4873/-/whoami",
+//! "expect_status": 200}]`; with none, the one check is that the version
+//! carries the label it should. In a dry run the HTTP checks are listed,
+//! not sent: a placeholder credential proves nothing about a registry.
 
-use agentward_sdk::{export_role, handles, http, Report, Role, Task};
+use agentward_handoff::{Check, TestTask, Verification};
+use agentward_sdk::{export_role, handles, http, secrets_meta, Report, Role, Task};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-struct Input {
-    path: String,
-    #[serde(default = "default_label")]
-    label: String,
-    url: Option<String>,
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    checks: Vec<HttpCheck>,
 }
 
-const MAX_BODY_CHARS: usize = 1024;
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpCheck {
+    name: String,
+    url: String,
+    #[serde(default = "default_status")]
+    expect_status: u16,
+}
 
-fn default_label() -> String {
-    "pending".into()
+fn default_status() -> u16 {
+    200
+}
+
+const MAX_DETAIL_CHARS: usize = 200;
+
+fn label_check(task: &TestTask) -> Check {
+    let carries = secrets_meta::describe(&task.path).map(|info| {
+        info.versions
+            .iter()
+            .any(|v| v.version == task.version && v.labels.iter().any(|l| *l == task.label))
+    });
+    match carries {
+        Ok(passed) => Check {
+            name: "label".into(),
+            passed,
+            detail: format!(
+                "version {} {} {}",
+                task.version,
+                if passed { "is" } else { "is not" },
+                task.label
+            ),
+        },
+        Err(e) => Check {
+            name: "label".into(),
+            passed: false,
+            detail: e.message().to_string(),
+        },
+    }
+}
+
+fn http_check(check: &HttpCheck, handle: &str) -> Check {
+    let result = http::send(&http::Request {
+        method: "GET".into(),
+        url: check.url.clone(),
+        headers: vec![("authorization".into(), format!("Bearer {handle}"))],
+        body: None,
+    });
+    let (passed, detail) = match result {
+        Ok(response) => {
+            let body: String = String::from_utf8_lossy(&response.body)
+                .chars()
+                .take(MAX_DETAIL_CHARS)
+                .collect();
+            (
+                response.status == check.expect_status,
+                format!(
+                    "GET {}: HTTP {} (expected {}) {body}",
+                    check.url, response.status, check.expect_status
+                ),
+            )
+        }
+        Err(e) => (false, format!("GET {}: {}", check.url, e.message())),
+    };
+    Check {
+        name: check.name.clone(),
+        passed,
+        detail,
+    }
 }
 
 struct Tester;
 
 impl Role for Tester {
     fn run(task: Task) -> Result<Report, String> {
-        let input: Input =
+        let test: TestTask =
             serde_json::from_str(&task.input).map_err(|e| format!("tester input: {e}"))?;
-        let handle = handles::acquire(&input.path, &input.label)
-            .map_err(|e| format!("handle for {}: {}", input.path, e.message()))?;
-        let (status, body) = match &input.url {
-            None => (None, None),
-            Some(url) => {
-                let response = http::send(&http::Request {
-                    method: "GET".into(),
-                    url: url.clone(),
-                    headers: vec![("authorization".into(), format!("Bearer {handle}"))],
-                    body: None,
-                })
-                .map_err(|e| format!("GET {url}: {}", e.message()))?;
-                // The registry's answer (e.g. whoami's username) helps a
-                // human reading the report; the host has already scrubbed
-                // any secret from it.
-                let body = String::from_utf8_lossy(&response.body);
-                let body: String = body.chars().take(MAX_BODY_CHARS).collect();
-                (Some(response.status), Some(body))
-            }
+        let config_value = if test.config.is_null() {
+            serde_json::json!({})
+        } else {
+            test.config.clone()
         };
-        handles::release(&handle);
-        let passed = status.is_none_or(|s| (200..300).contains(&s));
+        let config: Config =
+            serde_json::from_value(config_value).map_err(|e| format!("tester config: {e}"))?;
+        let mut checks = vec![label_check(&test)];
+        if !config.checks.is_empty() {
+            if test.dry_run {
+                checks.extend(config.checks.iter().map(|c| Check {
+                    name: c.name.clone(),
+                    passed: true,
+                    detail: format!(
+                        "dry run: would GET {} expecting HTTP {}",
+                        c.url, c.expect_status
+                    ),
+                }));
+            } else {
+                let handle = handles::acquire(&test.path, &test.label)
+                    .map_err(|e| format!("handle for {}: {}", test.path, e.message()))?;
+                checks.extend(config.checks.iter().map(|c| http_check(c, &handle)));
+                handles::release(&handle);
+            }
+        }
+        let verification = Verification {
+            path: test.path,
+            version: test.version,
+            checks,
+        };
+        let failed = verification.checks.iter().filter(|c| !c.passed).count();
         Ok(Report {
-            summary: match status {
-                Some(s) => format!("auth check on {} ({}): HTTP {s}", input.path, input.label),
-                None => format!("{} ({}) exists", input.path, input.label),
-            },
-            output: serde_json::json!({ "passed": passed, "status": status, "body": body })
-                .to_string(),
+            summary: format!(
+                "{} of {} checks passed on version {} of {} ({})",
+                verification.checks.len() - failed,
+                verification.checks.len(),
+                verification.version,
+                verification.path,
+                test.label
+            ),
+            output: serde_json::to_string(&verification).map_err(|e| e.to_string())?,
         })
     }
 }

@@ -1,0 +1,520 @@
+//! `agentward rotate`, `resume`, `approve`, `show` and `approver new`: the
+//! orchestrator at the command line.
+//!
+//! Exit codes: 0 every secret of the change is DONE (or nothing was due);
+//! 1 a secret was ABORTED or ROLLED_BACK, or the change stopped (resume
+//! it); 2 bad input; 3 the change waits for approvals or its window.
+
+use super::Failure;
+use agentward::audit::keys::NoteSigner;
+use agentward::audit::{AuditKeys, AuditLog, Durability};
+use agentward::orchestrator::manifest::{ItemState, Manifest};
+use agentward::orchestrator::workflow::Workflow;
+use agentward::orchestrator::{Drive, Orchestrator, Progress, Quiet};
+use agentward::policy::Policy;
+use agentward::runtime::Host;
+use agentward::store::overlay::DryRunStore;
+use agentward::store::SecretStore;
+use anyhow::{anyhow, Context};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Exit code of a change that waits for approvals or its window.
+const EXIT_WAITING: u8 = 3;
+
+#[derive(clap::Args)]
+pub(crate) struct Common {
+    /// The policy file (default: PROJECT/policies/default.toml).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// The workflow file (default: PROJECT/policies/workflow.toml).
+    #[arg(long)]
+    workflow: Option<PathBuf>,
+    /// Evaluate cadence and windows as of this time (RFC 3339, UTC) instead of now.
+    #[arg(long)]
+    now: Option<String>,
+    /// Print one JSON document instead of progress and a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: super::store_args::StoreArgs,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RotateArgs {
+    /// Rotate this secret now, outside the window, as a suspected breach.
+    #[arg(long, value_name = "PATH")]
+    breach: Option<String>,
+    /// Run the whole rotation against an in-memory overlay of the store:
+    /// roles run, nothing real changes, the manifest says what would.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ResumeArgs {
+    /// The change id (`rotate` printed it; `ls manifests/`).
+    change: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ApproveArgs {
+    change: String,
+    /// The approver's private key (`agentward approver new NAME`).
+    #[arg(long)]
+    key: PathBuf,
+    /// The plan hash the approver reviewed (`agentward show CHANGE`); the
+    /// approval is refused if the change's plan is not this one.
+    #[arg(long)]
+    plan_hash: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ShowArgs {
+    change: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum ApproverCommand {
+    /// Create an approver's ed25519 key pair: NAME.key (keep it private)
+    /// and NAME.pub (its line goes under [approvals.keys] in the workflow).
+    New {
+        name: String,
+        /// Where to write the two files.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+/// Everything a rotation command works with.
+struct Session {
+    policy: Policy,
+    workflow: Workflow,
+    store: Arc<dyn SecretStore>,
+    dry: Option<Arc<DryRunStore>>,
+    log: Arc<AuditLog>,
+    keys: AuditKeys,
+    host: Host,
+    manifests: PathBuf,
+}
+
+impl Session {
+    fn open(project: &Path, common: &Common, dry_run: bool) -> Result<Session, Failure> {
+        let policy = Policy::load(&super::policy_path(project, common.policy.clone()))?;
+        let workflow_path = common
+            .workflow
+            .clone()
+            .unwrap_or_else(|| project.join("policies/workflow.toml"));
+        let workflow = Workflow::load(&workflow_path)?;
+        let real = common.store.open(project)?;
+        let dry = dry_run.then(|| Arc::new(DryRunStore::new(real.clone())));
+        let store: Arc<dyn SecretStore> = match &dry {
+            Some(dry) => dry.clone(),
+            None => real,
+        };
+        let keys = super::audit_keys(project)?;
+        // A dry run changes nothing real, so its records need not reach the
+        // disk before each step; the closing checkpoint syncs them.
+        let durability = if dry_run {
+            Durability::Buffered
+        } else {
+            Durability::GroupCommit
+        };
+        let log = Arc::new(AuditLog::open_dir(&project.join("logs"), durability)?);
+        let redactor = agentward::audit::Redactor::new(*keys.hmac);
+        let host = super::host(project, log.clone(), store.clone(), redactor)?;
+        Ok(Session {
+            policy,
+            workflow,
+            store,
+            dry,
+            log,
+            keys,
+            host,
+            manifests: project.join("manifests"),
+        })
+    }
+
+    fn orchestrator<'s>(&'s self, progress: &'s dyn Progress) -> Result<Orchestrator<'s>, Failure> {
+        Orchestrator::new(
+            &self.host,
+            &self.policy,
+            &self.workflow,
+            self.store.clone(),
+            &self.log,
+            &self.keys,
+            self.manifests.clone(),
+            self.dry.is_some(),
+            progress,
+        )
+        .map_err(|e| Failure::BadInput(e.into()))
+    }
+}
+
+fn now(common: &Common) -> Result<String, Failure> {
+    match &common.now {
+        None => Ok(agentward::time::now_rfc3339()),
+        Some(t) => {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .with_context(|| format!("--now {t:?} is not an RFC 3339 time"))?;
+            Ok(t.clone())
+        }
+    }
+}
+
+pub(crate) fn rotate(project: &Path, args: RotateArgs) -> Result<(), Failure> {
+    let started = Instant::now();
+    let session = Session::open(project, &args.common, args.dry_run)?;
+    let now = now(&args.common)?;
+    let bar = Bar::new(args.common.json);
+    let mut orchestrator = session.orchestrator(&bar)?;
+    let planned = orchestrator
+        .plan(args.breach.as_deref(), &now)
+        .map_err(|e| Failure::Failed(e.into()))?;
+    let Some(mut manifest) = planned else {
+        if args.common.json {
+            println!(
+                "{}",
+                serde_json::json!({ "change_id": null, "items": [], "summary": "nothing due" })
+            );
+        } else {
+            println!("nothing is due for rotation");
+        }
+        return Ok(());
+    };
+    if !args.common.json {
+        eprintln!(
+            "change {} planned: {} secrets ({})",
+            manifest.change_id,
+            manifest.items.len(),
+            if args.dry_run { "dry run" } else { "live" }
+        );
+    }
+    let drive = orchestrator.drive(&mut manifest, &now);
+    finish(
+        &session,
+        &orchestrator,
+        &mut manifest,
+        drive,
+        started,
+        args.common.json,
+    )
+}
+
+pub(crate) fn resume(project: &Path, args: ResumeArgs) -> Result<(), Failure> {
+    let started = Instant::now();
+    let manifests = project.join("manifests");
+    let mut manifest = Manifest::load(&manifests, &args.change)?;
+    if manifest.dry_run && manifest.state != agentward::orchestrator::manifest::ChangeState::Closed
+    {
+        return Err(Failure::BadInput(anyhow!(
+            "change {} was a dry run, whose overlay lived only in that process\n  fix: run `agentward rotate --dry-run` again",
+            manifest.change_id
+        )));
+    }
+    let session = Session::open(project, &args.common, manifest.dry_run)?;
+    if session.workflow.digest != manifest.workflow.sha256 {
+        eprintln!(
+            "note: {} changed since the change was planned; its plan and approvals stand as recorded",
+            session.workflow.path.display()
+        );
+    }
+    let now = now(&args.common)?;
+    let bar = Bar::new(args.common.json);
+    let mut orchestrator = session.orchestrator(&bar)?;
+    let drive = orchestrator.drive(&mut manifest, &now);
+    finish(
+        &session,
+        &orchestrator,
+        &mut manifest,
+        drive,
+        started,
+        args.common.json,
+    )
+}
+
+pub(crate) fn approve(project: &Path, args: ApproveArgs) -> Result<(), Failure> {
+    let signer = NoteSigner::load(&args.key)?;
+    let mut manifest = Manifest::load(&project.join("manifests"), &args.change)?;
+    let session = Session::open(project, &args.common, false)?;
+    let mut orchestrator = session.orchestrator(&Quiet)?;
+    let missing = orchestrator
+        .approve(&mut manifest, &signer, args.plan_hash.as_deref())
+        .map_err(|e| Failure::BadInput(e.into()))?;
+    println!(
+        "{} approved plan {} of change {}",
+        signer.name(),
+        manifest.plan_hash,
+        manifest.change_id
+    );
+    if missing.is_empty() {
+        println!(
+            "approvals complete: run `agentward resume {}`",
+            manifest.change_id
+        );
+    } else {
+        for line in missing {
+            println!("still missing: {line}");
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn show(project: &Path, args: ShowArgs) -> Result<(), Failure> {
+    let manifest = Manifest::load(&project.join("manifests"), &args.change)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&manifest).expect("json"));
+        return Ok(());
+    }
+    println!(
+        "change {} ({}, {:?} trigger{}): {}",
+        manifest.change_id,
+        if manifest.dry_run { "dry run" } else { "live" },
+        manifest.trigger,
+        manifest
+            .breach
+            .as_deref()
+            .map_or(String::new(), |p| format!(" on {p}")),
+        manifest.state.as_str()
+    );
+    println!("plan hash {}", manifest.plan_hash);
+    for item in &manifest.plan.items {
+        println!("  {}: {}", item.path, item.reason);
+    }
+    for note in &manifest.plan.notes {
+        println!("  note: {note}");
+    }
+    for approval in &manifest.approvals {
+        println!("approved by {} at {}", approval.approver, approval.ts);
+    }
+    print_items(&manifest);
+    Ok(())
+}
+
+pub(crate) fn approver(command: ApproverCommand) -> Result<(), Failure> {
+    let ApproverCommand::New { name, out } = command;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Failure::BadInput(anyhow!(
+            "approver name {name:?}: use letters, digits, - and _"
+        )));
+    }
+    let signer = NoteSigner::generate(&name);
+    let (private, public) = (
+        out.join(format!("{name}.key")),
+        out.join(format!("{name}.pub")),
+    );
+    signer.write(&private, &public)?;
+    println!(
+        "wrote {} (keep it private) and {}",
+        private.display(),
+        public.display()
+    );
+    println!("add to the workflow's [approvals.keys]:");
+    println!("{name} = \"{}\"", signer.verifier().encode());
+    Ok(())
+}
+
+/// Prints the outcome (a table, or JSON) and maps it to the exit code.
+fn finish(
+    session: &Session,
+    orchestrator: &Orchestrator<'_>,
+    manifest: &mut Manifest,
+    drive: Result<Drive, agentward::orchestrator::OrchestratorError>,
+    started: Instant,
+    json: bool,
+) -> Result<(), Failure> {
+    let wall = started.elapsed();
+    let timing = &orchestrator.timing;
+    let planned: Vec<String> = session
+        .dry
+        .as_ref()
+        .map(|d| d.report().iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
+    if session.dry.is_some() && drive.is_ok() {
+        // A dry run's manifest is written once, at the end: it is the report.
+        manifest.save(&session.manifests)?;
+    }
+    let waiting = match &drive {
+        Ok(Drive::AwaitingApproval(missing)) => {
+            Some(format!("waiting for approval: {}", missing.join("; ")))
+        }
+        Ok(Drive::AwaitingWindow(at)) => Some(format!(
+            "waiting for the rotation window, which opens at {at}"
+        )),
+        _ => None,
+    };
+    let guest = timing.in_roles.saturating_sub(timing.in_host_calls);
+    if json {
+        let items: Vec<_> = manifest
+            .items
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "path": i.path,
+                    "old_version": i.expected_current,
+                    "new_version": i.new_version(),
+                    "state": i.state,
+                    "reason": i.reason,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "change_id": manifest.change_id,
+            "state": manifest.state,
+            "dry_run": manifest.dry_run,
+            "trigger": manifest.trigger,
+            "plan_hash": manifest.plan_hash,
+            "items": items,
+            "waiting": waiting,
+            "error": drive.as_ref().err().map(|e| e.to_string()),
+            "planned_changes": planned,
+            "timing": {
+                "wall_ms": ms(wall),
+                "role_runs": timing.role_runs,
+                "roles_ms": ms(timing.in_roles),
+                "guest_ms": ms(guest),
+                "host_calls_ms": ms(timing.in_host_calls),
+                "orchestrator_ms": ms(wall.saturating_sub(timing.in_roles)),
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+    } else {
+        print_items(manifest);
+        if !planned.is_empty() {
+            println!(
+                "dry run: nothing real changed; the store would see {} changes:",
+                planned.len()
+            );
+            for line in planned.iter().take(20) {
+                println!("  {line}");
+            }
+            if planned.len() > 20 {
+                println!(
+                    "  … and {} more (manifests/{}.json)",
+                    planned.len() - 20,
+                    manifest.change_id
+                );
+            }
+        }
+        if let Some(w) = &waiting {
+            println!("{w}");
+        }
+        println!(
+            "{:.0} ms in all: {} role runs took {:.0} ms ({:.0} ms guest, {:.0} ms in host calls); orchestration {:.0} ms",
+            ms(wall),
+            timing.role_runs,
+            ms(timing.in_roles),
+            ms(guest),
+            ms(timing.in_host_calls),
+            ms(wall.saturating_sub(timing.in_roles))
+        );
+    }
+    match drive {
+        Err(e) => Err(Failure::Failed(e.into())),
+        Ok(Drive::Closed) => {
+            if manifest.items.iter().all(|i| i.state == ItemState::Done) {
+                Ok(())
+            } else {
+                Err(Failure::Failed(anyhow!(
+                    "change {} did not complete for every secret; `agentward audit timeline {}` shows why",
+                    manifest.change_id,
+                    manifest.change_id
+                )))
+            }
+        }
+        Ok(_) => Err(Failure::Code(
+            EXIT_WAITING,
+            anyhow!("{}", waiting.unwrap_or_default()),
+        )),
+    }
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn print_items(manifest: &Manifest) {
+    let mut rows = vec![[
+        "PATH".to_string(),
+        "FROM".to_string(),
+        "TO".to_string(),
+        "STATE".to_string(),
+        "DETAIL".to_string(),
+    ]];
+    let version = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
+    for item in &manifest.items {
+        let detail = item
+            .reason
+            .clone()
+            .or_else(|| item.history.last().map(|t| t.note.clone()))
+            .unwrap_or_default();
+        rows.push([
+            item.path.clone(),
+            version(item.expected_current),
+            version(item.new_version()),
+            item.state.to_string(),
+            detail.chars().take(100).collect(),
+        ]);
+    }
+    super::check::print_table(&rows);
+    let counts: Vec<String> = manifest
+        .outcome()
+        .iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    println!("change {}: {}", manifest.change_id, counts.join(", "));
+}
+
+/// An indicatif bar over the change's secrets, on stderr, shown only on a
+/// terminal and never with --json.
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn new(json: bool) -> Bar {
+        use std::io::IsTerminal;
+        let bar = if json || !std::io::stderr().is_terminal() {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(0)
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} secrets {msg} ({eta})")
+                .expect("a valid template"),
+        );
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn started(&self, manifest: &Manifest) {
+        self.0.set_length(manifest.items.len() as u64);
+        self.0.set_position(
+            manifest
+                .items
+                .iter()
+                .filter(|i| i.state.is_terminal())
+                .count() as u64,
+        );
+    }
+
+    fn item_finished(&self, item: &agentward::orchestrator::manifest::Item) {
+        self.0.inc(1);
+        self.0.set_message(format!("{} {}", item.path, item.state));
+        if self.0.position() == self.0.length().unwrap_or(0) {
+            self.0.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,1195 @@
+//! The orchestrator: drives a change through the rotation state machine.
+//!
+//! A change is planned once (the Planner's [`Plan`], hashed, approved where
+//! the workflow says), then each of its secrets moves through
+//! `PLANNED → MINTED → PENDING_STORED → STAGED → VERIFIED → PROMOTED →
+//! OLD_REVOKED → DONE`, or `ABORTING → ABORTED` before promotion, or
+//! `ROLLING_BACK → ROLLED_BACK` after it. Every step is written as an
+//! intent to the manifest and the audit log before its effect and as a new
+//! state after it, and every effect is idempotent under the change id
+//! (a pending version is found by its change id, a promotion that already
+//! happened is recognised, a revocation of a revoked credential succeeds),
+//! so [`Orchestrator::drive`] after a crash simply continues from the
+//! manifest, forward or back, without losing or duplicating a credential.
+//!
+//! Roles do the work that needs their capabilities (mint, review, test,
+//! revoke); the orchestrator does only what no role may: moving labels,
+//! validating handoffs, and keeping the record.
+
+pub mod approvals;
+pub mod change_id;
+pub mod failpoint;
+pub mod manifest;
+pub mod notify;
+pub mod workflow;
+
+use crate::audit::{AuditError, AuditKeys, AuditLog, CallEvent, Decision, EventSink};
+use crate::capabilities::mediation::INTENT;
+use crate::capabilities::Task;
+use crate::policy::{Policy, RoleName};
+use crate::runtime::{Host, PreparedRole, RunError, RunOutcome, RuntimeError};
+use crate::store::{Label, SecretStore, StoreError};
+use agentward_handoff::{
+    Changes, Failure, ImplementTask, Plan, PlanTask, ReviewTask, Revocation, SignOff, TestPurpose,
+    TestTask, Trigger, Verification,
+};
+use manifest::{
+    ChangeState, Effect, FileDigest, Item, ItemState, Manifest, ManifestError, StagedChange,
+    Transition,
+};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use workflow::{Stage, Workflow};
+
+/// The `role` of the orchestrator's own audit records.
+pub const ORCHESTRATOR: &str = "orchestrator";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Approval(#[from] approvals::ApprovalError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error("the audit log refused a record, so the change stopped before its next effect: {0}\n  fix: free space or repair logs/, then `agentward resume` the change")]
+    Sink(#[from] crate::audit::SinkError),
+    /// Planning failed: no change exists yet, nothing was done.
+    #[error("planning failed: {0}")]
+    Plan(String),
+    /// Something outside the roles failed (the store, the audit log, a
+    /// revocation): the change stops where it is and `resume` continues it.
+    #[error("change {change_id} stopped at {path} ({state}): {reason}\n  fix: {fix}, then run `agentward resume {change_id}`")]
+    Stopped {
+        change_id: String,
+        path: String,
+        state: ItemState,
+        reason: String,
+        fix: String,
+    },
+}
+
+/// Why a step did not complete.
+enum StepFailure {
+    /// The role or its handoff failed: the item aborts or rolls back.
+    Abort(String),
+    /// Infrastructure failed: stop, and let `resume` retry.
+    Stop { reason: String, fix: String },
+}
+
+impl From<StoreError> for StepFailure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_)
+            | StoreError::Io { .. }
+            | StoreError::Kek { .. }
+            | StoreError::Corrupt { .. } => StepFailure::Stop {
+                reason: e.to_string(),
+                fix: "bring the secret store back".into(),
+            },
+            other => StepFailure::Abort(other.to_string()),
+        }
+    }
+}
+
+impl From<RunError> for StepFailure {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Audit { .. } | RunError::Store { .. } => StepFailure::Stop {
+                reason: e.to_string(),
+                fix: "repair the audit log or the store named above".into(),
+            },
+            other => StepFailure::Abort(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::audit::SinkError> for StepFailure {
+    fn from(e: crate::audit::SinkError) -> Self {
+        StepFailure::Stop {
+            reason: e.to_string(),
+            fix: "repair the audit log".into(),
+        }
+    }
+}
+
+/// Where the change stands after [`Orchestrator::drive`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Drive {
+    /// Every item is DONE, ABORTED or ROLLED_BACK.
+    Closed,
+    /// Waiting for approvals: one line per unmet rule.
+    AwaitingApproval(Vec<String>),
+    /// Waiting for the rotation window to open at this time.
+    AwaitingWindow(String),
+}
+
+/// Hooks for showing a long rotation's progress.
+pub trait Progress {
+    fn started(&self, _manifest: &Manifest) {}
+    fn item_finished(&self, _item: &Item) {}
+}
+
+/// No progress display (tests, `--json`).
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// Where the time of a rotation went.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Timing {
+    pub role_runs: u32,
+    /// Time inside role runs (instantiate + guest code + host calls).
+    pub in_roles: Duration,
+    /// Of that, time inside host calls (mediation, store, audit).
+    pub in_host_calls: Duration,
+}
+
+pub struct Orchestrator<'a> {
+    pub host: &'a Host,
+    pub policy: &'a Policy,
+    pub workflow: &'a Workflow,
+    /// The store the host's roles see (a dry-run overlay in a dry run).
+    pub store: Arc<dyn SecretStore>,
+    pub log: &'a AuditLog,
+    pub keys: &'a AuditKeys,
+    pub manifests: PathBuf,
+    pub dry_run: bool,
+    pub progress: &'a dyn Progress,
+    pub timing: Timing,
+    prepared: BTreeMap<RoleName, PreparedRole>,
+}
+
+impl<'a> Orchestrator<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        host: &'a Host,
+        policy: &'a Policy,
+        workflow: &'a Workflow,
+        store: Arc<dyn SecretStore>,
+        log: &'a AuditLog,
+        keys: &'a AuditKeys,
+        manifests: PathBuf,
+        dry_run: bool,
+        progress: &'a dyn Progress,
+    ) -> Result<Orchestrator<'a>, OrchestratorError> {
+        workflow
+            .check_against(policy)
+            .map_err(OrchestratorError::Plan)?;
+        Ok(Orchestrator {
+            host,
+            policy,
+            workflow,
+            store,
+            log,
+            keys,
+            manifests,
+            dry_run,
+            progress,
+            timing: Timing::default(),
+            prepared: BTreeMap::new(),
+        })
+    }
+
+    // ----- planning -------------------------------------------------------
+
+    /// Mints a change id, runs the Planner and records the plan. `None`:
+    /// nothing is due (the Planner's run is still in the audit log).
+    pub fn plan(
+        &mut self,
+        breach: Option<&str>,
+        now: &str,
+    ) -> Result<Option<Manifest>, OrchestratorError> {
+        let trigger = if breach.is_some() {
+            Trigger::Breach
+        } else {
+            Trigger::Cadence
+        };
+        if let Some(path) = breach {
+            if !self.workflow.secrets.allows(path) {
+                return Err(OrchestratorError::Plan(format!(
+                    "{path} is outside the secrets {} rotates ({})\n  fix: name a path it covers, or add it to `secrets` in [rotation]",
+                    self.workflow.path.display(),
+                    self.workflow.secrets.patterns().join(", ")
+                )));
+            }
+        }
+        let change_id = change_id::mint();
+        let step = self.workflow.step(Stage::Plan);
+        let task = PlanTask {
+            now: now.to_string(),
+            trigger,
+            breach: breach.map(str::to_string),
+            prefixes: self.workflow.secrets.prefixes(),
+            cadence_days: self.workflow.cadence_days,
+            lead_days: self.workflow.lead_days,
+            window: self.workflow.window.clone(),
+            failures: self.recent_failures(),
+            config: step.config.clone(),
+        };
+        let outcome = self
+            .run_role(step.role, &change_id, &task)
+            .map_err(|e| OrchestratorError::Plan(e.to_string()))?;
+        let plan: Plan =
+            handoff(step.role, Stage::Plan, &outcome).map_err(OrchestratorError::Plan)?;
+        let items = self
+            .validate_plan(&plan, breach)
+            .map_err(OrchestratorError::Plan)?;
+        let mut event = serde_json::Map::new();
+        event.insert(
+            "trigger".into(),
+            serde_json::to_value(trigger).expect("json"),
+        );
+        event.insert("items".into(), items.len().into());
+        if items.is_empty() {
+            self.record(&change_id, "rotation.plan", event, "ok: nothing due")?;
+            return Ok(None);
+        }
+        let paths: Vec<String> = items.iter().map(|i| i.path.clone()).collect();
+        let approvals_required = approvals::required(self.workflow, &paths);
+        let state = if approvals_required.is_empty() || self.dry_run {
+            ChangeState::Planned
+        } else {
+            ChangeState::ApprovalPending
+        };
+        let mut manifest = Manifest {
+            format: manifest::FORMAT,
+            change_id: change_id.clone(),
+            created: crate::time::now_rfc3339(),
+            dry_run: self.dry_run,
+            trigger,
+            breach: breach.map(str::to_string),
+            workflow: FileDigest {
+                path: self.workflow.path.display().to_string(),
+                sha256: self.workflow.digest.clone(),
+            },
+            policy: FileDigest {
+                path: self.policy.path.display().to_string(),
+                sha256: hex::encode(Sha256::digest(self.policy.source.as_bytes())),
+            },
+            state,
+            plan_hash: manifest::plan_hash(&plan),
+            plan,
+            approvals_required,
+            approvals: Vec::new(),
+            items,
+            notices: Vec::new(),
+        };
+        event.insert("plan_hash".into(), manifest.plan_hash.clone().into());
+        if let Some(path) = breach {
+            event.insert("breach".into(), path.into());
+        }
+        manifest.save(&self.manifests)?;
+        self.record(&change_id, "rotation.plan", event, "ok")?;
+        self.log.checkpoint(self.keys)?;
+        if trigger == Trigger::Breach {
+            self.notify(
+                &mut manifest,
+                "breach",
+                format!(
+                    "suspected breach of {}: rotating now, outside the window",
+                    paths.join(", ")
+                ),
+            )?;
+        }
+        if state == ChangeState::ApprovalPending {
+            let message = format!(
+                "change {change_id} waits for approval of plan {}: {}",
+                manifest.plan_hash,
+                manifest.approvals_required.join("; ")
+            );
+            self.notify(&mut manifest, "approval-pending", message)?;
+        }
+        Ok(Some(manifest))
+    }
+
+    /// Checks the Planner's handoff against the workflow and the store; the
+    /// versions seen here are what promotion later checks against.
+    fn validate_plan(&self, plan: &Plan, breach: Option<&str>) -> Result<Vec<Item>, String> {
+        let fix = "the plan stage must return a Plan (docs/orchestrator.md)";
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(path) = breach {
+            let paths: Vec<&str> = plan.items.iter().map(|i| i.path.as_str()).collect();
+            if paths != [path] || plan.not_before.is_some() {
+                return Err(format!(
+                    "the breach plan must rotate exactly {path}, now; it planned {paths:?} not before {:?}\n  fix: {fix}",
+                    plan.not_before
+                ));
+            }
+        }
+        if let Some(t) = &plan.not_before {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| {
+                    format!("the plan's not_before {t:?} is not RFC 3339: {e}\n  fix: {fix}")
+                })?;
+        }
+        let mut items = Vec::new();
+        for planned in &plan.items {
+            if !self.workflow.secrets.allows(&planned.path) {
+                return Err(format!(
+                    "the plan includes {}, outside the secrets {} rotates\n  fix: {fix}",
+                    planned.path,
+                    self.workflow.path.display()
+                ));
+            }
+            if !seen.insert(planned.path.as_str()) {
+                return Err(format!(
+                    "the plan lists {} twice\n  fix: {fix}",
+                    planned.path
+                ));
+            }
+            let meta = self
+                .store
+                .describe(&planned.path)
+                .map_err(|e| e.to_string())?;
+            let current = meta.holder(Label::Current);
+            if current != planned.current_version {
+                return Err(format!(
+                    "the plan says {} is current at version {:?}, the store says {current:?}\n  fix: plan again; the secret changed while planning",
+                    planned.path, planned.current_version
+                ));
+            }
+            let mut item = Item::new(planned.path.clone(), current);
+            item.previous_expires = meta.attributes.expires.clone();
+            items.push(item);
+        }
+        Ok(items)
+    }
+
+    /// Failed earlier changes of the workflow's secrets, newest first: the
+    /// Tester → Planner handoff.
+    fn recent_failures(&self) -> Vec<Failure> {
+        const RECENT: usize = 20;
+        let Ok(entries) = std::fs::read_dir(&self.manifests) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(|e| {
+                e.ok()?
+                    .file_name()
+                    .to_str()?
+                    .strip_suffix(".json")
+                    .map(str::to_string)
+            })
+            .filter(|id| change_id::is_valid(id))
+            .collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.into_iter()
+            .take(RECENT)
+            .filter_map(|id| Manifest::load(&self.manifests, &id).ok())
+            .filter(|m| !m.dry_run)
+            .flat_map(|m| {
+                m.items
+                    .into_iter()
+                    .filter(|i| matches!(i.state, ItemState::Aborted | ItemState::RolledBack))
+                    .map(move |i| Failure {
+                        path: i.path,
+                        change_id: m.change_id.clone(),
+                        outcome: i.state.to_string(),
+                        reason: i.reason.unwrap_or_default(),
+                    })
+            })
+            .collect()
+    }
+
+    // ----- approvals ------------------------------------------------------
+
+    /// Adds `signer`'s approval of the plan; moves the change to APPROVED
+    /// when every rule has its N valid signatures.
+    pub fn approve(
+        &mut self,
+        manifest: &mut Manifest,
+        signer: &crate::audit::keys::NoteSigner,
+        plan_hash: Option<&str>,
+    ) -> Result<Vec<String>, OrchestratorError> {
+        if manifest.state != ChangeState::ApprovalPending {
+            return Err(approvals::ApprovalError::NotPending {
+                change_id: manifest.change_id.clone(),
+                state: manifest.state.as_str().to_string(),
+            }
+            .into());
+        }
+        let approval = approvals::sign(self.workflow, manifest, signer, plan_hash)?;
+        let mut args = serde_json::Map::new();
+        args.insert("approver".into(), approval.approver.clone().into());
+        args.insert("plan_hash".into(), approval.plan_hash.clone().into());
+        manifest.approvals.push(approval);
+        let missing = approvals::missing(self.workflow, manifest);
+        if missing.is_empty() {
+            manifest.state = ChangeState::Approved;
+        }
+        manifest.save(&self.manifests)?;
+        self.record(&manifest.change_id, "rotation.approve", args, "ok")?;
+        self.log.checkpoint(self.keys)?;
+        Ok(missing)
+    }
+
+    // ----- driving --------------------------------------------------------
+
+    /// Moves every item as far as it can go: to a final state, or until the
+    /// change must wait for approvals or its window.
+    pub fn drive(
+        &mut self,
+        manifest: &mut Manifest,
+        now: &str,
+    ) -> Result<Drive, OrchestratorError> {
+        if manifest.state == ChangeState::Closed {
+            return Ok(Drive::Closed);
+        }
+        if !self.dry_run && !manifest.approvals_required.is_empty() {
+            // Re-checked on every resume: a plan edited after approval, or
+            // a key removed from the workflow, takes the approval back.
+            let missing = approvals::missing(self.workflow, manifest);
+            if !missing.is_empty() {
+                if manifest.state != ChangeState::ApprovalPending {
+                    manifest.state = ChangeState::ApprovalPending;
+                    manifest.save(&self.manifests)?;
+                }
+                return Ok(Drive::AwaitingApproval(missing));
+            }
+            if manifest.state == ChangeState::ApprovalPending {
+                manifest.state = ChangeState::Approved;
+                manifest.save(&self.manifests)?;
+            }
+        }
+        if let Some(not_before) = &manifest.plan.not_before {
+            if now < not_before.as_str() && manifest.trigger == Trigger::Cadence {
+                return Ok(Drive::AwaitingWindow(not_before.clone()));
+            }
+        }
+        self.progress.started(manifest);
+        for index in 0..manifest.items.len() {
+            if manifest.items[index].state.is_terminal() {
+                continue;
+            }
+            self.advance(manifest, index)?;
+            self.progress.item_finished(&manifest.items[index]);
+        }
+        manifest.state = ChangeState::Closed;
+        manifest.save(&self.manifests)?;
+        let mut args = serde_json::Map::new();
+        for (state, count) in manifest.outcome() {
+            args.insert(state.as_str().to_lowercase(), count.into());
+        }
+        self.record(&manifest.change_id, "rotation.close", args, "ok")?;
+        self.log.checkpoint(self.keys)?;
+        for (event, state) in [
+            ("aborted", ItemState::Aborted),
+            ("rolled-back", ItemState::RolledBack),
+        ] {
+            let failed: Vec<String> = manifest
+                .items
+                .iter()
+                .filter(|i| i.state == state)
+                .map(|i| format!("{}: {}", i.path, i.reason.as_deref().unwrap_or("")))
+                .collect();
+            if !failed.is_empty() {
+                let message = format!(
+                    "change {} {event}: {}",
+                    manifest.change_id,
+                    failed.join("; ")
+                );
+                self.notify(manifest, event, message)?;
+            }
+        }
+        Ok(Drive::Closed)
+    }
+
+    /// Runs one item's state machine to a final state.
+    fn advance(&mut self, m: &mut Manifest, i: usize) -> Result<(), OrchestratorError> {
+        loop {
+            let state = m.items[i].state;
+            let (effect, result) = match state {
+                s if s.is_terminal() => return Ok(()),
+                ItemState::Planned => (Effect::Mint, self.mint(m, i)),
+                ItemState::Minted => (Effect::Confirm, self.confirm(m, i)),
+                ItemState::PendingStored => (Effect::Stage, self.stage(m, i)),
+                ItemState::Staged => (Effect::Verify, self.verify(m, i)),
+                ItemState::Verified => (Effect::Promote, self.promote(m, i)),
+                ItemState::Promoted => match self.health(m, i) {
+                    Err(failure) => (Effect::Health, Err(failure)),
+                    Ok(_) => (Effect::RevokeOld, self.revoke_old(m, i)),
+                },
+                ItemState::OldRevoked => (
+                    Effect::Finish,
+                    Ok((
+                        ItemState::Done,
+                        "old credential revoked; rotation done".to_string(),
+                    )),
+                ),
+                ItemState::Aborting => (Effect::RevokeNew, self.abort(m, i)),
+                ItemState::RollingBack => (Effect::Rollback, self.roll_back(m, i)),
+                _ => unreachable!("terminal states return above"),
+            };
+            failpoint::hit("effect", effect.as_str());
+            match result {
+                Ok((to, note)) => self.transition(m, i, to, note)?,
+                Err(StepFailure::Abort(reason)) => {
+                    let to = match state {
+                        ItemState::Promoted => ItemState::RollingBack,
+                        ItemState::Aborting | ItemState::RollingBack | ItemState::OldRevoked => {
+                            return Err(self.stopped(m, i, reason, "see the reason above".into()))
+                        }
+                        _ => ItemState::Aborting,
+                    };
+                    m.items[i].reason = Some(reason.clone());
+                    self.transition(m, i, to, reason)?;
+                }
+                Err(StepFailure::Stop { reason, fix }) => {
+                    return Err(self.stopped(m, i, reason, fix))
+                }
+            }
+        }
+    }
+
+    fn stopped(
+        &mut self,
+        m: &mut Manifest,
+        i: usize,
+        reason: String,
+        fix: String,
+    ) -> OrchestratorError {
+        // The intent stays in the manifest: resume repeats the effect.
+        let _ = m.save(&self.manifests);
+        OrchestratorError::Stopped {
+            change_id: m.change_id.clone(),
+            path: m.items[i].path.clone(),
+            state: m.items[i].state,
+            reason,
+            fix,
+        }
+    }
+
+    /// Writes `effect` as the item's intent, durably, before it happens.
+    fn begin(&mut self, m: &mut Manifest, i: usize, effect: Effect) -> Result<(), StepFailure> {
+        m.items[i].intent = Some(effect);
+        if !self.dry_run {
+            m.save(&self.manifests).map_err(|e| StepFailure::Stop {
+                reason: e.to_string(),
+                fix: "free space or fix permissions on manifests/".into(),
+            })?;
+        }
+        let args = self.item_args(m, i);
+        self.record(
+            &m.change_id,
+            &format!("rotation.{}", effect.as_str()),
+            args,
+            INTENT,
+        )?;
+        failpoint::hit("intent", effect.as_str());
+        Ok(())
+    }
+
+    fn transition(
+        &mut self,
+        m: &mut Manifest,
+        i: usize,
+        to: ItemState,
+        note: String,
+    ) -> Result<(), OrchestratorError> {
+        let item = &mut m.items[i];
+        let from = item.state;
+        let effect = item.intent.take();
+        item.state = to;
+        item.history.push(Transition {
+            ts: crate::time::now_rfc3339(),
+            from,
+            to,
+            note: note.clone(),
+        });
+        if !self.dry_run {
+            m.save(&self.manifests)?;
+        }
+        let mut args = self.item_args(m, i);
+        args.insert("from".into(), from.as_str().into());
+        args.insert("to".into(), to.as_str().into());
+        let call = format!("rotation.{}", effect.map_or("transition", Effect::as_str));
+        let outcome = if matches!(to, ItemState::Aborting | ItemState::RollingBack) {
+            format!("failed: {note}")
+        } else {
+            "ok".to_string()
+        };
+        self.record(&m.change_id, &call, args, &outcome)?;
+        if !self.dry_run {
+            self.log.checkpoint(self.keys)?;
+        }
+        failpoint::hit("state", to.as_str());
+        Ok(())
+    }
+
+    fn item_args(&self, m: &Manifest, i: usize) -> serde_json::Map<String, serde_json::Value> {
+        let item = &m.items[i];
+        let mut args = serde_json::Map::new();
+        args.insert("path".into(), item.path.clone().into());
+        args.insert("state".into(), item.state.as_str().into());
+        if let Some(v) = item.expected_current {
+            args.insert("old_version".into(), v.into());
+        }
+        if let Some(v) = item.new_version() {
+            args.insert("new_version".into(), v.into());
+        }
+        if m.trigger == Trigger::Breach {
+            args.insert("trigger".into(), "breach".into());
+        }
+        args
+    }
+
+    // ----- the steps ------------------------------------------------------
+
+    /// PLANNED → MINTED: the Implementer mints and stores a pending version
+    /// and stages its files. If a pending version of this change already
+    /// exists (a crash after the mint), it only stages again.
+    fn mint(&mut self, m: &mut Manifest, i: usize) -> Result<(ItemState, String), StepFailure> {
+        self.begin(m, i, Effect::Mint)?;
+        let path = m.items[i].path.clone();
+        let existing = self.pending_of_change(&path, &m.change_id)?;
+        let step = self.workflow.step(Stage::Implement);
+        let task = match existing {
+            Some(version) => ImplementTask::Stage {
+                path: path.clone(),
+                version,
+                dry_run: self.dry_run,
+                config: step.config.clone(),
+            },
+            None => ImplementTask::Mint {
+                path: path.clone(),
+                expected_current: m.items[i].expected_current,
+                dry_run: self.dry_run,
+                config: step.config.clone(),
+            },
+        };
+        let outcome = self.run_role(step.role, &m.change_id, &task)?;
+        let changes: Changes =
+            handoff(step.role, Stage::Implement, &outcome).map_err(StepFailure::Abort)?;
+        if changes.path != path || existing.is_some_and(|v| v != changes.version) {
+            return Err(StepFailure::Abort(format!(
+                "the implementer handed off {} version {} for {path}{}",
+                changes.path,
+                changes.version,
+                existing.map_or(String::new(), |v| format!(" version {v}"))
+            )));
+        }
+        let mut listed: Vec<(String, String)> = changes
+            .staged
+            .iter()
+            .map(|s| (s.root.clone(), s.file.clone()))
+            .collect();
+        let mut proposed: Vec<(String, String)> = outcome
+            .proposals
+            .iter()
+            .map(|p| (p.root.clone(), p.path.clone()))
+            .collect();
+        listed.sort();
+        proposed.sort();
+        if listed != proposed {
+            return Err(StepFailure::Abort(format!(
+                "the implementer lists staged files {listed:?} but proposed {proposed:?}"
+            )));
+        }
+        let item = &mut m.items[i];
+        item.staged = outcome
+            .proposals
+            .iter()
+            .map(|p| StagedChange {
+                root: p.root.clone(),
+                file: p.path.clone(),
+                sha256: hex::encode(Sha256::digest(p.contents.as_bytes())),
+                contents: p.contents.clone(),
+            })
+            .collect();
+        let note = format!("{} (version {})", outcome.report.summary, changes.version);
+        item.changes = Some(changes);
+        Ok((ItemState::Minted, note))
+    }
+
+    /// The pending version this change stored, if any: what makes minting
+    /// idempotent under the change id.
+    fn pending_of_change(&self, path: &str, change_id: &str) -> Result<Option<u32>, StepFailure> {
+        let meta = match self.store.describe(path) {
+            Ok(meta) => meta,
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(meta
+            .versions
+            .iter()
+            .find(|v| {
+                v.change_id.as_deref() == Some(change_id) && v.labels.contains(&Label::Pending)
+            })
+            .map(|v| v.version))
+    }
+
+    /// MINTED → PENDING_STORED: the store holds the version, labelled
+    /// pending, tagged with this change.
+    fn confirm(&mut self, m: &mut Manifest, i: usize) -> Result<(ItemState, String), StepFailure> {
+        self.begin(m, i, Effect::Confirm)?;
+        let path = m.items[i].path.clone();
+        let claimed = m.items[i].new_version().expect("MINTED has changes");
+        match self.pending_of_change(&path, &m.change_id)? {
+            Some(v) if v == claimed => Ok((
+                ItemState::PendingStored,
+                format!("version {v} is pending, tagged {}", m.change_id),
+            )),
+            other => Err(StepFailure::Abort(format!(
+                "the implementer reported version {claimed} of {path}, but the store's pending version of this change is {other:?}"
+            ))),
+        }
+    }
+
+    /// PENDING_STORED → STAGED: the proposed files are recorded with their
+    /// digests; nothing is written into a repository before promotion.
+    fn stage(&mut self, m: &mut Manifest, i: usize) -> Result<(ItemState, String), StepFailure> {
+        self.begin(m, i, Effect::Stage)?;
+        let files: Vec<String> = m.items[i]
+            .staged
+            .iter()
+            .map(|s| format!("{}/{}", s.root, s.file))
+            .collect();
+        Ok((
+            ItemState::Staged,
+            if files.is_empty() {
+                "no files to stage".into()
+            } else {
+                format!("staged {}", files.join(", "))
+            },
+        ))
+    }
+
+    /// STAGED → VERIFIED: the Reviewer signs the change off, then the Tester
+    /// proves the pending version works with at least `min_checks` checks.
+    fn verify(&mut self, m: &mut Manifest, i: usize) -> Result<(ItemState, String), StepFailure> {
+        self.begin(m, i, Effect::Verify)?;
+        let item = &m.items[i];
+        let changes = item.changes.clone().expect("STAGED has changes");
+        let (path, version) = (item.path.clone(), changes.version);
+        let review = self.workflow.step(Stage::Review);
+        let task = ReviewTask {
+            path: path.clone(),
+            version,
+            proposed: item.staged.iter().map(|s| s.contents.clone()).collect(),
+            changes,
+            config: review.config.clone(),
+        };
+        let outcome = self.run_role(review.role, &m.change_id, &task)?;
+        let sign_off: SignOff =
+            handoff(review.role, Stage::Review, &outcome).map_err(StepFailure::Abort)?;
+        check_subject(
+            review.role,
+            &sign_off.path,
+            sign_off.version,
+            &path,
+            version,
+        )?;
+        m.items[i].findings = sign_off.findings.clone();
+        if !sign_off.approved {
+            let findings: Vec<String> = sign_off
+                .findings
+                .iter()
+                .map(|f| match &f.file {
+                    Some(file) => format!("{file}: {}", f.message),
+                    None => f.message.clone(),
+                })
+                .collect();
+            return Err(StepFailure::Abort(format!(
+                "the reviewer rejected the change: {}",
+                findings.join("; ")
+            )));
+        }
+        let verification = self.test(m, i, TestPurpose::Verify, Label::Pending)?;
+        let passed = verification.checks.iter().filter(|c| c.passed).count();
+        let summary = check_summary(&verification);
+        m.items[i].checks = verification.checks.clone();
+        if !verification.passed() {
+            return Err(StepFailure::Abort(format!(
+                "verification failed: {summary}"
+            )));
+        }
+        if passed < self.workflow.min_checks {
+            return Err(StepFailure::Abort(format!(
+                "only {passed} checks passed, the workflow requires {} independent checks ({summary})",
+                self.workflow.min_checks
+            )));
+        }
+        Ok((
+            ItemState::Verified,
+            format!("reviewed and verified: {summary}"),
+        ))
+    }
+
+    fn test(
+        &mut self,
+        m: &Manifest,
+        i: usize,
+        purpose: TestPurpose,
+        label: Label,
+    ) -> Result<Verification, StepFailure> {
+        let item = &m.items[i];
+        let version = item.new_version().expect("tests run after the mint");
+        let (role, config) = match (purpose, &self.workflow.health) {
+            (TestPurpose::Health, Some(h)) => (h.role, h.config.clone()),
+            _ => {
+                let step = self.workflow.step(Stage::Test);
+                (step.role, step.config.clone())
+            }
+        };
+        let task = TestTask {
+            purpose,
+            path: item.path.clone(),
+            version,
+            label: label.as_str().to_string(),
+            dry_run: self.dry_run,
+            config,
+        };
+        let outcome = self.run_role(role, &m.change_id, &task)?;
+        let verification: Verification =
+            handoff(role, Stage::Test, &outcome).map_err(StepFailure::Abort)?;
+        check_subject(
+            role,
+            &verification.path,
+            verification.version,
+            &item.path,
+            version,
+        )?;
+        Ok(verification)
+    }
+
+    /// VERIFIED → PROMOTED: check-and-set against the version current at
+    /// plan time. A promotion that already happened (a crash after it) is
+    /// recognised, not repeated.
+    fn promote(&mut self, m: &mut Manifest, i: usize) -> Result<(ItemState, String), StepFailure> {
+        self.begin(m, i, Effect::Promote)?;
+        let item = &m.items[i];
+        let new = item.new_version().expect("VERIFIED has changes");
+        let meta = self.store.describe(&item.path)?;
+        if meta.holder(Label::Current) != Some(new) {
+            self.store.promote(&item.path, new, item.expected_current)?;
+        }
+        let expires = item.changes.as_ref().and_then(|c| c.expires.clone());
+        if meta.attributes.expires != expires {
+            self.store.set_expires(&item.path, expires.as_deref())?;
+        }
+        Ok((
+            ItemState::Promoted,
+            format!(
+                "version {new} is current{}",
+                item.expected_current
+                    .map_or(String::new(), |v| format!("; version {v} is previous"))
+            ),
+        ))
+    }
+
+    /// After promotion: the health watch. More failed samples than the
+    /// workflow allows roll the change back.
+    fn health(&mut self, m: &mut Manifest, i: usize) -> Result<(), StepFailure> {
+        let Some(health) = self.workflow.health.clone() else {
+            return Ok(());
+        };
+        self.begin(m, i, Effect::Health)?;
+        let mut failures = Vec::new();
+        let mut samples = Vec::new();
+        for _ in 0..health.samples {
+            match self.test(m, i, TestPurpose::Health, Label::Current) {
+                Ok(v) => {
+                    if !v.passed() {
+                        failures.push(check_summary(&v));
+                    }
+                    samples.extend(v.checks);
+                }
+                Err(StepFailure::Abort(reason)) => failures.push(reason),
+                Err(stop) => return Err(stop),
+            }
+        }
+        m.items[i].health = samples;
+        if failures.len() as u32 > health.max_failures {
+            return Err(StepFailure::Abort(format!(
+                "health degraded after promotion: {} of {} samples failed (threshold {}): {}",
+                failures.len(),
+                health.samples,
+                health.max_failures,
+                failures.join("; ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// PROMOTED → OLD_REVOKED: the Implementer revokes the version that was
+    /// current before, now labelled previous.
+    fn revoke_old(
+        &mut self,
+        m: &mut Manifest,
+        i: usize,
+    ) -> Result<(ItemState, String), StepFailure> {
+        self.begin(m, i, Effect::RevokeOld)?;
+        let Some(old) = m.items[i].expected_current else {
+            return Ok((ItemState::OldRevoked, "no earlier version to revoke".into()));
+        };
+        let detail = self.revoke(m, i, old, Label::Previous)?;
+        Ok((
+            ItemState::OldRevoked,
+            format!("version {old} revoked: {detail}"),
+        ))
+    }
+
+    /// ABORTING → ABORTED: revoke the new credential and take its pending
+    /// label away; the current version was never touched.
+    fn abort(&mut self, m: &mut Manifest, i: usize) -> Result<(ItemState, String), StepFailure> {
+        self.begin(m, i, Effect::RevokeNew)?;
+        let path = m.items[i].path.clone();
+        // The implementer may have stored a version before failing.
+        let Some(new) = self.pending_of_change(&path, &m.change_id)? else {
+            return Ok((
+                ItemState::Aborted,
+                "no pending version of this change remains; current untouched".into(),
+            ));
+        };
+        let detail = self.revoke(m, i, new, Label::Pending)?;
+        self.store.relabel(&path, &mut |labels| {
+            if let Some(l) = labels.get_mut(new as usize - 1) {
+                l.retain(|x| *x != Label::Pending);
+            }
+            Ok(())
+        })?;
+        Ok((
+            ItemState::Aborted,
+            format!("version {new} revoked ({detail}) and unlabelled; current untouched"),
+        ))
+    }
+
+    /// ROLLING_BACK → ROLLED_BACK: the previous version becomes current
+    /// again (check-and-set against the new one), then the new credential
+    /// is revoked.
+    fn roll_back(
+        &mut self,
+        m: &mut Manifest,
+        i: usize,
+    ) -> Result<(ItemState, String), StepFailure> {
+        self.begin(m, i, Effect::Rollback)?;
+        let item = &m.items[i];
+        let (path, new) = (item.path.clone(), item.new_version().expect("promoted"));
+        let Some(old) = item.expected_current else {
+            return Err(StepFailure::Stop {
+                reason: format!(
+                    "{path} had no version before {new}, so there is nothing to roll back to"
+                ),
+                fix: "mint a working credential by hand or fix the service".into(),
+            });
+        };
+        let meta = self.store.describe(&path)?;
+        if meta.holder(Label::Current) != Some(old) {
+            self.store.promote(&path, old, Some(new))?;
+        }
+        if meta.attributes.expires != item.previous_expires {
+            self.store
+                .set_expires(&path, item.previous_expires.as_deref())?;
+        }
+        let detail = self.revoke(m, i, new, Label::Previous)?;
+        Ok((
+            ItemState::RolledBack,
+            format!("version {old} is current again; version {new} revoked ({detail})"),
+        ))
+    }
+
+    /// Has the Implementer revoke `version` (reachable through `label`).
+    fn revoke(
+        &mut self,
+        m: &Manifest,
+        i: usize,
+        version: u32,
+        label: Label,
+    ) -> Result<String, StepFailure> {
+        let path = m.items[i].path.clone();
+        let credential_id = if Some(version) == m.items[i].new_version() {
+            m.items[i]
+                .changes
+                .as_ref()
+                .and_then(|c| c.credential_id.clone())
+        } else {
+            self.credential_id_of(&path, version)
+        };
+        let step = self.workflow.step(Stage::Implement);
+        let task = ImplementTask::Revoke {
+            path: path.clone(),
+            version,
+            credential_id,
+            label: Some(label.as_str().to_string()),
+            dry_run: self.dry_run,
+            config: step.config.clone(),
+        };
+        let role = step.role;
+        let stop = |reason: String| StepFailure::Stop {
+            reason,
+            fix: format!("check that the issuer is reachable and that the {role} may revoke"),
+        };
+        let outcome =
+            self.run_role(role, &m.change_id, &task)
+                .map_err(|e| match StepFailure::from(e) {
+                    StepFailure::Abort(reason) => stop(reason),
+                    stop => stop,
+                })?;
+        let revocation: Revocation = handoff(role, Stage::Implement, &outcome).map_err(stop)?;
+        if revocation.path != path || revocation.version != version || !revocation.revoked {
+            return Err(stop(format!(
+                "version {version} of {path} was not revoked: {}",
+                revocation.detail
+            )));
+        }
+        Ok(revocation.detail)
+    }
+
+    /// The issuer's id of a version minted by an earlier change, from that
+    /// change's manifest.
+    fn credential_id_of(&self, path: &str, version: u32) -> Option<String> {
+        let meta = self.store.describe(path).ok()?;
+        let change = meta
+            .versions
+            .iter()
+            .find(|v| v.version == version)?
+            .change_id
+            .clone()?;
+        let manifest = Manifest::load(&self.manifests, &change).ok()?;
+        manifest
+            .items
+            .into_iter()
+            .find(|i| i.path == path)?
+            .changes?
+            .credential_id
+    }
+
+    // ----- plumbing -------------------------------------------------------
+
+    fn run_role<T: serde::Serialize>(
+        &mut self,
+        role: RoleName,
+        change_id: &str,
+        input: &T,
+    ) -> Result<RunOutcome, RunError> {
+        if !self.prepared.contains_key(&role) {
+            let prepared =
+                self.host
+                    .prepare(self.policy, role)
+                    .map_err(|e| RunError::Instantiate {
+                        role,
+                        message: e.to_string(),
+                    })?;
+            self.prepared.insert(role, prepared);
+        }
+        let task = Task {
+            change_id: change_id.to_string(),
+            input: serde_json::to_string(input).expect("tasks serialise"),
+        };
+        let outcome = self.host.run(&self.prepared[&role], &task)?;
+        self.timing.role_runs += 1;
+        self.timing.in_roles += outcome.duration;
+        self.timing.in_host_calls += outcome.host_call_time;
+        Ok(outcome)
+    }
+
+    fn record(
+        &self,
+        change_id: &str,
+        call: &str,
+        args: serde_json::Map<String, serde_json::Value>,
+        outcome: &str,
+    ) -> Result<(), crate::audit::SinkError> {
+        self.log.record(&CallEvent {
+            ts: crate::time::now_rfc3339(),
+            change_id: change_id.to_string(),
+            role: ORCHESTRATOR.to_string(),
+            component: self.workflow.digest.clone(),
+            call: call.to_string(),
+            args,
+            decision: Decision::Allow,
+            outcome: outcome.to_string(),
+            duration_us: 0,
+        })
+    }
+
+    /// Tells humans, records that it did (or could not), never fails the change
+    /// for an undeliverable notice.
+    fn notify(
+        &mut self,
+        m: &mut Manifest,
+        event: &str,
+        message: String,
+    ) -> Result<(), OrchestratorError> {
+        let Some(target) = &self.workflow.notify else {
+            m.notices.push(format!(
+                "{event}: {message} (no notify target in the workflow)"
+            ));
+            return Ok(m.save(&self.manifests)?);
+        };
+        let notice = notify::Notice {
+            change_id: &m.change_id,
+            event,
+            paths: m.items.iter().map(|i| i.path.as_str()).collect(),
+            message: message.clone(),
+        };
+        let result = if self.dry_run {
+            Ok("dry run: not sent".to_string())
+        } else {
+            notify::send(target, &notice)
+        };
+        let outcome = match &result {
+            Ok(done) => format!("ok: {done}"),
+            Err(e) => format!("undelivered: {e}"),
+        };
+        let mut args = serde_json::Map::new();
+        args.insert("event".into(), event.into());
+        args.insert("message".into(), message.clone().into());
+        self.record(&m.change_id, "rotation.notify", args, &outcome)?;
+        m.notices.push(format!("{event}: {message} ({outcome})"));
+        Ok(m.save(&self.manifests)?)
+    }
+}
+
+/// Parses a role's report as the stage's handoff record.
+fn handoff<T: DeserializeOwned>(
+    role: RoleName,
+    stage: Stage,
+    outcome: &RunOutcome,
+) -> Result<T, String> {
+    serde_json::from_str(&outcome.report.output).map_err(|e| {
+        format!(
+            "role {role} handed off a malformed {} record for the {} stage: {e}\n  fix: return the {} JSON described in docs/orchestrator.md as the report's output",
+            stage.handoff(),
+            stage.as_str(),
+            stage.handoff()
+        )
+    })
+}
+
+/// A handoff must be about the secret and version under change.
+fn check_subject(
+    role: RoleName,
+    path: &str,
+    version: u32,
+    expected_path: &str,
+    expected_version: u32,
+) -> Result<(), StepFailure> {
+    if path != expected_path || version != expected_version {
+        return Err(StepFailure::Abort(format!(
+            "role {role} handed off a record for {path} version {version}, not {expected_path} version {expected_version}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_summary(v: &Verification) -> String {
+    v.checks
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} ({})",
+                c.name,
+                if c.passed { "passed" } else { "FAILED" },
+                c.detail
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,539 @@
+//! The workflow file (`policies/workflow.toml`): which secrets a rotation
+//! may touch, the role that runs each stage and the static input it gets,
+//! who must approve, how health is watched, and whom to tell.
+//!
+//! The stages and their handoffs are fixed by the lifecycle (plan →
+//! implement → review → test, then promote and watch health); the file
+//! chooses roles and settings, not the order, because a reordered lifecycle
+//! is a different security argument. Parsing is as strict as the policy's:
+//! every error names the file, line and column, and the fix.
+
+use crate::audit::keys::NoteVerifier;
+use crate::capabilities::path_scope::PathScope;
+use crate::capabilities::Capability;
+use crate::policy::{line_of, Policy, PolicyError, RoleName};
+use agentward_handoff::DailyWindow;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The lifecycle's stages that run a role, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Plan,
+    Implement,
+    Review,
+    Test,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [Stage::Plan, Stage::Implement, Stage::Review, Stage::Test];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Plan => "plan",
+            Stage::Implement => "implement",
+            Stage::Review => "review",
+            Stage::Test => "test",
+        }
+    }
+
+    /// The handoff record the stage's role must return.
+    pub fn handoff(self) -> &'static str {
+        match self {
+            Stage::Plan => "Plan",
+            Stage::Implement => "Changes",
+            Stage::Review => "SignOff",
+            Stage::Test => "Verification",
+        }
+    }
+
+    /// The role the default workflow gives the stage.
+    fn default_role(self) -> RoleName {
+        match self {
+            Stage::Plan => RoleName::Planner,
+            Stage::Implement => RoleName::Implementer,
+            Stage::Review => RoleName::Reviewer,
+            Stage::Test => RoleName::Tester,
+        }
+    }
+}
+
+/// One stage's role and the static input the orchestrator passes it.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub stage: Stage,
+    pub role: RoleName,
+    /// The `input` table, as JSON: handed to the role as `config`.
+    pub config: serde_json::Value,
+}
+
+#[derive(Clone, Debug)]
+pub struct Health {
+    pub role: RoleName,
+    pub config: serde_json::Value,
+    /// How many times the check runs after promotion.
+    pub samples: u32,
+    /// More failed samples than this roll the change back.
+    pub max_failures: u32,
+}
+
+/// Who is told about a breach, an abort, a rollback or a pending approval.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Notify {
+    /// A program run with the notice as JSON on stdin.
+    Command(Vec<String>),
+    /// A URL the notice is POSTed to as JSON.
+    Webhook(String),
+}
+
+/// N of M named approvers must sign changes touching `paths`.
+#[derive(Clone, Debug)]
+pub struct ApprovalRule {
+    pub paths: PathScope,
+    pub required: usize,
+    pub approvers: Vec<String>,
+    /// Line of the rule, for messages.
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct Workflow {
+    pub path: PathBuf,
+    /// sha256 of the file, hex: recorded in every manifest.
+    pub digest: String,
+    pub secrets: PathScope,
+    pub cadence_days: u32,
+    pub lead_days: u32,
+    pub window: Option<DailyWindow>,
+    pub notify: Option<Notify>,
+    /// Indexed by [`Stage`] order.
+    steps: Vec<Step>,
+    /// Independent passing checks the test stage must report.
+    pub min_checks: usize,
+    pub health: Option<Health>,
+    pub approvers: BTreeMap<String, NoteVerifier>,
+    pub approval_rules: Vec<ApprovalRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkflow {
+    rotation: RawRotation,
+    steps: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    health: Option<Spanned<RawHealth>>,
+    #[serde(default)]
+    approvals: Option<RawApprovals>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRotation {
+    secrets: Spanned<Vec<String>>,
+    #[serde(default = "default_cadence")]
+    cadence_days: u32,
+    #[serde(default = "default_lead")]
+    lead_days: u32,
+    #[serde(default)]
+    window: Option<Spanned<RawWindow>>,
+    #[serde(default)]
+    notify: Option<Notify>,
+}
+
+fn default_cadence() -> u32 {
+    30
+}
+
+fn default_lead() -> u32 {
+    7
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    start: String,
+    end: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    stage: Stage,
+    role: RoleName,
+    #[serde(default)]
+    input: Option<toml::Table>,
+    #[serde(default)]
+    min_checks: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    role: RoleName,
+    #[serde(default)]
+    input: Option<toml::Table>,
+    #[serde(default = "default_samples")]
+    samples: u32,
+    #[serde(default)]
+    max_failures: u32,
+}
+
+fn default_samples() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApprovals {
+    #[serde(default)]
+    keys: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    rules: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    paths: Spanned<Vec<String>>,
+    required: usize,
+    approvers: Vec<String>,
+}
+
+impl Workflow {
+    pub fn load(path: &Path) -> Result<Workflow, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Workflow::parse(path, &text)
+    }
+
+    /// Parses `text` as the contents of `path` (used in messages only).
+    pub fn parse(path: &Path, text: &str) -> Result<Workflow, PolicyError> {
+        let raw: RawWorkflow =
+            toml::from_str(text).map_err(|e| PolicyError::from_toml(path, text, &e))?;
+        let at = |offset: usize, message: String, fix: String| {
+            PolicyError::at(path, text, offset, message, fix)
+        };
+        let scope = |globs: &Spanned<Vec<String>>| {
+            PathScope::new(globs.get_ref().clone())
+                .map_err(|m| PolicyError::with_fix(path, text, globs.span().start, &m))
+        };
+        let secrets = scope(&raw.rotation.secrets)?;
+
+        let window = match raw.rotation.window {
+            None => None,
+            Some(w) => {
+                let offset = w.span().start;
+                let w = w.into_inner();
+                for time in [&w.start, &w.end] {
+                    if !is_hhmm(time) {
+                        return Err(at(
+                            offset,
+                            format!("window time {time:?} is not HH:MM (UTC)"),
+                            "write the window as { start = \"02:00\", end = \"05:00\" }".into(),
+                        ));
+                    }
+                }
+                Some(DailyWindow {
+                    start: w.start,
+                    end: w.end,
+                })
+            }
+        };
+
+        let mut steps: Vec<Step> = Vec::new();
+        let mut min_checks = 1;
+        for spanned in &raw.steps {
+            let offset = spanned.span().start;
+            let step = spanned.get_ref();
+            let expected = Stage::ALL.get(steps.len()).copied();
+            if Some(step.stage) != expected {
+                let order: Vec<_> = Stage::ALL.iter().map(|s| s.as_str()).collect();
+                return Err(at(
+                    offset,
+                    match expected {
+                        Some(e) => format!(
+                            "step {} is stage `{}`, but the lifecycle needs `{}` here",
+                            steps.len() + 1,
+                            step.stage.as_str(),
+                            e.as_str()
+                        ),
+                        None => format!("a fifth step (`{}`) after the test stage", step.stage.as_str()),
+                    },
+                    format!(
+                        "list exactly one [[steps]] per stage, in order: {} (post-promotion checks go in [health])",
+                        order.join(", ")
+                    ),
+                ));
+            }
+            if step.min_checks.is_some() && step.stage != Stage::Test {
+                return Err(at(
+                    offset,
+                    format!("`min_checks` on the {} stage", step.stage.as_str()),
+                    "move `min_checks` to the test stage's [[steps]] entry".into(),
+                ));
+            }
+            if let Some(n) = step.min_checks {
+                if n == 0 {
+                    return Err(at(
+                        offset,
+                        "`min_checks = 0` would promote an untested credential".into(),
+                        "set `min_checks` to 1 or more (2 for independent checks)".into(),
+                    ));
+                }
+                min_checks = n;
+            }
+            steps.push(Step {
+                stage: step.stage,
+                role: step.role,
+                config: table_to_json(step.input.as_ref()),
+            });
+        }
+        if steps.len() < Stage::ALL.len() {
+            let missing = Stage::ALL[steps.len()];
+            return Err(at(
+                text.len(),
+                format!("the workflow has no `{}` stage", missing.as_str()),
+                format!(
+                    "add [[steps]] with stage = \"{}\" and role = \"{}\"",
+                    missing.as_str(),
+                    missing.default_role()
+                ),
+            ));
+        }
+
+        let health = match raw.health {
+            None => None,
+            Some(h) => {
+                let offset = h.span().start;
+                let h = h.into_inner();
+                if h.samples == 0 || h.max_failures >= h.samples {
+                    return Err(at(
+                        offset,
+                        format!(
+                            "health watch of {} samples allowing {} failures can never fail",
+                            h.samples, h.max_failures
+                        ),
+                        "set `samples` to at least 1 and `max_failures` below `samples`".into(),
+                    ));
+                }
+                Some(Health {
+                    role: h.role,
+                    config: table_to_json(h.input.as_ref()),
+                    samples: h.samples,
+                    max_failures: h.max_failures,
+                })
+            }
+        };
+
+        let mut approvers = BTreeMap::new();
+        let mut approval_rules = Vec::new();
+        if let Some(raw_approvals) = raw.approvals {
+            for (name, key) in &raw_approvals.keys {
+                let verifier = NoteVerifier::parse(key.get_ref()).map_err(|reason| {
+                    at(
+                        key.span().start,
+                        format!("approver key of `{name}` is not a public key: {reason}"),
+                        format!("paste the line `agentward approver new {name}` printed (its .pub file)"),
+                    )
+                })?;
+                if verifier.name != *name {
+                    return Err(at(
+                        key.span().start,
+                        format!("the key listed as `{name}` belongs to `{}`", verifier.name),
+                        format!(
+                            "list it as `{} = \"…\"`, or use {name}'s own key",
+                            verifier.name
+                        ),
+                    ));
+                }
+                approvers.insert(name.clone(), verifier);
+            }
+            for rule in &raw_approvals.rules {
+                let offset = rule.span().start;
+                let r = rule.get_ref();
+                for name in &r.approvers {
+                    if !approvers.contains_key(name) {
+                        return Err(at(
+                            offset,
+                            format!("approver `{name}` has no key in [approvals.keys]"),
+                            format!("add `{name} = \"<the line from {name}.pub>\"` under [approvals.keys]"),
+                        ));
+                    }
+                }
+                let distinct: std::collections::BTreeSet<_> = r.approvers.iter().collect();
+                if r.required == 0 || r.required > distinct.len() {
+                    return Err(at(
+                        offset,
+                        format!(
+                            "a rule requiring {} of {} distinct approvers cannot be met as meant",
+                            r.required,
+                            distinct.len()
+                        ),
+                        "set `required` between 1 and the number of listed approvers".into(),
+                    ));
+                }
+                approval_rules.push(ApprovalRule {
+                    paths: scope(&r.paths)?,
+                    required: r.required,
+                    approvers: r.approvers.clone(),
+                    line: line_of(text, offset),
+                });
+            }
+        }
+
+        Ok(Workflow {
+            path: path.to_path_buf(),
+            digest: hex::encode(Sha256::digest(text.as_bytes())),
+            secrets,
+            cadence_days: raw.rotation.cadence_days,
+            lead_days: raw.rotation.lead_days,
+            window,
+            notify: raw.rotation.notify,
+            steps,
+            min_checks,
+            health,
+            approvers,
+            approval_rules,
+        })
+    }
+
+    pub fn step(&self, stage: Stage) -> &Step {
+        &self.steps[stage as usize]
+    }
+
+    /// Refuses a workflow whose roles the policy cannot run as the stages
+    /// need: the implement stage must be able to write the secrets the
+    /// workflow rotates, and every other role must exist.
+    pub fn check_against(&self, policy: &Policy) -> Result<(), String> {
+        let health = self.health.iter().map(|h| h.role);
+        for role in self.steps.iter().map(|s| s.role).chain(health) {
+            policy.role(role).map_err(|e| e.to_string())?;
+        }
+        let implementer = self.step(Stage::Implement).role;
+        let grants = &policy.role(implementer).map_err(|e| e.to_string())?.grants;
+        let Some(write) = &grants.secrets_write else {
+            return Err(format!(
+                "{}: the implement stage runs {implementer}, which {} does not grant {}\n  fix: set role = \"implementer\" for the implement stage",
+                self.path.display(),
+                policy.path.display(),
+                Capability::SecretsWrite.name()
+            ));
+        };
+        for prefix in self.secrets.patterns() {
+            let probe = prefix.replace("**", "x").replace('*', "x");
+            if !write.get_ref().allows(&probe) {
+                return Err(format!(
+                    "{}: the workflow rotates {prefix}, but {implementer} may not write it under {}\n  fix: narrow `secrets` in [rotation], or add it to {implementer}'s secrets-write paths",
+                    self.path.display(),
+                    policy.path.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The approval rules that cover any of `paths`.
+    pub fn rules_for<'a>(&'a self, paths: &'a [String]) -> impl Iterator<Item = &'a ApprovalRule> {
+        self.approval_rules
+            .iter()
+            .filter(move |rule| paths.iter().any(|p| rule.paths.allows(p)))
+    }
+}
+
+fn is_hhmm(text: &str) -> bool {
+    let Some((h, m)) = text.split_once(':') else {
+        return false;
+    };
+    h.len() == 2
+        && m.len() == 2
+        && h.parse::<u8>().is_ok_and(|h| h < 24)
+        && m.parse::<u8>().is_ok_and(|m| m < 60)
+}
+
+fn table_to_json(table: Option<&toml::Table>) -> serde_json::Value {
+    table
+        .and_then(|t| serde_json::to_value(t).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[rotation]
+secrets = ["npm/**"]
+
+[[steps]]
+stage = "plan"
+role = "planner"
+
+[[steps]]
+stage = "implement"
+role = "implementer"
+input = { length = 12 }
+
+[[steps]]
+stage = "review"
+role = "reviewer"
+
+[[steps]]
+stage = "test"
+role = "tester"
+min_checks = 2
+"#;
+
+    fn parse(text: &str) -> Result<Workflow, String> {
+        Workflow::parse(Path::new("policies/workflow.toml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_minimal_workflow_loads_with_defaults() {
+        let w = parse(MINIMAL).unwrap();
+        assert_eq!((w.cadence_days, w.lead_days, w.min_checks), (30, 7, 2));
+        assert_eq!(w.step(Stage::Implement).config["length"], 12);
+        assert_eq!(w.secrets.prefixes(), vec!["npm/".to_string()]);
+    }
+
+    #[test]
+    fn stages_out_of_order_name_the_line_and_the_order() {
+        let text = MINIMAL.replace("stage = \"review\"", "stage = \"test\"");
+        let err = parse(&text).unwrap_err();
+        assert!(err.starts_with("policies/workflow.toml:17:"), "{err}");
+        assert!(err.contains("needs `review` here"), "{err}");
+        assert!(err.contains("plan, implement, review, test"), "{err}");
+    }
+
+    #[test]
+    fn a_typo_gets_the_closest_name() {
+        let err = parse(
+            &MINIMAL
+                .replace("cadence", "x")
+                .replace("secrets =", "secrtes ="),
+        )
+        .unwrap_err();
+        assert!(err.contains("did you mean `secrets`"), "{err}");
+    }
+
+    #[test]
+    fn approval_rules_must_be_satisfiable_and_name_known_keys() {
+        let text = format!("{MINIMAL}\n[approvals]\nrules = [{{ paths = [\"npm/prod/**\"], required = 2, approvers = [\"alice\"] }}]\n");
+        let err = parse(&text).unwrap_err();
+        assert!(err.contains("approver `alice` has no key"), "{err}");
+    }
+
+    #[test]
+    fn a_health_watch_that_cannot_fail_is_refused() {
+        let text =
+            format!("{MINIMAL}\n[health]\nrole = \"tester\"\nsamples = 2\nmax_failures = 2\n");
+        let err = parse(&text).unwrap_err();
+        assert!(err.contains("can never fail"), "{err}");
+    }
+}

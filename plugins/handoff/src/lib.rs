@@ -1,0 +1,234 @@
+//! The records a rotation passes between roles.
+//!
+//! The orchestrator sends each role a task (`*Task`) as the JSON input of
+//! `agent.run` and reads its handoff (`Plan`, `Changes`, `SignOff`,
+//! `Verification`, `Revocation`) back from the report's `output`. Both sides
+//! use these types, so a field added on one side is a compile error on the
+//! other; roles written in Python or JavaScript follow the same JSON
+//! (docs/orchestrator.md). Handoffs are parsed with `deny_unknown_fields`:
+//! a misspelt field is a malformed handoff, never a silently missing one.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Why a change was started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// The secret's cadence or expiry says it is due.
+    Cadence,
+    /// Someone suspects the secret leaked: rotate now, outside any window.
+    Breach,
+}
+
+/// Orchestrator → Planner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanTask {
+    /// RFC 3339, UTC: the time the plan is made for.
+    pub now: String,
+    pub trigger: Trigger,
+    /// The one path to rotate on a breach.
+    pub breach: Option<String>,
+    /// Prefixes to list; the workflow's `secrets` globs, up to their first wildcard.
+    pub prefixes: Vec<String>,
+    /// Rotate a secret whose current version is older than this...
+    pub cadence_days: u32,
+    /// ...or that expires within this many days.
+    pub lead_days: u32,
+    /// The daily UTC window rotations run in, if the workflow has one.
+    pub window: Option<DailyWindow>,
+    /// What failed in earlier changes of these paths (Tester → Planner).
+    pub failures: Vec<Failure>,
+    /// The step's `input` table from the workflow.
+    pub config: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DailyWindow {
+    /// `HH:MM`, UTC.
+    pub start: String,
+    /// `HH:MM`, UTC; before `start` means the window crosses midnight.
+    pub end: String,
+}
+
+/// An earlier change of a path that did not reach DONE.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Failure {
+    pub path: String,
+    pub change_id: String,
+    /// The state it ended in: ABORTED or ROLLED_BACK.
+    pub outcome: String,
+    pub reason: String,
+}
+
+/// Planner → Implementer: what to rotate, when, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub items: Vec<PlanItem>,
+    /// Not before this time (RFC 3339, UTC); `None`: now. A breach plan
+    /// never waits.
+    pub not_before: Option<String>,
+    /// How the plan takes earlier failures into account, for humans.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanItem {
+    pub path: String,
+    /// The version labelled current when the plan was made; promotion is a
+    /// check-and-set against it.
+    pub current_version: Option<u32>,
+    /// Why it is due, for humans.
+    pub reason: String,
+    pub cadence_days: u32,
+    /// The scopes the credential serves (from its metadata).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// Orchestrator → Implementer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ImplementTask {
+    /// Mint a new credential, store it as pending, stage the files that use it.
+    Mint {
+        path: String,
+        expected_current: Option<u32>,
+        dry_run: bool,
+        config: Value,
+    },
+    /// Stage the files for a pending version minted earlier (after a crash
+    /// between minting and recording the handoff).
+    Stage {
+        path: String,
+        version: u32,
+        dry_run: bool,
+        config: Value,
+    },
+    /// Revoke a credential at its issuer. Revoking one already revoked succeeds.
+    Revoke {
+        path: String,
+        version: u32,
+        /// The issuer's id for it, as the mint reported.
+        credential_id: Option<String>,
+        /// Which label the version carries now, for a handle to it.
+        label: Option<String>,
+        dry_run: bool,
+        config: Value,
+    },
+}
+
+/// Implementer → Reviewer: the changes made and how they were validated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Changes {
+    pub path: String,
+    /// The pending version.
+    pub version: u32,
+    /// The issuer's id for the new credential (not a secret).
+    pub credential_id: Option<String>,
+    /// When the new credential expires (RFC 3339, UTC), if it does.
+    pub expires: Option<String>,
+    /// Files proposed through `workspace.propose-change`.
+    pub staged: Vec<StagedFile>,
+    pub validation: Vec<Check>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StagedFile {
+    pub root: String,
+    pub file: String,
+}
+
+/// Orchestrator → Reviewer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewTask {
+    pub path: String,
+    pub version: u32,
+    pub changes: Changes,
+    /// The proposed contents of each staged file, in `changes.staged` order.
+    pub proposed: Vec<String>,
+    pub config: Value,
+}
+
+/// Reviewer → Tester: authorisation to test this version, or the reasons not to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignOff {
+    pub path: String,
+    pub version: u32,
+    pub approved: bool,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    pub file: Option<String>,
+    pub message: String,
+}
+
+/// Why the Tester runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestPurpose {
+    /// Before promotion: does the pending version work?
+    Verify,
+    /// After promotion: is the service still healthy on the new current?
+    Health,
+}
+
+/// Orchestrator → Tester.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestTask {
+    pub purpose: TestPurpose,
+    pub path: String,
+    pub version: u32,
+    /// The label to take a handle on: pending to verify, current for health.
+    pub label: String,
+    pub dry_run: bool,
+    pub config: Value,
+}
+
+/// Tester → orchestrator (and, when it fails, → Planner).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verification {
+    pub path: String,
+    pub version: u32,
+    pub checks: Vec<Check>,
+}
+
+impl Verification {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+}
+
+/// One independent check and its result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// Implementer → orchestrator, after a `Revoke` task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    pub path: String,
+    pub version: u32,
+    pub revoked: bool,
+    pub detail: String,
+}
