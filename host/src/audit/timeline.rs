@@ -403,6 +403,18 @@ fn subject(call: &str, args: &Map<String, Value>) -> Subject {
         if let Some(handle) = text("handle") {
             detail.push(format!("→ {handle}"));
         }
+        // The orchestrator's steps: the state moved and the versions involved.
+        if let (Some(from), Some(to)) = (text("from"), text("to")) {
+            detail.push(format!("{from} → {to}"));
+        }
+        match (text("old_version"), text("new_version")) {
+            (Some(old), Some(new)) => detail.push(format!("v{old} → v{new}")),
+            (None, Some(new)) => detail.push(format!("new v{new}")),
+            _ => {}
+        }
+        if text("trigger").as_deref() == Some("breach") {
+            detail.push("BREACH".to_string());
+        }
     } else if let Some(url) = text("url") {
         pin_first = true;
         main = match text("method") {

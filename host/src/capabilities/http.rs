@@ -1,8 +1,9 @@
 //! `http`: outbound requests to the origins the policy allows, with the
 //! methods it allows, within its size and time caps.
 //!
-//! Handles in header values are swapped for their secrets here, at the edge,
-//! and the response is scrubbed of every secret the run has touched before
+//! Handles in header values and in text bodies are swapped for their secrets
+//! here, at the edge (an API that takes a password in a JSON body needs the
+//! latter), and the response is scrubbed of every secret the run has touched before
 //! the guest sees it. Redirects are never followed: an allowed origin must
 //! not be able to bounce a credential to one that is not.
 
@@ -204,8 +205,13 @@ impl HostCall for Send {
         for (name, value) in &self.request.headers {
             builder = builder.header(name.as_str(), ctx.handles.substitute(value));
         }
+        let body = self.request.body.unwrap_or_default();
+        let body = match String::from_utf8(body) {
+            Ok(text) => ctx.handles.substitute(&text).into_bytes(),
+            Err(binary) => binary.into_bytes(),
+        };
         let request = builder
-            .body(self.request.body.unwrap_or_default())
+            .body(body)
             .map_err(|e| Error::Invalid(format!("malformed request: {e}")))?;
         let mut response = agent.run(request).map_err(|e| {
             Error::Unavailable(ctx.scrub(&format!(

@@ -157,14 +157,20 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, call: C) -> Result<C::
     let started = Instant::now();
     let name = call.call();
     let mut args = call.audit_args(ctx);
+    let effectful = call.effectful();
     let (decision, result) = match call.check(&ctx.binding) {
         Err(denial) => (Decision::Deny, Err(denial)),
         Ok(()) => {
-            if call.effectful() {
+            if effectful {
                 let intent = event(ctx, name, args.clone(), Decision::Allow, INTENT, started);
                 record(ctx, &intent)?;
             }
-            (Decision::Allow, call.perform(ctx, &mut args))
+            let result = call.perform(ctx, &mut args);
+            if effectful {
+                // Crash tests cut a role off between an effect and its record.
+                crate::orchestrator::failpoint::hit("call", name);
+            }
+            (Decision::Allow, result)
         }
     };
     let outcome = match &result {

@@ -185,6 +185,8 @@ pub struct Item {
     pub state: ItemState,
     /// An effect started but not yet recorded as finished.
     pub intent: Option<Effect>,
+    /// When that effect was first attempted (RFC 3339, UTC, milliseconds).
+    pub intent_since: Option<String>,
     pub changes: Option<Changes>,
     pub staged: Vec<StagedChange>,
     pub findings: Vec<Finding>,
@@ -203,6 +205,7 @@ impl Item {
             previous_expires: None,
             state: ItemState::Planned,
             intent: None,
+            intent_since: None,
             changes: None,
             staged: Vec::new(),
             findings: Vec::new(),

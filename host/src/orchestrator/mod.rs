@@ -414,6 +414,7 @@ impl<'a> Orchestrator<'a> {
             }
             .into());
         }
+        check_plan_hash(manifest)?;
         let approval = approvals::sign(self.workflow, manifest, signer, plan_hash)?;
         let mut args = serde_json::Map::new();
         args.insert("approver".into(), approval.approver.clone().into());
@@ -441,6 +442,7 @@ impl<'a> Orchestrator<'a> {
         if manifest.state == ChangeState::Closed {
             return Ok(Drive::Closed);
         }
+        check_plan_hash(manifest)?;
         if !self.dry_run && !manifest.approvals_required.is_empty() {
             // Re-checked on every resume: a plan edited after approval, or
             // a key removed from the workflow, takes the approval back.
@@ -567,7 +569,13 @@ impl<'a> Orchestrator<'a> {
 
     /// Writes `effect` as the item's intent, durably, before it happens.
     fn begin(&mut self, m: &mut Manifest, i: usize, effect: Effect) -> Result<(), StepFailure> {
-        m.items[i].intent = Some(effect);
+        let item = &mut m.items[i];
+        // A repeated intent (resume after a crash) keeps its first time:
+        // it bounds what an interrupted attempt may have left behind.
+        if item.intent != Some(effect) || item.intent_since.is_none() {
+            item.intent_since = Some(crate::time::now_rfc3339_millis());
+        }
+        item.intent = Some(effect);
         if !self.dry_run {
             m.save(&self.manifests).map_err(|e| StepFailure::Stop {
                 reason: e.to_string(),
@@ -595,6 +603,7 @@ impl<'a> Orchestrator<'a> {
         let item = &mut m.items[i];
         let from = item.state;
         let effect = item.intent.take();
+        item.intent_since = None;
         item.state = to;
         item.history.push(Transition {
             ts: crate::time::now_rfc3339(),
@@ -645,6 +654,10 @@ impl<'a> Orchestrator<'a> {
     /// and stages its files. If a pending version of this change already
     /// exists (a crash after the mint), it only stages again.
     fn mint(&mut self, m: &mut Manifest, i: usize) -> Result<(ItemState, String), StepFailure> {
+        let retry_since = match m.items[i].intent {
+            Some(Effect::Mint) => m.items[i].intent_since.clone(),
+            _ => None,
+        };
         self.begin(m, i, Effect::Mint)?;
         let path = m.items[i].path.clone();
         let existing = self.pending_of_change(&path, &m.change_id)?;
@@ -653,12 +666,14 @@ impl<'a> Orchestrator<'a> {
             Some(version) => ImplementTask::Stage {
                 path: path.clone(),
                 version,
+                minted_since: m.items[i].intent_since.clone(),
                 dry_run: self.dry_run,
                 config: step.config.clone(),
             },
             None => ImplementTask::Mint {
                 path: path.clone(),
                 expected_current: m.items[i].expected_current,
+                retry_since,
                 dry_run: self.dry_run,
                 config: step.config.clone(),
             },
@@ -928,7 +943,7 @@ impl<'a> Orchestrator<'a> {
         let Some(old) = m.items[i].expected_current else {
             return Ok((ItemState::OldRevoked, "no earlier version to revoke".into()));
         };
-        let detail = self.revoke(m, i, old, Label::Previous)?;
+        let detail = self.revoke(m, i, old)?;
         Ok((
             ItemState::OldRevoked,
             format!("version {old} revoked: {detail}"),
@@ -947,7 +962,7 @@ impl<'a> Orchestrator<'a> {
                 "no pending version of this change remains; current untouched".into(),
             ));
         };
-        let detail = self.revoke(m, i, new, Label::Pending)?;
+        let detail = self.revoke(m, i, new)?;
         self.store.relabel(&path, &mut |labels| {
             if let Some(l) = labels.get_mut(new as usize - 1) {
                 l.retain(|x| *x != Label::Pending);
@@ -987,21 +1002,15 @@ impl<'a> Orchestrator<'a> {
             self.store
                 .set_expires(&path, item.previous_expires.as_deref())?;
         }
-        let detail = self.revoke(m, i, new, Label::Previous)?;
+        let detail = self.revoke(m, i, new)?;
         Ok((
             ItemState::RolledBack,
             format!("version {old} is current again; version {new} revoked ({detail})"),
         ))
     }
 
-    /// Has the Implementer revoke `version` (reachable through `label`).
-    fn revoke(
-        &mut self,
-        m: &Manifest,
-        i: usize,
-        version: u32,
-        label: Label,
-    ) -> Result<String, StepFailure> {
+    /// Has the Implementer revoke `version` at its issuer.
+    fn revoke(&mut self, m: &Manifest, i: usize, version: u32) -> Result<String, StepFailure> {
         let path = m.items[i].path.clone();
         let credential_id = if Some(version) == m.items[i].new_version() {
             m.items[i]
@@ -1016,7 +1025,6 @@ impl<'a> Orchestrator<'a> {
             path: path.clone(),
             version,
             credential_id,
-            label: Some(label.as_str().to_string()),
             dry_run: self.dry_run,
             config: step.config.clone(),
         };
@@ -1043,14 +1051,24 @@ impl<'a> Orchestrator<'a> {
 
     /// The issuer's id of a version minted by an earlier change, from that
     /// change's manifest.
+    /// A version imported rather than minted by a change carries its id
+    /// in the secret's `credential_id` attribute (`secrets import`).
     fn credential_id_of(&self, path: &str, version: u32) -> Option<String> {
         let meta = self.store.describe(path).ok()?;
-        let change = meta
+        let Some(change) = meta
             .versions
             .iter()
             .find(|v| v.version == version)?
             .change_id
-            .clone()?;
+            .clone()
+        else {
+            return meta
+                .attributes
+                .custom
+                .iter()
+                .find(|(k, _)| k == "credential_id")
+                .map(|(_, v)| v.clone());
+        };
         let manifest = Manifest::load(&self.manifests, &change).ok()?;
         manifest
             .items
@@ -1145,6 +1163,19 @@ impl<'a> Orchestrator<'a> {
         m.notices.push(format!("{event}: {message} ({outcome})"));
         Ok(m.save(&self.manifests)?)
     }
+}
+
+/// The plan must still hash to the hash approvers sign: an edited manifest
+/// is refused before anything acts on it.
+fn check_plan_hash(manifest: &Manifest) -> Result<(), OrchestratorError> {
+    let actual = manifest::plan_hash(&manifest.plan);
+    if actual != manifest.plan_hash {
+        return Err(OrchestratorError::Plan(format!(
+            "the plan in manifests/{}.json hashes to {actual}, not to the recorded {}: it was edited after planning\n  fix: restore the manifest from backup, or abandon the change and plan a new one",
+            manifest.change_id, manifest.plan_hash
+        )));
+    }
+    Ok(())
 }
 
 /// Parses a role's report as the stage's handoff record.

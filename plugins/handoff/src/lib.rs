@@ -100,6 +100,10 @@ pub enum ImplementTask {
     Mint {
         path: String,
         expected_current: Option<u32>,
+        /// Set when an earlier attempt of this mint was cut off (a crash):
+        /// credentials the issuer created since then and that never reached
+        /// the store must be revoked before minting again.
+        retry_since: Option<String>,
         dry_run: bool,
         config: Value,
     },
@@ -108,6 +112,9 @@ pub enum ImplementTask {
     Stage {
         path: String,
         version: u32,
+        /// When the interrupted mint began: the issuer's id of the
+        /// credential it stored is found among those minted since.
+        minted_since: Option<String>,
         dry_run: bool,
         config: Value,
     },
@@ -117,8 +124,6 @@ pub enum ImplementTask {
         version: u32,
         /// The issuer's id for it, as the mint reported.
         credential_id: Option<String>,
-        /// Which label the version carries now, for a handle to it.
-        label: Option<String>,
         dry_run: bool,
         config: Value,
     },

@@ -4,64 +4,34 @@
 //!
 //! Input: an [`ImplementTask`]; output: [`Changes`] after `mint` or
 //! `stage`, [`Revocation`] after `revoke`. The value never leaves the host
-//! again: the handoff carries the version number, and the staged `.npmrc`
-//! refers to `${NPM_TOKEN}`.
+//! again: the handoff carries the version number and the issuer's key, and
+//! the staged `.npmrc` refers to `${NPM_TOKEN}`.
 //!
-//! Config (the workflow step's `input`): `length` of a generated token
-//! (default 40), `prefix` (default `npm_`), and `npmrc`: the files to stage,
+//! Config (the workflow step's `input`): `issuer` (see [`issuer::Issuer`];
+//! default a generated 40-character token) and `npmrc`, the files to stage,
 //! as `[{"root": "repos", "file": "app/.npmrc"}]`.
+
+mod issuer;
 
 use agentward_handoff::{Changes, Check, ImplementTask, Revocation, StagedFile};
 use agentward_sdk::{export_role, secrets_write, workspace, Report, Role, Task};
+use issuer::Issuer;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Config {
-    #[serde(default = "default_length")]
-    length: usize,
-    #[serde(default = "default_prefix")]
-    prefix: String,
+    #[serde(default)]
+    issuer: Issuer,
     #[serde(default)]
     npmrc: Vec<StagedFile>,
 }
 
-fn default_length() -> usize {
-    40
-}
-
-fn default_prefix() -> String {
-    "npm_".into()
-}
-
 fn config(value: serde_json::Value) -> Result<Config, String> {
-    let value = if value.is_null() {
-        serde_json::json!({})
-    } else {
-        value
-    };
-    serde_json::from_value(value).map_err(|e| format!("implementer config: {e}"))
-}
-
-const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-fn mint(prefix: &str, length: usize) -> Result<String, String> {
-    // Bytes at or above `limit` are rejected so every character is equally
-    // likely (256 is not a multiple of 62).
-    let limit = (256 - 256 % ALPHABET.len()) as u8;
-    let mut token = String::from(prefix);
-    let mut random = [0u8; 64];
-    while token.len() < prefix.len() + length {
-        getrandom::fill(&mut random).map_err(|e| format!("no randomness: {e}"))?;
-        for byte in random
-            .iter()
-            .filter(|b| **b < limit)
-            .take(prefix.len() + length - token.len())
-        {
-            token.push(ALPHABET[*byte as usize % ALPHABET.len()] as char);
-        }
+    if value.is_null() {
+        return Ok(Config::default());
     }
-    Ok(token)
+    serde_json::from_value(value).map_err(|e| format!("implementer config: {e}"))
 }
 
 /// `.npmrc` with the registry token line pointing at `${NPM_TOKEN}`.
@@ -97,6 +67,50 @@ fn report<T: serde::Serialize>(summary: String, output: &T) -> Result<Report, St
     })
 }
 
+fn mint(
+    path: String,
+    retry_since: Option<String>,
+    dry_run: bool,
+    c: Config,
+) -> Result<Report, String> {
+    let minted = c.issuer.mint(&path, retry_since.as_deref(), dry_run)?;
+    let version = match secrets_write::put_pending(&path, &minted.token) {
+        Ok(version) => version,
+        Err(e) => {
+            // The credential exists at its issuer but not in the store:
+            // take it back rather than leave it live without a record.
+            let undone = c
+                .issuer
+                .revoke(&path, minted.credential_id.as_deref(), dry_run);
+            return Err(format!(
+                "storing the pending version of {path}: {}; the new credential {}",
+                e.message(),
+                match undone {
+                    Ok(_) => "was revoked".to_string(),
+                    Err(why) => format!("could NOT be revoked: {why}"),
+                }
+            ));
+        }
+    };
+    agentward_sdk::info(&format!("stored version {version} of {path} as pending"));
+    let changes = Changes {
+        path: path.clone(),
+        version,
+        credential_id: minted.credential_id,
+        expires: None,
+        validation: vec![Check {
+            name: "stored".into(),
+            passed: true,
+            detail: format!("version {version} labelled pending"),
+        }],
+        staged: stage(&c)?,
+    };
+    report(
+        format!("minted version {version} of {path} (pending)"),
+        &changes,
+    )
+}
+
 struct Implementer;
 
 impl Role for Implementer {
@@ -105,42 +119,24 @@ impl Role for Implementer {
             serde_json::from_str(&task.input).map_err(|e| format!("implementer input: {e}"))?;
         match implement {
             ImplementTask::Mint {
-                path, config: c, ..
-            } => {
-                let c = config(c)?;
-                let token = mint(&c.prefix, c.length)?;
-                let version = secrets_write::put_pending(&path, &token)
-                    .map_err(|e| format!("storing pending version: {}", e.message()))?;
-                agentward_sdk::info(&format!("stored version {version} of {path} as pending"));
-                let staged = stage(&c)?;
-                let changes = Changes {
-                    path: path.clone(),
-                    version,
-                    credential_id: None,
-                    expires: None,
-                    validation: vec![Check {
-                        name: "format".into(),
-                        passed: token.len() == c.prefix.len() + c.length,
-                        detail: format!("{} characters after the prefix", c.length),
-                    }],
-                    staged,
-                };
-                report(
-                    format!("minted version {version} of {path} (pending)"),
-                    &changes,
-                )
-            }
+                path,
+                retry_since,
+                dry_run,
+                config: c,
+                ..
+            } => mint(path, retry_since, dry_run, config(c)?),
             ImplementTask::Stage {
                 path,
                 version,
+                minted_since,
+                dry_run,
                 config: c,
-                ..
             } => {
                 let c = config(c)?;
                 let changes = Changes {
                     path: path.clone(),
                     version,
-                    credential_id: None,
+                    credential_id: c.issuer.identify(&path, minted_since.as_deref(), dry_run)?,
                     expires: None,
                     validation: Vec::new(),
                     staged: stage(&c)?,
@@ -150,16 +146,26 @@ impl Role for Implementer {
                     &changes,
                 )
             }
-            ImplementTask::Revoke { path, version, .. } => {
-                // A generated token has no issuer: retiring it is the
-                // orchestrator's label move, and nothing here stays live.
+            ImplementTask::Revoke {
+                path,
+                version,
+                credential_id,
+                dry_run,
+                config: c,
+            } => {
+                let detail = config(c)?
+                    .issuer
+                    .revoke(&path, credential_id.as_deref(), dry_run);
                 let revocation = Revocation {
                     path: path.clone(),
                     version,
-                    revoked: true,
-                    detail: "generated credential: no issuer holds it".into(),
+                    revoked: detail.is_ok(),
+                    detail: detail.unwrap_or_else(|why| why),
                 };
-                report(format!("retired version {version} of {path}"), &revocation)
+                report(
+                    format!("revocation of version {version} of {path}"),
+                    &revocation,
+                )
             }
         }
     }

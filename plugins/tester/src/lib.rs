@@ -11,6 +11,7 @@
 use agentward_handoff::{Check, TestTask, Verification};
 use agentward_sdk::{export_role, handles, http, secrets_meta, Report, Role, Task};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +27,11 @@ struct HttpCheck {
     url: String,
     #[serde(default = "default_status")]
     expect_status: u16,
+    /// Fields the JSON response body must have, with these string values:
+    /// a registry may answer an unknown token with 200 and an anonymous
+    /// identity, so the status alone proves nothing.
+    #[serde(default)]
+    expect_json: BTreeMap<String, String>,
 }
 
 fn default_status() -> u16 {
@@ -68,16 +74,25 @@ fn http_check(check: &HttpCheck, handle: &str) -> Check {
     });
     let (passed, detail) = match result {
         Ok(response) => {
-            let body: String = String::from_utf8_lossy(&response.body)
-                .chars()
-                .take(MAX_DETAIL_CHARS)
+            let body = String::from_utf8_lossy(&response.body);
+            let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let missing: Vec<String> = check
+                .expect_json
+                .iter()
+                .filter(|(field, want)| json[field.as_str()].as_str() != Some(want.as_str()))
+                .map(|(field, want)| format!("{field}={want:?}"))
                 .collect();
+            let shown: String = body.chars().take(MAX_DETAIL_CHARS).collect();
+            let mut detail = format!(
+                "GET {}: HTTP {} (expected {})",
+                check.url, response.status, check.expect_status
+            );
+            if !missing.is_empty() {
+                detail.push_str(&format!("; the body lacks {}", missing.join(", ")));
+            }
             (
-                response.status == check.expect_status,
-                format!(
-                    "GET {}: HTTP {} (expected {}) {body}",
-                    check.url, response.status, check.expect_status
-                ),
+                response.status == check.expect_status && missing.is_empty(),
+                format!("{detail} {shown}"),
             )
         }
         Err(e) => (false, format!("GET {}: {}", check.url, e.message())),

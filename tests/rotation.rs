@@ -1,0 +1,708 @@
+//! The orchestrator end to end: the real `agentward` binary rotating real
+//! npm tokens in a real Verdaccio on 127.0.0.1, through the real role
+//! components.
+//!
+//! The crash test kills the process with SIGKILL at every boundary of the
+//! state machine (and inside a role, between the registry minting a token
+//! and the store recording it), resumes, and checks the invariants: exactly
+//! one current credential, and it works; no live registry token without a
+//! record; the old token revoked if and only if the change reached DONE;
+//! the audit log verifies; no secret value in any manifest or log.
+
+mod support;
+
+use serde_json::Value;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::verdaccio::Verdaccio;
+
+/// Inside the planner's horizon for the seeded expiry, outside nothing.
+const NOW: &str = "2026-11-25T03:00:00Z";
+const EXIT_WAITING: i32 = 3;
+
+/// A registry user whose token a test rotates.
+struct Bot {
+    name: String,
+    password: String,
+    token: String,
+    key: String,
+}
+
+impl Bot {
+    fn token_path(&self) -> String {
+        format!("npm/{}-token", self.name)
+    }
+}
+
+/// A Verdaccio with the private package published.
+fn registry() -> Verdaccio {
+    let v = Verdaccio::new();
+    let login = v.add_user("publisher", "publisher-pw-1");
+    let published = v.publish(&login);
+    assert!(published.status < 300, "{published:?}");
+    v
+}
+
+fn bot(v: &Verdaccio, name: &str) -> Bot {
+    let password = format!("pw-{name}-{}", std::process::id());
+    let login = v.add_user(name, &password);
+    let created = v.create_token(&login, &password, false).json();
+    Bot {
+        name: name.to_string(),
+        password,
+        token: created["token"].as_str().unwrap().to_string(),
+        key: created["key"].as_str().unwrap().to_string(),
+    }
+}
+
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+/// Compiled components are cached across the tests of this binary.
+fn cache_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("agentward-rotation-cache-{}", std::process::id()))
+}
+
+fn agentward(project: &Path, args: &[&str], failpoint: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agentward"));
+    command
+        .arg("--project")
+        .arg(project)
+        .args(args)
+        .env("AGENTWARD_CACHE_DIR", cache_dir())
+        .env_remove(agentward::orchestrator::failpoint::VARIABLE);
+    if let Some(point) = failpoint {
+        command.env(agentward::orchestrator::failpoint::VARIABLE, point);
+    }
+    command.output().expect("agentward runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn policy(url: &str) -> String {
+    format!(
+        r#"
+[roles.planner]
+component = "planner"
+[roles.planner.grants]
+log = {{}}
+secrets-meta = {{ paths = ["npm/**"] }}
+
+[roles.implementer]
+component = "implementer"
+[roles.implementer.grants]
+log = {{}}
+secrets-meta = {{ paths = ["npm/**"] }}
+secrets-write = {{ paths = ["npm/**"] }}
+handles = {{ paths = ["npm/**", "registry/**"] }}
+http = {{ origins = ["{url}"], methods = ["GET", "POST", "DELETE"] }}
+workspace = {{ roots = ["repos"], mode = "propose" }}
+
+[roles.reviewer]
+component = "{{reviewer}}"
+[roles.reviewer.grants]
+log = {{}}
+workspace = {{ roots = ["repos"], mode = "read" }}
+
+[roles.tester]
+component = "tester"
+[roles.tester.grants]
+log = {{}}
+secrets-meta = {{ paths = ["npm/**"] }}
+handles = {{ paths = ["npm/**"] }}
+http = {{ origins = ["{url}"], methods = ["GET"] }}
+"#
+    )
+}
+
+/// Settings a test varies.
+struct Setup<'a> {
+    /// Extra keys for [rotation] (a window, a notify target).
+    rotation: &'a str,
+    /// What the post-promotion health check fetches.
+    health_path: &'a str,
+    /// Appended to the workflow ([approvals]).
+    extra: &'a str,
+    reviewer: &'a str,
+}
+
+impl Default for Setup<'_> {
+    fn default() -> Self {
+        Setup {
+            rotation: "",
+            health_path: "/@agentward%2fprivate-pkg",
+            extra: "",
+            reviewer: "reviewer",
+        }
+    }
+}
+
+fn workflow(url: &str, bot: &Bot, setup: &Setup<'_>) -> String {
+    let name = &bot.name;
+    format!(
+        r#"
+[rotation]
+secrets = ["npm/**"]
+cadence_days = 30
+lead_days = 7
+{rotation}
+
+[[steps]]
+stage = "plan"
+role = "planner"
+
+[[steps]]
+stage = "implement"
+role = "implementer"
+input = {{ issuer = {{ kind = "npm-registry", registry = "{url}", password = "registry/{name}-password" }} }}
+
+[[steps]]
+stage = "review"
+role = "reviewer"
+
+[[steps]]
+stage = "test"
+role = "tester"
+min_checks = 2
+input = {{ checks = [ {{ name = "auth", url = "{url}/-/whoami", expect_json = {{ username = "{name}" }} }}, {{ name = "install", url = "{url}/@agentward%2fprivate-pkg" }} ] }}
+
+[health]
+role = "tester"
+samples = 2
+max_failures = 0
+input = {{ checks = [ {{ name = "install", url = "{url}{health}" }} ] }}
+{extra}
+"#,
+        rotation = setup.rotation,
+        health = setup.health_path,
+        extra = setup.extra,
+    )
+}
+
+fn project(v: &Verdaccio, bot: &Bot, setup: &Setup<'_>) -> Project {
+    let dir = tempfile::tempdir().unwrap();
+    let out = agentward(dir.path(), &["init", dir.path().to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("repos")).unwrap();
+    std::fs::write(
+        p.join("policies/default.toml"),
+        policy(&v.url()).replace("{reviewer}", setup.reviewer),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("policies/workflow.toml"),
+        workflow(&v.url(), bot, setup),
+    )
+    .unwrap();
+    let seed = serde_json::json!({
+        bot.token_path(): {
+            "value": bot.token,
+            "expires": "2026-11-28T00:00:00Z",
+            "custom": [["credential_id", bot.key]],
+        },
+        format!("registry/{}-password", bot.name): { "value": bot.password },
+    });
+    std::fs::write(p.join("seed.json"), seed.to_string()).unwrap();
+    let seed_file = p.join("seed.json");
+    let out = agentward(p, &["secrets", "import", seed_file.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::remove_file(p.join("seed.json")).unwrap();
+    Project { dir }
+}
+
+impl Project {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        agentward(self.path(), args, None)
+    }
+
+    /// The one change of this project.
+    fn change_id(&self) -> String {
+        let ids: Vec<String> = std::fs::read_dir(self.path().join("manifests"))
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.strip_suffix(".json").map(str::to_string)
+            })
+            .collect();
+        assert_eq!(ids.len(), 1, "{ids:?}");
+        ids[0].clone()
+    }
+
+    fn manifest(&self, change: &str) -> Value {
+        let text =
+            std::fs::read_to_string(self.path().join(format!("manifests/{change}.json"))).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn store(&self) -> agentward::store::EmbeddedStore {
+        agentward::store::EmbeddedStore::open(
+            &self.path().join("secrets"),
+            &self.path().join("keys/store-kek.key"),
+        )
+        .unwrap()
+    }
+
+    fn current_token(&self, bot: &Bot) -> String {
+        use agentward::store::{Label, SecretStore};
+        self.store()
+            .read(&bot.token_path(), Label::Current)
+            .unwrap()
+            .expose()
+            .to_string()
+    }
+
+    fn timeline(&self, change: &str) -> String {
+        let out = self.run(&["audit", "timeline", change, "--format", "markdown"]);
+        assert!(out.status.success(), "{}", text(&out));
+        // Markdown escapes the underscores of state names.
+        String::from_utf8_lossy(&out.stdout).replace("\\_", "_")
+    }
+}
+
+fn live_keys(v: &Verdaccio, token: &str) -> Vec<String> {
+    let listed = v.list_tokens(token);
+    assert_eq!(listed.status, 200, "{listed:?}");
+    listed.json()["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["key"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The invariants every change must leave, whatever happened to it.
+fn assert_invariants(p: &Project, v: &Verdaccio, bot: &Bot, change: &str) -> String {
+    let manifest = p.manifest(change);
+    let item = &manifest["items"][0];
+    let state = item["state"].as_str().unwrap().to_string();
+    assert!(
+        ["DONE", "ABORTED", "ROLLED_BACK"].contains(&state.as_str()),
+        "{state}: {manifest:#}"
+    );
+    assert_eq!(manifest["state"], "CLOSED");
+
+    // Exactly one current credential, and it works.
+    let current = p.current_token(bot);
+    assert_eq!(v.whoami(&current), (200, Some(bot.name.clone())), "{state}");
+
+    // No live credential without a record, and only one live at all.
+    let mut recorded = vec![bot.key.clone()];
+    if let Some(key) = item["changes"]["credential_id"].as_str() {
+        recorded.push(key.to_string());
+    }
+    let live = live_keys(v, &current);
+    assert_eq!(live.len(), 1, "{state}: live tokens {live:?}");
+    assert!(
+        recorded.contains(&live[0]),
+        "{state}: {live:?} not in {recorded:?}"
+    );
+
+    // The old token is revoked if and only if the change reached DONE.
+    let old = v.whoami(&bot.token);
+    if state == "DONE" {
+        assert_eq!(old.0, 403, "the old token still works after DONE");
+        assert_ne!(current, bot.token);
+    } else {
+        assert_eq!(old, (200, Some(bot.name.clone())), "{state}");
+        assert_eq!(current, bot.token);
+    }
+
+    // The log verifies, and no value is anywhere on disk but the store.
+    let out = p.run(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let on_disk = support::all_text_under(&p.path().join("manifests"))
+        + &support::all_text_under(&p.path().join("logs"));
+    for value in [&bot.token, &current, &bot.password] {
+        assert!(
+            !on_disk.contains(value.as_str()),
+            "{state}: a secret value is on disk"
+        );
+    }
+    state
+}
+
+/// Every boundary of the state machine, and two inside the Implementer.
+const CRASH_POINTS: &[&str] = &[
+    "intent:mint",
+    "call:http.send",
+    "call:secrets-write.put-pending",
+    "effect:mint",
+    "state:MINTED",
+    "intent:confirm",
+    "state:PENDING_STORED",
+    "intent:stage",
+    "state:STAGED",
+    "intent:verify",
+    "effect:verify",
+    "state:VERIFIED",
+    "intent:promote",
+    "effect:promote",
+    "state:PROMOTED",
+    "intent:health",
+    "intent:revoke-old",
+    "effect:revoke-old",
+    "state:OLD_REVOKED",
+    "state:DONE",
+];
+
+#[test]
+fn a_rotation_killed_at_any_boundary_resumes_to_done_without_losing_a_credential() {
+    let v = registry();
+    for (n, point) in CRASH_POINTS.iter().enumerate() {
+        let bot = bot(&v, &format!("crash{n}"));
+        let p = project(&v, &bot, &Setup::default());
+        let out = agentward(p.path(), &["rotate", "--now", NOW], Some(point));
+        assert_eq!(
+            out.status.signal(),
+            Some(9),
+            "{point} was not hit: {}",
+            text(&out)
+        );
+        let change = p.change_id();
+        let out = p.run(&["resume", &change, "--now", NOW]);
+        assert!(out.status.success(), "resume after {point}: {}", text(&out));
+        let state = assert_invariants(&p, &v, &bot, &change);
+        assert_eq!(state, "DONE", "after {point}");
+        // Resuming a closed change does nothing more.
+        let out = p.run(&["resume", &change, "--now", NOW]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+}
+
+#[test]
+fn a_clean_rotation_is_done_with_a_readable_timeline_and_json_summary() {
+    let v = registry();
+    let bot = bot(&v, "clean");
+    let p = project(&v, &bot, &Setup::default());
+    let out = p.run(&["rotate", "--now", NOW, "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let change = summary["change_id"].as_str().unwrap().to_string();
+    assert!(agentward::orchestrator::change_id::is_valid(&change));
+    assert_eq!(summary["items"][0]["state"], "DONE");
+    assert_eq!(summary["items"][0]["old_version"], 1);
+    assert_eq!(summary["items"][0]["new_version"], 2);
+    assert!(
+        summary["timing"]["role_runs"].as_u64().unwrap() >= 6,
+        "{summary}"
+    );
+    assert_eq!(assert_invariants(&p, &v, &bot, &change), "DONE");
+
+    // The change id is on the audit records and on the new store version.
+    use agentward::store::SecretStore;
+    let meta = p.store().describe(&bot.token_path()).unwrap();
+    assert_eq!(meta.versions[1].change_id.as_deref(), Some(change.as_str()));
+    let timeline = p.timeline(&change);
+    for step in [
+        "rotation.plan",
+        "rotation.mint",
+        "rotation.verify",
+        "rotation.promote",
+        "rotation.revoke-old",
+        "rotation.close",
+    ] {
+        assert!(timeline.contains(step), "{step} missing:\n{timeline}");
+    }
+}
+
+#[test]
+fn registry_down_during_verification_aborts_and_keeps_the_old_token() {
+    let mut v = registry();
+    let bot = bot(&v, "down");
+    let p = project(&v, &bot, &Setup::default());
+    let out = agentward(p.path(), &["rotate", "--now", NOW], Some("state:STAGED"));
+    assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
+    let change = p.change_id();
+
+    v.stop();
+    // Verification fails; the new token cannot be revoked while the
+    // registry is down, so the change stops in ABORTING, on record.
+    let out = p.run(&["resume", &change, "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ABORTING") && stderr.contains("agentward resume"),
+        "{stderr}"
+    );
+    assert_eq!(p.manifest(&change)["items"][0]["state"], "ABORTING");
+
+    v.start();
+    let out = p.run(&["resume", &change, "--now", NOW]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an aborted change is not a success: {}",
+        text(&out)
+    );
+    assert_eq!(assert_invariants(&p, &v, &bot, &change), "ABORTED");
+    let manifest = p.manifest(&change);
+    assert!(
+        manifest["items"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("verification failed"),
+        "{manifest:#}"
+    );
+    let timeline = p.timeline(&change);
+    assert!(
+        timeline.contains("verification failed") && timeline.contains("ABORTED"),
+        "{timeline}"
+    );
+}
+
+#[test]
+fn degraded_health_after_promotion_rolls_back_to_the_old_token() {
+    let v = registry();
+    let bot = bot(&v, "sick");
+    let setup = Setup {
+        health_path: "/@agentward%2fno-such-package",
+        ..Setup::default()
+    };
+    let p = project(&v, &bot, &setup);
+    let out = p.run(&["rotate", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let change = p.change_id();
+    assert_eq!(assert_invariants(&p, &v, &bot, &change), "ROLLED_BACK");
+    use agentward::store::{Label, SecretStore};
+    let meta = p.store().describe(&bot.token_path()).unwrap();
+    assert_eq!(meta.holder(Label::Current), Some(1));
+    assert_eq!(meta.holder(Label::Previous), Some(2));
+    // The expiry is the old credential's again.
+    assert_eq!(
+        meta.attributes.expires.as_deref(),
+        Some("2026-11-28T00:00:00Z")
+    );
+    let timeline = p.timeline(&change);
+    assert!(
+        timeline.contains("health degraded after promotion"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("ROLLED_BACK"), "{timeline}");
+}
+
+#[test]
+fn a_malformed_handoff_fails_the_step_with_a_clear_error() {
+    let v = registry();
+    let bot = bot(&v, "malformed");
+    let setup = Setup {
+        reviewer: "malformed_reviewer",
+        ..Setup::default()
+    };
+    let p = project(&v, &bot, &setup);
+    let out = p.run(&["rotate", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let change = p.change_id();
+    assert_eq!(assert_invariants(&p, &v, &bot, &change), "ABORTED");
+    let reason = p.manifest(&change)["items"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("role reviewer handed off a malformed SignOff record for the review stage")
+            && reason.contains("fix:"),
+        "{reason}"
+    );
+}
+
+fn approver(p: &Project, name: &str) -> (PathBuf, String) {
+    let keys = p.path().join("approvers");
+    std::fs::create_dir_all(&keys).unwrap();
+    let out = p.run(&["approver", "new", name, "--out", keys.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let public = std::fs::read_to_string(keys.join(format!("{name}.pub"))).unwrap();
+    (keys.join(format!("{name}.key")), public.trim().to_string())
+}
+
+#[test]
+fn production_writes_wait_for_n_of_m_signed_approvals_of_the_plan_hash() {
+    let v = registry();
+    let bot = bot(&v, "prod");
+    let p = project(&v, &bot, &Setup::default());
+    let (alice, alice_pub) = approver(&p, "alice");
+    let (_, bob_pub) = approver(&p, "bob");
+    let (carol, carol_pub) = approver(&p, "carol");
+    let (mallory, _) = approver(&p, "mallory");
+    let approvals = format!(
+        "\n[approvals.keys]\nalice = \"{alice_pub}\"\nbob = \"{bob_pub}\"\ncarol = \"{carol_pub}\"\n\n[[approvals.rules]]\npaths = [\"npm/**\"]\nrequired = 2\napprovers = [\"alice\", \"bob\", \"carol\"]\n"
+    );
+    let workflow_file = p.path().join("policies/workflow.toml");
+    let text_before = std::fs::read_to_string(&workflow_file).unwrap();
+    std::fs::write(&workflow_file, text_before + &approvals).unwrap();
+
+    let out = p.run(&["rotate", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(EXIT_WAITING), "{}", text(&out));
+    let change = p.change_id();
+    let manifest = p.manifest(&change);
+    assert_eq!(manifest["state"], "APPROVAL_PENDING");
+    assert_eq!(manifest["items"][0]["state"], "PLANNED");
+    let plan_hash = manifest["plan_hash"].as_str().unwrap().to_string();
+
+    let approve = |key: &Path, hash: &str| {
+        p.run(&[
+            "approve",
+            &change,
+            "--key",
+            key.to_str().unwrap(),
+            "--plan-hash",
+            hash,
+        ])
+    };
+    // A different plan hash, an unknown key, a duplicate approver: refused.
+    let out = approve(&alice, "sha256:0000");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("approves plan sha256:0000"),
+        "{}",
+        text(&out)
+    );
+    let out = approve(&mallory, &plan_hash);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("mallory's key is not listed"),
+        "{}",
+        text(&out)
+    );
+    let out = approve(&alice, &plan_hash);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("still missing: 1 of 2"),
+        "{}",
+        text(&out)
+    );
+    let out = approve(&alice, &plan_hash);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("already approved"), "{}", text(&out));
+
+    // One approval is not enough: resume still waits, nothing minted.
+    let out = p.run(&["resume", &change, "--now", NOW]);
+    assert_eq!(out.status.code(), Some(EXIT_WAITING), "{}", text(&out));
+    assert_eq!(live_keys(&v, &bot.token), vec![bot.key.clone()]);
+
+    let out = approve(&carol, &plan_hash);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(p.manifest(&change)["state"], "APPROVED");
+
+    // A plan edited after approval is refused before anything acts on it.
+    let manifest_file = p.path().join(format!("manifests/{change}.json"));
+    let original = std::fs::read_to_string(&manifest_file).unwrap();
+    let edited = original.replacen("\"reason\": \"", "\"reason\": \"edited: ", 1);
+    assert_ne!(edited, original);
+    std::fs::write(&manifest_file, &edited).unwrap();
+    let out = p.run(&["resume", &change, "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("edited after planning"),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(&manifest_file, &original).unwrap();
+
+    let out = p.run(&["resume", &change, "--now", NOW]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(assert_invariants(&p, &v, &bot, &change), "DONE");
+    let timeline = p.timeline(&change);
+    assert!(timeline.contains("rotation.approve"), "{timeline}");
+}
+
+#[test]
+fn a_breach_rotates_now_outside_the_window_and_notifies() {
+    let v = registry();
+    let bot = bot(&v, "breach");
+    let notices = tempfile::tempdir().unwrap();
+    let log = notices.path().join("notices.jsonl");
+    let rotation = format!(
+        "window = {{ start = \"04:00\", end = \"05:00\" }}\nnotify = {{ command = [\"sh\", \"-c\", \"cat >> {}; echo >> {}\"] }}",
+        log.display(),
+        log.display()
+    );
+    let setup = Setup {
+        rotation: &rotation,
+        ..Setup::default()
+    };
+    let p = project(&v, &bot, &setup);
+
+    // By cadence, 03:00 is outside the 04:00–05:00 window: the change waits.
+    let out = p.run(&["rotate", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(EXIT_WAITING), "{}", text(&out));
+    assert!(
+        text(&out).contains("opens at 2026-11-25T04:00:00Z"),
+        "{}",
+        text(&out)
+    );
+    let waiting = p.change_id();
+    std::fs::remove_file(p.path().join(format!("manifests/{waiting}.json"))).unwrap();
+
+    // A breach does not wait.
+    let out = p.run(&["rotate", "--breach", &bot.token_path(), "--now", NOW]);
+    assert!(out.status.success(), "{}", text(&out));
+    let change = p.change_id();
+    assert_eq!(p.manifest(&change)["trigger"], "breach");
+    assert_eq!(assert_invariants(&p, &v, &bot, &change), "DONE");
+    let notice: Value = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(notice["event"], "breach");
+    assert_eq!(notice["change_id"], change.as_str());
+    assert_eq!(notice["paths"][0], bot.token_path().as_str());
+    let timeline = p.timeline(&change);
+    assert!(timeline.contains("breach"), "{timeline}");
+
+    // A breach of a path the workflow does not cover is refused, naming it.
+    let out = p.run(&["rotate", "--breach", "aws/key", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("aws/key is outside the secrets"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_dry_run_rotation_changes_nothing_real_and_reports_what_would() {
+    let v = registry();
+    let bot = bot(&v, "rehearse");
+    let p = project(&v, &bot, &Setup::default());
+    let before = std::fs::read_dir(p.path().join("secrets")).unwrap().count();
+    let out = p.run(&["rotate", "--dry-run", "--now", NOW, "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["dry_run"], true);
+    assert_eq!(summary["items"][0]["state"], "DONE");
+    let planned = summary["planned_changes"].to_string();
+    assert!(planned.contains("would create version 2"), "{planned}");
+    assert!(planned.contains("would move label current"), "{planned}");
+    // Nothing real: the store, the registry and the old token are as before.
+    use agentward::store::{Label, SecretStore};
+    let meta = p.store().describe(&bot.token_path()).unwrap();
+    assert_eq!(meta.versions.len(), 1);
+    assert_eq!(meta.holder(Label::Current), Some(1));
+    assert_eq!(
+        std::fs::read_dir(p.path().join("secrets")).unwrap().count(),
+        before
+    );
+    assert_eq!(live_keys(&v, &bot.token), vec![bot.key.clone()]);
+    assert_eq!(v.whoami(&bot.token), (200, Some(bot.name.clone())));
+    let change = summary["change_id"].as_str().unwrap();
+    assert_eq!(p.manifest(change)["dry_run"], true);
+    let out = p.run(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
