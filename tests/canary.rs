@@ -67,6 +67,7 @@ workspace = {{ roots = ["repos"], mode = "propose" }}
 [roles.tester]
 component = "tester"
 [roles.tester.grants]
+secrets-meta = {{ paths = ["npm/**"] }}
 handles = {{ paths = ["npm/**"] }}
 http = {{ origins = ["{}"], methods = ["GET"] }}
 
@@ -83,18 +84,27 @@ workspace = {{ roots = ["repos"], mode = "read" }}
     assert!(ok, "{out}");
     printed.push_str(&out);
     let policy = policy.to_str().unwrap();
-    let tester_input = format!(
-        r#"{{"path":"npm/token","label":"current","url":"{}/-/whoami"}}"#,
-        server.origin
+    let planner_input = support::plan_task(&["npm/"], "2026-11-25T00:00:00Z");
+    let tester_input = support::test_task(
+        "npm/token",
+        1,
+        "current",
+        support::auth_check(&format!("{}/-/whoami", server.origin)),
+    );
+    let reviewer_input = support::review_task(
+        "npm/token",
+        1,
+        &[(
+            "repos",
+            "app/.npmrc",
+            "//127.0.0.1:4873/:_authToken=${NPM_TOKEN}\n",
+        )],
     );
     let runs: [(&str, &str); 4] = [
-        (
-            "planner",
-            r#"{"prefix":"npm/","now":"2026-11-25T00:00:00Z"}"#,
-        ),
+        ("planner", &planner_input),
         ("implementer", "\"npm/token\""),
         ("tester", &tester_input),
-        ("reviewer", r#"{"root":"repos","files":["app/.npmrc"]}"#),
+        ("reviewer", &reviewer_input),
     ];
     for (role, input) in runs {
         let (ok, out) = agentward(

@@ -1,5 +1,7 @@
 //! The `agentward` binary: init, check, run, and its exit codes.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -135,19 +137,20 @@ fn import_canary(dir: &Path) {
 fn run_prints_the_report_and_logs_events_without_values() {
     let dir = init();
     import_canary(dir.path());
-    let input =
-        r#"{"prefix":"npm/","now":"2026-11-25T00:00:00Z","due_before":"2026-12-09T00:00:00Z"}"#;
-    let out = agentward(dir.path(), &["run", "planner", "--input", input]);
+    let input = support::plan_task(&["npm/"], "2026-11-25T00:00:00Z");
+    let out = agentward(dir.path(), &["run", "planner", "--input", &input]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    // The imported expiry falls inside the window.
-    assert_eq!(report["summary"], "1 of 1 secrets due for rotation");
-    assert_eq!(report["output"]["due"][0]["path"], "npm/token");
-    assert_eq!(report["output"]["due"][0]["current_version"], 1);
+    // The imported expiry falls inside the 14-day lead time.
+    assert_eq!(report["summary"], "1 secrets due, 0 not due");
+    let plan: agentward_handoff::Plan = serde_json::from_value(report["output"].clone()).unwrap();
+    assert_eq!(plan.items.len(), 1);
+    assert_eq!(plan.items[0].path, "npm/token");
+    assert_eq!(plan.items[0].current_version, Some(1));
     assert_eq!(
-        report["output"]["due"][0]["expires"],
-        "2026-12-01T00:00:00Z"
+        plan.items[0].reason,
+        "expires 2026-12-01T00:00:00Z, within 14 days"
     );
     assert!(report.get("dry_run").is_none());
     let events = std::fs::read_to_string(dir.path().join("logs/audit.jsonl")).unwrap();
@@ -297,7 +300,7 @@ fn run_dry_run_reports_the_writes_and_leaves_the_store_alone() {
             "--change-id",
             "01JDRYRUN",
             "--input",
-            r#"{"path":"npm/token"}"#,
+            &support::mint_task("npm/token", Some(1), true, &[]),
         ],
     );
     let stdout = text(&out.stdout);
@@ -315,7 +318,12 @@ fn run_dry_run_reports_the_writes_and_leaves_the_store_alone() {
     // The same run for real does write.
     let out = agentward(
         dir.path(),
-        &["run", "implementer", "--input", r#"{"path":"npm/token"}"#],
+        &[
+            "run",
+            "implementer",
+            "--input",
+            &support::mint_task("npm/token", Some(1), false, &[]),
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_ne!(hash_tree(&secrets), before);
@@ -437,7 +445,7 @@ fn run_failures_exit_1_and_name_the_role() {
     let dir = init();
     let out = agentward(
         dir.path(),
-        &["run", "planner", "--input", r#"{"prefix":"npm/"}"#],
+        &["run", "planner", "--input", r#"{"prefixes":["npm/"]}"#],
     );
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);

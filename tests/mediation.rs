@@ -8,11 +8,15 @@ use agentward::audit::{AuditLog, Decision, Durability, Redactor};
 use agentward::policy::{Policy, RoleName};
 use agentward::runtime::{artifacts, RunError};
 use agentward::store::SecretStore;
+use agentward_handoff::Verification;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use support::{EchoServer, Harness};
+use support::{auth_check, mint_task, plan_task, test_task, EchoServer, Harness};
 
 const CANARY: &str = "npm_CANARY_5a1f0c77e2";
+
+/// What the implementer imports: its issuers mint over `http` with `handles`.
+const IMPLEMENTER_GRANTS: &str = "log = {}\nsecrets-write = { paths = [\"npm/**\"] }\nhandles = { paths = [\"npm/**\"] }\nhttp = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\", \"POST\", \"DELETE\"] }\nworkspace = { roots = [\"repos\"], mode = \"propose\" }";
 
 fn planner_policy(h: &Harness) -> Policy {
     h.role_policy(
@@ -32,7 +36,7 @@ fn every_call_leaves_exactly_one_event_with_every_field() {
     h.run(
         &policy,
         RoleName::Planner,
-        r#"{"prefix":"","now":"2026-11-25T00:00:00Z"}"#,
+        &plan_task(&[""], "2026-11-25T00:00:00Z"),
     )
     .expect("planner runs");
     let events = h.events();
@@ -141,11 +145,15 @@ fn effectful_calls_record_an_intent_first() {
     let policy = h.role_policy(
         "implementer",
         "implementer",
-        "log = {}\nsecrets-write = { paths = [\"npm/**\"] }\nworkspace = { roots = [\"repos\"], mode = \"propose\" }",
+        IMPLEMENTER_GRANTS,
         "fuel = 100_000_000",
     );
-    h.run(&policy, RoleName::Implementer, r#"{"path":"npm/token"}"#)
-        .expect("runs");
+    h.run(
+        &policy,
+        RoleName::Implementer,
+        &mint_task("npm/token", None, false, &[]),
+    )
+    .expect("runs");
     let events = h.events();
     let writes: Vec<&str> = events
         .iter()
@@ -178,11 +186,15 @@ fn a_full_disk_refuses_the_call_and_fails_the_run() {
     let policy = h.role_policy(
         "implementer",
         "implementer",
-        "log = {}\nsecrets-write = { paths = [\"npm/**\"] }\nworkspace = { roots = [\"repos\"], mode = \"propose\" }",
+        IMPLEMENTER_GRANTS,
         "fuel = 100_000_000",
     );
     let err = h
-        .run(&policy, RoleName::Implementer, r#"{"path":"npm/token"}"#)
+        .run(
+            &policy,
+            RoleName::Implementer,
+            &mint_task("npm/token", None, false, &[]),
+        )
         .unwrap_err();
     assert!(
         matches!(
@@ -209,12 +221,14 @@ fn handles_reach_the_server_but_never_the_guest() {
     let policy = h.role_policy(
         "tester",
         "tester",
-        &format!("handles = {{ paths = [\"npm/**\"] }}\nhttp = {{ origins = [\"{}\"], methods = [\"GET\"] }}", server.origin),
+        &format!("handles = {{ paths = [\"npm/**\"] }}\nhttp = {{ origins = [\"{}\"], methods = [\"GET\"] }}\nsecrets-meta = {{ paths = [\"npm/**\"] }}", server.origin),
         "fuel = 100_000_000",
     );
-    let input = format!(
-        r#"{{"path":"npm/token","label":"current","url":"{}/-/whoami"}}"#,
-        server.origin
+    let input = test_task(
+        "npm/token",
+        1,
+        "current",
+        auth_check(&format!("{}/-/whoami", server.origin)),
     );
     let outcome = h.run(&policy, RoleName::Tester, &input).expect("runs");
     assert_eq!(
@@ -223,8 +237,11 @@ fn handles_reach_the_server_but_never_the_guest() {
     );
     assert_eq!(
         outcome.report.summary,
-        "auth check on npm/token (current): HTTP 200"
+        "2 of 2 checks passed on version 1 of npm/token (current)"
     );
+    let verification: Verification = serde_json::from_str(&outcome.report.output).unwrap();
+    assert!(verification.checks[1].detail.contains("HTTP 200"));
+    assert!(!outcome.report.output.contains(CANARY));
     let send = h
         .events()
         .into_iter()
@@ -245,24 +262,25 @@ fn a_response_echoing_the_secret_is_scrubbed() {
         "tester",
         "tester",
         &format!(
-            "handles = {{ paths = [\"npm/**\"] }}\nhttp = {{ origins = [\"{}\"], methods = [\"GET\"] }}",
+            "handles = {{ paths = [\"npm/**\"] }}\nhttp = {{ origins = [\"{}\"], methods = [\"GET\"] }}\nsecrets-meta = {{ paths = [\"npm/**\"] }}",
             server.origin
         ),
         "fuel = 100_000_000",
     );
-    let input = format!(
-        r#"{{"path":"npm/token","label":"current","url":"{}/"}}"#,
-        server.origin
-    );
+    let url = format!("{}/", server.origin);
+    let input = test_task("npm/token", 1, "current", auth_check(&url));
     let outcome = h.run(&policy, RoleName::Tester, &input).expect("runs");
-    let output: serde_json::Value = serde_json::from_str(&outcome.report.output).unwrap();
-    assert_eq!(output["status"], 401);
+    let verification: Verification = serde_json::from_str(&outcome.report.output).unwrap();
     let redacted = Redactor::new([42; 32]).digest(CANARY);
+    let auth = &verification.checks[1];
+    assert!(!auth.passed);
+    // The check shows the start of the body the guest was given.
     assert_eq!(
-        output["body"],
-        format!(r#"{{"you_sent":"Bearer {redacted}"}}"#).as_str(),
+        auth.detail,
+        format!(r#"GET {url}: HTTP 401 (expected 200) {{"you_sent":"Bearer {redacted}"}}"#),
         "the guest saw the echo, scrubbed"
     );
+    assert!(!outcome.report.output.contains(CANARY));
     assert!(!format!("{:?}", h.events()).contains(CANARY));
 }
 
@@ -273,16 +291,27 @@ fn http_to_an_origin_not_granted_is_denied_with_the_line() {
     let policy = h.role_policy(
         "tester",
         "tester",
-        "handles = { paths = [\"npm/**\"] }\nhttp = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\"] }",
+        "handles = { paths = [\"npm/**\"] }\nhttp = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\"] }\nsecrets-meta = { paths = [\"npm/**\"] }",
         "fuel = 100_000_000",
     );
-    let input = r#"{"path":"npm/token","label":"current","url":"http://localhost:9/-/whoami"}"#;
-    let err = h.run(&policy, RoleName::Tester, input).unwrap_err();
+    let input = test_task(
+        "npm/token",
+        1,
+        "current",
+        auth_check("http://localhost:9/-/whoami"),
+    );
+    // The denial reaches the guest as a value: the check fails with it.
+    let outcome = h.run(&policy, RoleName::Tester, &input).unwrap();
+    let verification: Verification = serde_json::from_str(&outcome.report.output).unwrap();
+    assert!(!verification.passed());
     let expected = format!(
         "GET http://localhost:9/-/whoami: role tester may not send http requests to http://localhost:9; to allow it, change line 7 of {} to: http = {{ origins = [\"http://127.0.0.1:4873\", \"http://localhost:9\"], methods = [\"GET\"], max_body_bytes = 1048576, timeout_ms = 10000 }}",
         h.policy_path().display()
     );
-    assert_eq!(err.to_string(), format!("role tester failed: {expected}"));
+    assert_eq!(verification.checks[1].detail, expected);
+    let denied = h.denials();
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0].call, "http.send");
 }
 
 #[test]
@@ -291,26 +320,28 @@ fn store_errors_reach_the_guest_as_values() {
     let policy = h.role_policy(
         "tester",
         "tester",
-        "handles = { paths = [\"npm/**\"] }\nhttp = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\"] }",
+        "handles = { paths = [\"npm/**\"] }\nhttp = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\"] }\nsecrets-meta = { paths = [\"npm/**\"] }",
         "fuel = 100_000_000",
     );
-    let err = h
-        .run(&policy, RoleName::Tester, r#"{"path":"npm/missing"}"#)
-        .unwrap_err();
+    let input = test_task(
+        "npm/missing",
+        1,
+        "current",
+        auth_check("http://127.0.0.1:4873/-/whoami"),
+    );
+    let err = h.run(&policy, RoleName::Tester, &input).unwrap_err();
     assert_eq!(
         err.to_string(),
         "role tester failed: handle for npm/missing: secret npm/missing does not exist"
     );
-    let event = h
-        .events()
-        .into_iter()
-        .find(|e| e.call == "handles.acquire")
-        .unwrap();
-    assert_eq!(event.decision, Decision::Allow);
-    assert_eq!(
-        event.outcome,
-        "not found: secret npm/missing does not exist"
-    );
+    for call in ["secrets-meta.describe", "handles.acquire"] {
+        let event = h.events().into_iter().find(|e| e.call == call).unwrap();
+        assert_eq!(event.decision, Decision::Allow, "{call}");
+        assert_eq!(
+            event.outcome, "not found: secret npm/missing does not exist",
+            "{call}"
+        );
+    }
 }
 
 #[test]
@@ -323,7 +354,7 @@ fn the_audit_log_holds_one_chained_record_per_event() {
     h.run(
         &policy,
         RoleName::Planner,
-        r#"{"prefix":"npm/","now":"2026-11-25T00:00:00Z"}"#,
+        &plan_task(&["npm/"], "2026-11-25T00:00:00Z"),
     )
     .unwrap();
     let text = std::fs::read_to_string(log.path()).unwrap();

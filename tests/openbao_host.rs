@@ -56,11 +56,14 @@ fn each_run_gets_a_scoped_token_that_is_revoked_when_it_ends() {
     root.promote("npm/token", version, None).unwrap();
     let policy = policy(
         dir.path(),
-        "[roles.implementer]\ncomponent = \"implementer\"\n[roles.implementer.grants]\nlog = {}\nsecrets-write = { paths = [\"npm/**\"] }\nworkspace = { roots = [\"repos\"], mode = \"propose\" }\n",
+        "[roles.implementer]\ncomponent = \"implementer\"\n[roles.implementer.grants]\nlog = {}\nsecrets-write = { paths = [\"npm/**\"] }\nhandles = { paths = [\"npm/**\"] }\nhttp = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\", \"POST\", \"DELETE\"] }\nworkspace = { roots = [\"repos\"], mode = \"propose\" }\n",
     );
     let prepared = host.prepare(&policy, RoleName::Implementer).unwrap();
     let outcome = host
-        .run(&prepared, &task(r#"{"path":"npm/token"}"#))
+        .run(
+            &prepared,
+            &task(&support::mint_task("npm/token", Some(1), false, &[])),
+        )
         .unwrap();
     assert_eq!(
         outcome.report.summary,
@@ -198,12 +201,8 @@ fn the_cli_runs_a_role_against_openbao() {
         "--openbao-token-file",
         token_file.to_str().unwrap(),
     ];
-    let mut args = vec![
-        "run",
-        "planner",
-        "--input",
-        r#"{"prefix":"npm/","now":"2026-11-25T00:00:00Z"}"#,
-    ];
+    let input = support::plan_task(&["npm/"], "2026-11-25T00:00:00Z");
+    let mut args = vec!["run", "planner", "--input", input.as_str()];
     args.extend(store);
     let out = agentward(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -213,7 +212,7 @@ fn the_cli_runs_a_role_against_openbao() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("\"summary\": \"0 of 1 secrets due for rotation\""),
+        stdout.contains("\"summary\": \"0 secrets due, 1 not due\""),
         "{stdout}"
     );
     let log = std::fs::read_to_string(project.join("logs/audit.jsonl")).unwrap();

@@ -2,9 +2,11 @@
 
 mod support;
 
+use agentward::audit::Decision;
 use agentward::policy::RoleName;
 use agentward::store::{Label, SecretAttributes, SecretStore, SecretValue};
-use support::Harness;
+use agentward_handoff::{Changes, Plan, SignOff, Verification};
+use support::{auth_check, mint_task, review_task, staged, test_task, Harness};
 
 const CANARY: &str = "npm_CANARY_role_3d9e";
 
@@ -42,17 +44,26 @@ fn planner_finds_what_is_due() {
         SecretValue::new("y"),
         attrs("2026-11-26T00:00:00Z"),
     );
+    // Every path the planner may see (prod/db is outside its scope), due
+    // within 14 days of now: npm/soon expires in 6, npm/later in 188.
     let outcome = h
         .run(
             &policy,
             RoleName::Planner,
-            r#"{"prefix":"","now":"2026-11-25T00:00:00Z","due_before":"2026-12-09T00:00:00Z"}"#,
+            &support::plan_task(&[""], "2026-11-25T00:00:00Z"),
         )
         .unwrap();
-    assert_eq!(outcome.report.summary, "1 of 2 secrets due for rotation");
-    let output: serde_json::Value = serde_json::from_str(&outcome.report.output).unwrap();
-    assert_eq!(output["due"][0]["path"], "npm/soon");
-    assert_eq!(output["not_due"][0]["path"], "npm/later");
+    assert_eq!(outcome.report.summary, "1 secrets due, 1 not due");
+    let plan: Plan = serde_json::from_str(&outcome.report.output).unwrap();
+    let due: Vec<&str> = plan.items.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(due, ["npm/soon"]);
+    assert_eq!(plan.items[0].current_version, Some(1));
+    assert_eq!(
+        plan.items[0].reason,
+        "expires 2026-12-01T00:00:00Z, within 14 days"
+    );
+    assert_eq!(plan.not_before, None);
+    assert!(!outcome.report.output.contains(CANARY));
 }
 
 #[test]
@@ -64,8 +75,8 @@ fn implementer_stores_a_pending_version_and_stages_npmrc() {
         "app/.npmrc",
         "@acme:registry=http://127.0.0.1:4873/\n//127.0.0.1:4873/:_authToken=npm_oldliteral\n",
     );
-    let input = r#"{"path":"npm/token","npmrc":{"root":"repos","file":"app/.npmrc"}}"#;
-    let outcome = h.run(&policy, RoleName::Implementer, input).unwrap();
+    let input = mint_task("npm/token", Some(1), false, &[("repos", "app/.npmrc")]);
+    let outcome = h.run(&policy, RoleName::Implementer, &input).unwrap();
     assert_eq!(
         outcome.report.summary,
         "minted version 2 of npm/token (pending)"
@@ -80,6 +91,14 @@ fn implementer_stores_a_pending_version_and_stages_npmrc() {
     let minted = h.store.read("npm/token", Label::Pending).unwrap();
     assert!(minted.expose().starts_with("npm_") && minted.expose().len() == 44);
     assert!(!outcome.report.output.contains(minted.expose()));
+    let changes: Changes = serde_json::from_str(&outcome.report.output).unwrap();
+    assert_eq!((changes.path.as_str(), changes.version), ("npm/token", 2));
+    assert_eq!(changes.staged, [staged("repos", "app/.npmrc")]);
+    assert!(
+        changes.validation.iter().all(|c| c.passed),
+        "{:?}",
+        changes.validation
+    );
     assert_eq!(outcome.proposals.len(), 1);
     assert_eq!(
         outcome.proposals[0].contents,
@@ -95,65 +114,132 @@ fn implementer_stores_a_pending_version_and_stages_npmrc() {
 #[test]
 fn reviewer_rejects_plaintext_and_approves_references() {
     let (h, policy) = harness();
-    repo_file(
-        &h,
-        "bad/.npmrc",
-        "//127.0.0.1:4873/:_authToken=npm_literal\n",
-    );
-    repo_file(
-        &h,
-        "good/.npmrc",
-        "//127.0.0.1:4873/:_authToken=${NPM_TOKEN}\n",
-    );
+    let old = "//127.0.0.1:4873/:_authToken=npm_oldliteral\n";
+    repo_file(&h, "bad/.npmrc", old);
+    repo_file(&h, "good/.npmrc", old);
     let bad = h
         .run(
             &policy,
             RoleName::Reviewer,
-            r#"{"root":"repos","files":["bad/.npmrc"]}"#,
+            &review_task(
+                "npm/token",
+                2,
+                &[(
+                    "repos",
+                    "bad/.npmrc",
+                    "//127.0.0.1:4873/:_authToken=npm_literal\n",
+                )],
+            ),
         )
         .unwrap();
-    assert_eq!(bad.report.summary, "rejected: 1 plaintext credentials");
+    assert_eq!(
+        bad.report.summary,
+        "rejected version 2 of npm/token: 1 findings"
+    );
+    let sign_off: SignOff = serde_json::from_str(&bad.report.output).unwrap();
+    assert!(!sign_off.approved);
+    assert_eq!(sign_off.findings[0].file.as_deref(), Some("bad/.npmrc"));
+    assert_eq!(
+        sign_off.findings[0].message,
+        "line 1 holds a plaintext credential"
+    );
     let good = h
         .run(
             &policy,
             RoleName::Reviewer,
-            r#"{"root":"repos","files":["good/.npmrc"]}"#,
+            &review_task(
+                "npm/token",
+                2,
+                &[(
+                    "repos",
+                    "good/.npmrc",
+                    "//127.0.0.1:4873/:_authToken=${NPM_TOKEN}\n",
+                )],
+            ),
         )
         .unwrap();
     assert_eq!(
         good.report.summary,
-        "approved: 1 files, no plaintext credentials"
+        "approved version 2 of npm/token: 1 files change, no plaintext credentials"
     );
+    let sign_off: SignOff = serde_json::from_str(&good.report.output).unwrap();
+    assert!(sign_off.approved && sign_off.findings.is_empty());
+}
+
+/// The `workspace.read-file` events of a run, as (root, path, decision, outcome).
+fn reads(h: &Harness) -> Vec<(String, String, Decision, String)> {
+    h.events()
+        .into_iter()
+        .filter(|e| e.call == "workspace.read-file")
+        .map(|e| {
+            assert!(
+                e.args.get("returned_bytes").is_none(),
+                "a read returned bytes: {e:?}"
+            );
+            (
+                e.args["root"].as_str().unwrap().to_string(),
+                e.args["path"].as_str().unwrap().to_string(),
+                e.decision,
+                e.outcome,
+            )
+        })
+        .collect()
+}
+
+/// Nothing the run produced holds the outside file's contents.
+fn assert_unread(h: &Harness, outcome: &agentward::runtime::RunOutcome) {
+    let produced = format!(
+        "{:?}\n{:?}\n{}\n{}",
+        h.events(),
+        outcome.report,
+        outcome.stdout,
+        outcome.stderr
+    );
+    assert!(!produced.contains("secret stuff"), "{produced}");
 }
 
 #[test]
 fn reviewer_cannot_climb_out_of_its_workspace() {
     let (h, policy) = harness();
     std::fs::write(h.dir.path().join("outside.txt"), "secret stuff").unwrap();
-    let err = h
+    // A change whose staged file climbs out of the root: the reviewer reads
+    // it to compare, and the read is refused before it touches the disk.
+    let outcome = h
         .run(
             &policy,
             RoleName::Reviewer,
-            r#"{"root":"repos","files":["../outside.txt"]}"#,
+            &review_task("npm/token", 2, &[("repos", "../outside.txt", "")]),
         )
-        .unwrap_err();
+        .unwrap();
+    let [(root, path, decision, why)] = &reads(&h)[..] else {
+        panic!("one read: {:?}", h.events());
+    };
+    assert_eq!((root.as_str(), path.as_str()), ("repos", "../outside.txt"));
+    assert_eq!(*decision, Decision::Deny);
     assert!(
-        err.to_string()
-            .contains("`../outside.txt` is not a clean relative path"),
-        "{err}"
+        why.contains("`../outside.txt` is not a clean relative path"),
+        "{why}"
     );
-    let err = h
+    assert_unread(&h, &outcome);
+    // A root the policy does not grant.
+    let (h, policy) = harness();
+    std::fs::write(h.dir.path().join("outside.txt"), "secret stuff").unwrap();
+    let outcome = h
         .run(
             &policy,
             RoleName::Reviewer,
-            r#"{"root":".","files":["outside.txt"]}"#,
+            &review_task("npm/token", 2, &[(".", "outside.txt", "")]),
         )
-        .unwrap_err();
+        .unwrap();
+    let [(root, _, decision, why)] = &reads(&h)[..] else {
+        panic!("one read: {:?}", h.events());
+    };
+    assert_eq!((root.as_str(), *decision), (".", Decision::Deny));
     assert!(
-        err.to_string()
-            .contains("role reviewer may not use workspace root `.`"),
-        "{err}"
+        why.contains("role reviewer may not use workspace root `.`"),
+        "{why}"
     );
+    assert_unread(&h, &outcome);
 }
 
 #[test]
@@ -165,31 +251,64 @@ fn reviewer_cannot_follow_a_symlink_out() {
         h.dir.path().join("repos/link"),
     )
     .unwrap();
-    let err = h
+    let outcome = h
         .run(
             &policy,
             RoleName::Reviewer,
-            r#"{"root":"repos","files":["link"]}"#,
+            &review_task("npm/token", 2, &[("repos", "link", "")]),
         )
-        .unwrap_err();
-    assert!(err.to_string().contains("reading link:"), "{err}");
-    assert!(!err.to_string().contains("secret stuff"));
+        .unwrap();
+    let [(_, path, _, why)] = &reads(&h)[..] else {
+        panic!("one read: {:?}", h.events());
+    };
+    assert_eq!(path, "link");
+    assert!(
+        why.starts_with("invalid: `link` in workspace root `repos`:"),
+        "the read failed: {why}"
+    );
+    assert_unread(&h, &outcome);
 }
 
 #[test]
 fn tester_acquires_a_handle_without_seeing_the_value() {
     let (h, policy) = harness();
     h.seed("npm/token", CANARY);
-    let outcome = h
-        .run(
-            &policy,
-            RoleName::Tester,
-            r#"{"path":"npm/token","label":"current"}"#,
-        )
-        .unwrap();
-    assert_eq!(outcome.report.summary, "npm/token (current) exists");
-    let calls: Vec<String> = h.events().iter().map(|e| e.call.clone()).collect();
-    assert_eq!(calls, ["handles.acquire", "handles.release"]);
+    // The default policy lets the tester reach the local registry only;
+    // whether one answers there does not matter, the handle is taken either way.
+    let input = test_task(
+        "npm/token",
+        1,
+        "current",
+        auth_check("http://127.0.0.1:4873/-/whoami"),
+    );
+    let outcome = h.run(&policy, RoleName::Tester, &input).unwrap();
+    let verification: Verification = serde_json::from_str(&outcome.report.output).unwrap();
+    let names: Vec<&str> = verification
+        .checks
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["label", "auth"]);
+    assert!(verification.checks[0].passed, "{:?}", verification.checks);
+    assert_eq!(verification.checks[0].detail, "version 1 is current");
+    // http.send is effectful: its intent is recorded before it goes out.
+    let calls: Vec<String> = h
+        .events()
+        .iter()
+        .filter(|e| e.outcome != "intent")
+        .map(|e| e.call.clone())
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "secrets-meta.describe",
+            "handles.acquire",
+            "http.send",
+            "handles.release"
+        ]
+    );
+    let produced = format!("{:?}\n{:?}", h.events(), outcome.report);
+    assert!(!produced.contains(CANARY), "{produced}");
 }
 
 #[test]

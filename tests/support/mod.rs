@@ -11,6 +11,9 @@ use agentward::capabilities::Task;
 use agentward::policy::{Policy, RoleName};
 use agentward::runtime::{Host, HostConfig, RunError, RunOutcome};
 use agentward::store::{MemoryStore, SecretAttributes, SecretValue};
+use agentward_handoff::{
+    Changes, ImplementTask, PlanTask, ReviewTask, StagedFile, TestPurpose, TestTask, Trigger,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -173,4 +176,87 @@ pub fn all_text_under(dir: &std::path::Path) -> String {
         }
     }
     out
+}
+
+/// A cadence [`PlanTask`] for `now` over `prefixes`: due within 14 days,
+/// on a 90-day cadence, no window, no earlier failures.
+pub fn plan_task(prefixes: &[&str], now: &str) -> String {
+    serde_json::to_string(&PlanTask {
+        now: now.into(),
+        trigger: Trigger::Cadence,
+        breach: None,
+        prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+        cadence_days: 90,
+        lead_days: 14,
+        window: None,
+        failures: Vec::new(),
+        config: serde_json::Value::Null,
+    })
+    .unwrap()
+}
+
+/// An [`ImplementTask::Mint`] of `path` whose current version is
+/// `expected_current`, staging the `.npmrc` files `npmrc` (root, file).
+pub fn mint_task(
+    path: &str,
+    expected_current: Option<u32>,
+    dry_run: bool,
+    npmrc: &[(&str, &str)],
+) -> String {
+    let npmrc: Vec<StagedFile> = npmrc.iter().map(|(r, f)| staged(r, f)).collect();
+    serde_json::to_string(&ImplementTask::Mint {
+        path: path.into(),
+        expected_current,
+        retry_since: None,
+        dry_run,
+        config: serde_json::json!({ "npmrc": npmrc }),
+    })
+    .unwrap()
+}
+
+pub fn staged(root: &str, file: &str) -> StagedFile {
+    StagedFile {
+        root: root.into(),
+        file: file.into(),
+    }
+}
+
+/// A [`ReviewTask`] of version `version` of `path` whose changes staged
+/// each `(root, file)` of `files` with the proposed contents beside it.
+pub fn review_task(path: &str, version: u32, files: &[(&str, &str, &str)]) -> String {
+    serde_json::to_string(&ReviewTask {
+        path: path.into(),
+        version,
+        changes: Changes {
+            path: path.into(),
+            version,
+            credential_id: None,
+            expires: None,
+            staged: files.iter().map(|(r, f, _)| staged(r, f)).collect(),
+            validation: Vec::new(),
+        },
+        proposed: files.iter().map(|(_, _, c)| c.to_string()).collect(),
+        config: serde_json::Value::Null,
+    })
+    .unwrap()
+}
+
+/// A [`TestTask`] verifying version `version` of `path` under `label`,
+/// with `checks` as its config's HTTP checks
+/// (`[{"name", "url", "expect_status"}]`).
+pub fn test_task(path: &str, version: u32, label: &str, checks: serde_json::Value) -> String {
+    serde_json::to_string(&TestTask {
+        purpose: TestPurpose::Verify,
+        path: path.into(),
+        version,
+        label: label.into(),
+        dry_run: false,
+        config: serde_json::json!({ "checks": checks }),
+    })
+    .unwrap()
+}
+
+/// One HTTP check for [`test_task`]: GET `url`, expecting HTTP 200.
+pub fn auth_check(url: &str) -> serde_json::Value {
+    serde_json::json!([{ "name": "auth", "url": url, "expect_status": 200 }])
 }

@@ -506,7 +506,7 @@ min_checks = 2
     fn stages_out_of_order_name_the_line_and_the_order() {
         let text = MINIMAL.replace("stage = \"review\"", "stage = \"test\"");
         let err = parse(&text).unwrap_err();
-        assert!(err.starts_with("policies/workflow.toml:17:"), "{err}");
+        assert!(err.starts_with("policies/workflow.toml:14:"), "{err}");
         assert!(err.contains("needs `review` here"), "{err}");
         assert!(err.contains("plan, implement, review, test"), "{err}");
     }

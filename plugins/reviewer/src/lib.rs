@@ -90,9 +90,19 @@ impl Role for Reviewer {
                     format!("line {line} holds a plaintext credential"),
                 );
             }
-            let before = workspace::read_file(&staged.root, file)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
+            // A new file does not exist yet; any other refusal means the
+            // change cannot be reviewed, and an unreviewed file is a finding.
+            let before = match workspace::read_file(&staged.root, file) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(agentward_sdk::Error::NotFound(_)) => String::new(),
+                Err(e) => {
+                    finding(
+                        Some(file),
+                        format!("cannot be read for review: {}", e.message()),
+                    );
+                    continue;
+                }
+            };
             if before != *proposed {
                 changed += 1;
             }
