@@ -462,6 +462,18 @@ fn registry_down_during_verification_aborts_and_keeps_the_old_token() {
         timeline.contains("verification failed") && timeline.contains("ABORTED"),
         "{timeline}"
     );
+
+    // The failure goes back to the Planner: the next plan says so, and
+    // this time the rotation goes through.
+    let out = p.run(&["rotate", "--now", NOW, "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let next: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes = p.manifest(next["change_id"].as_str().unwrap())["plan"]["notes"].to_string();
+    assert!(
+        notes.contains(&change) && notes.contains("ended ABORTED"),
+        "{notes}"
+    );
+    assert_eq!(next["items"][0]["state"], "DONE");
 }
 
 #[test]
@@ -518,6 +530,47 @@ fn a_malformed_handoff_fails_the_step_with_a_clear_error() {
     );
 }
 
+/// Receives webhook POSTs on 127.0.0.1 and keeps their bodies.
+struct Webhook {
+    url: String,
+    bodies: std::sync::mpsc::Receiver<String>,
+}
+
+impl Webhook {
+    fn start() -> Webhook {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let (send, bodies) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':') {
+                        if name.eq_ignore_ascii_case("content-length") {
+                            length = value.trim().parse().unwrap();
+                        }
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let _ = send.send(String::from_utf8(body).unwrap());
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n"
+                );
+            }
+        });
+        Webhook { url, bodies }
+    }
+}
+
 fn approver(p: &Project, name: &str) -> (PathBuf, String) {
     let keys = p.path().join("approvers");
     std::fs::create_dir_all(&keys).unwrap();
@@ -531,7 +584,13 @@ fn approver(p: &Project, name: &str) -> (PathBuf, String) {
 fn production_writes_wait_for_n_of_m_signed_approvals_of_the_plan_hash() {
     let v = registry();
     let bot = bot(&v, "prod");
-    let p = project(&v, &bot, &Setup::default());
+    let webhook = Webhook::start();
+    let rotation = format!("notify = {{ webhook = \"{}\" }}", webhook.url);
+    let setup = Setup {
+        rotation: &rotation,
+        ..Setup::default()
+    };
+    let p = project(&v, &bot, &setup);
     let (alice, alice_pub) = approver(&p, "alice");
     let (_, bob_pub) = approver(&p, "bob");
     let (carol, carol_pub) = approver(&p, "carol");
@@ -550,6 +609,19 @@ fn production_writes_wait_for_n_of_m_signed_approvals_of_the_plan_hash() {
     assert_eq!(manifest["state"], "APPROVAL_PENDING");
     assert_eq!(manifest["items"][0]["state"], "PLANNED");
     let plan_hash = manifest["plan_hash"].as_str().unwrap().to_string();
+    // The approvers are told, by the workflow's webhook.
+    let notice: Value = serde_json::from_str(
+        &webhook
+            .bodies
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(notice["event"], "approval-pending");
+    assert!(
+        notice["message"].as_str().unwrap().contains(&plan_hash),
+        "{notice}"
+    );
 
     let approve = |key: &Path, hash: &str| {
         p.run(&[

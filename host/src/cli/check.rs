@@ -1,4 +1,5 @@
-//! `agentward check`: every role's imports against its grants.
+//! `agentward check`: every role's imports against its grants, and the
+//! workflow against the policy.
 
 use super::Failure;
 use agentward::audit::{MemorySink, Redactor};
@@ -13,6 +14,9 @@ pub(crate) struct Args {
     /// The policy file (default: PROJECT/policies/default.toml).
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// The workflow file (default: PROJECT/policies/workflow.toml, if it exists).
+    #[arg(long)]
+    workflow: Option<PathBuf>,
 }
 
 pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
@@ -78,6 +82,28 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
         rows.push([role.to_string(), imports, granted, status]);
     }
     print_table(&rows);
+    let workflow = args
+        .workflow
+        .or_else(|| Some(project.join("policies/workflow.toml")).filter(|p| p.exists()));
+    let role_problems = problems.len();
+    let mut summary = Vec::new();
+    if role_problems > 0 {
+        summary.push(format!(
+            "{role_problems} of {} roles do not match {}",
+            policy.roles.len(),
+            policy.path.display()
+        ));
+    }
+    if let Some(path) = workflow {
+        let workflow = agentward::orchestrator::workflow::Workflow::load(&path)?;
+        match workflow.check_against(&policy) {
+            Ok(()) => println!("workflow {} fits the policy", path.display()),
+            Err(problem) => {
+                summary.push(format!("workflow {} does not fit it", path.display()));
+                problems.push(problem);
+            }
+        }
+    }
     if problems.is_empty() {
         println!("all {} roles match their grants", policy.roles.len());
         return Ok(());
@@ -85,12 +111,7 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     for problem in &problems {
         eprintln!("\n{problem}");
     }
-    Err(Failure::Failed(anyhow::anyhow!(
-        "{} of {} roles do not match {}",
-        problems.len(),
-        policy.roles.len(),
-        policy.path.display()
-    )))
+    Err(Failure::Failed(anyhow::anyhow!("{}", summary.join("; "))))
 }
 
 pub(crate) fn print_table<const N: usize>(rows: &[[String; N]]) {
