@@ -44,7 +44,7 @@ fn label_check(task: &TestTask) -> Check {
     let carries = secrets_meta::describe(&task.path).map(|info| {
         info.versions
             .iter()
-            .any(|v| v.version == task.version && v.labels.iter().any(|l| *l == task.label))
+            .any(|v| v.version == task.version && v.labels.contains(&task.label))
     });
     match carries {
         Ok(passed) => Check {
