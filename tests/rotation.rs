@@ -740,7 +740,7 @@ fn a_breach_rotates_now_outside_the_window_and_notifies() {
 
     // A breach of a path the workflow does not cover is refused, naming it.
     let out = p.run(&["rotate", "--breach", "aws/key", "--now", NOW]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("aws/key is outside the secrets"),
         "{}",

@@ -190,6 +190,8 @@ pub fn plan_task(prefixes: &[&str], now: &str) -> String {
         lead_days: 14,
         window: None,
         failures: Vec::new(),
+        briefing: Default::default(),
+        usages: Vec::new(),
         config: serde_json::Value::Null,
     })
     .unwrap()
@@ -208,8 +210,9 @@ pub fn mint_task(
         path: path.into(),
         expected_current,
         retry_since: None,
+        files: npmrc,
         dry_run,
-        config: serde_json::json!({ "npmrc": npmrc }),
+        config: serde_json::Value::Null,
     })
     .unwrap()
 }

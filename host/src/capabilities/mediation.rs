@@ -69,6 +69,7 @@ pub struct CallContext {
     pub(crate) seen_secrets: Vec<SecretValue>,
     pub(crate) handles: super::handles::HandleTable,
     pub(crate) proposals: Vec<super::workspace::Proposal>,
+    pub(crate) docs: super::docs::DocsState,
     /// Set when the sink refused an event; every later call is refused and
     /// the run fails, so nothing happens that is not on record.
     pub(crate) audit_failure: Option<SinkError>,
@@ -93,6 +94,7 @@ impl CallContext {
             seen_secrets: Vec::new(),
             handles: Default::default(),
             proposals: Vec::new(),
+            docs: Default::default(),
             audit_failure: None,
             host_time: std::time::Duration::ZERO,
         }

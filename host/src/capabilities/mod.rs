@@ -5,6 +5,7 @@
 //! leaves behind. All of them meet in [`mediation::mediate`], the one
 //! function every host call passes through.
 
+pub mod docs;
 pub mod handles;
 pub mod http;
 pub mod log;
@@ -45,10 +46,11 @@ pub enum Capability {
     Handles,
     Http,
     Workspace,
+    Docs,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 7] = [
+    pub const ALL: [Capability; 8] = [
         Capability::Log,
         Capability::SecretsMeta,
         Capability::SecretsRead,
@@ -56,6 +58,7 @@ impl Capability {
         Capability::Handles,
         Capability::Http,
         Capability::Workspace,
+        Capability::Docs,
     ];
 
     /// The interface name, as in WIT and in the policy's `grants` table.
@@ -68,6 +71,7 @@ impl Capability {
             Capability::Handles => "handles",
             Capability::Http => "http",
             Capability::Workspace => "workspace",
+            Capability::Docs => "docs",
         }
     }
 
@@ -96,6 +100,7 @@ impl Capability {
                 "http = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\"] }"
             }
             Capability::Workspace => "workspace = { roots = [\"repos\"], mode = \"read\" }",
+            Capability::Docs => "docs = { dir = \"docs\" }",
         }
     }
 
@@ -116,6 +121,7 @@ impl Capability {
             Capability::Handles => wit::handles::add_to_linker::<T, Ctx>(linker, get),
             Capability::Http => wit::http::add_to_linker::<T, Ctx>(linker, get),
             Capability::Workspace => wit::workspace::add_to_linker::<T, Ctx>(linker, get),
+            Capability::Docs => wit::docs::add_to_linker::<T, Ctx>(linker, get),
         }
     }
 
@@ -146,6 +152,7 @@ pub struct Grants {
     pub handles: Option<Spanned<path_scope::PathScope>>,
     pub http: Option<Spanned<http::HttpGrant>>,
     pub workspace: Option<Spanned<workspace::WorkspaceGrant>>,
+    pub docs: Option<Spanned<docs::DocsGrant>>,
 }
 
 impl Grants {
@@ -158,6 +165,7 @@ impl Grants {
             Capability::Handles => self.handles.is_some(),
             Capability::Http => self.http.is_some(),
             Capability::Workspace => self.workspace.is_some(),
+            Capability::Docs => self.docs.is_some(),
         }
     }
 

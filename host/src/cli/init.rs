@@ -12,7 +12,9 @@ pub(crate) struct Args {
 
 const DEFAULT_POLICY: &str = include_str!("../../../policies/default.toml");
 const DEFAULT_WORKFLOW: &str = include_str!("../../../policies/workflow.toml");
-const LAYOUT: [&str; 4] = ["secrets", "policies", "logs", "manifests"];
+/// The project layout, plus `docs/` for the runbooks and mappings roles
+/// consult through the `docs` capability.
+const LAYOUT: [&str; 5] = ["secrets", "policies", "logs", "manifests", "docs"];
 
 pub(crate) fn run(args: Args) -> Result<(), Failure> {
     for sub in LAYOUT {

@@ -164,9 +164,14 @@ fn now(common: &Common) -> Result<String, Failure> {
     match &common.now {
         None => Ok(agentward::time::now_rfc3339()),
         Some(t) => {
-            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            use time::format_description::well_known::Rfc3339;
+            // Normalised to UTC: every time the orchestrator compares is UTC.
+            let parsed = time::OffsetDateTime::parse(t, &Rfc3339)
                 .with_context(|| format!("--now {t:?} is not an RFC 3339 time"))?;
-            Ok(t.clone())
+            Ok(parsed
+                .to_offset(time::UtcOffset::UTC)
+                .format(&Rfc3339)
+                .expect("formats"))
         }
     }
 }
@@ -179,7 +184,10 @@ pub(crate) fn rotate(project: &Path, args: RotateArgs) -> Result<(), Failure> {
     let mut orchestrator = session.orchestrator(&bar)?;
     let planned = orchestrator
         .plan(args.breach.as_deref(), &now)
-        .map_err(|e| Failure::Failed(e.into()))?;
+        .map_err(|e| match e {
+            agentward::orchestrator::OrchestratorError::Refused(_) => Failure::BadInput(e.into()),
+            e => Failure::Failed(e.into()),
+        })?;
     let Some(mut manifest) = planned else {
         if args.common.json {
             println!(

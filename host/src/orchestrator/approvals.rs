@@ -6,7 +6,7 @@
 //! change waits again; approvals are re-checked before every effect, not
 //! just counted once.
 
-use super::manifest::{Approval, Manifest};
+use super::manifest::{Approval, Manifest, RequiredApproval};
 use super::workflow::Workflow;
 use crate::audit::keys::{NoteSigner, NoteVerifier};
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
@@ -25,7 +25,7 @@ pub enum ApprovalError {
         public: String,
         workflow: String,
     },
-    #[error("{approver} approves plan {given}, but change {change_id}'s plan is {actual}\n  fix: review the plan again (`agentward resume {change_id}` prints it) and approve its current hash")]
+    #[error("{approver} approves plan {given}, but change {change_id}'s plan is {actual}\n  fix: review the plan again (`agentward show {change_id}` prints it) and approve its current hash")]
     WrongPlan {
         approver: String,
         change_id: String,
@@ -76,9 +76,9 @@ pub fn sign(
             change_id: manifest.change_id.clone(),
         });
     }
-    let paths = manifest.paths();
-    if !workflow
-        .rules_for(&paths)
+    if !manifest
+        .approval_rules
+        .iter()
         .any(|r| r.approvers.contains(&approver))
     {
         return Err(ApprovalError::NotRequired {
@@ -125,16 +125,19 @@ fn is_valid(workflow: &Workflow, manifest: &Manifest, approval: &Approval) -> bo
 }
 
 /// What is still missing, one line per unmet rule; empty when every rule
-/// covering the change has its N distinct valid approvals.
+/// recorded at plan time has its N distinct valid approvals. The rules are
+/// the ones in force when the change was planned (editing the workflow
+/// cannot waive them); the keys are the workflow's current ones (a key
+/// withdrawn from the workflow no longer counts).
 pub fn missing(workflow: &Workflow, manifest: &Manifest) -> Vec<String> {
-    let paths = manifest.paths();
     let valid: Vec<&Approval> = manifest
         .approvals
         .iter()
         .filter(|a| is_valid(workflow, manifest, a))
         .collect();
-    workflow
-        .rules_for(&paths)
+    manifest
+        .approval_rules
+        .iter()
         .filter_map(|rule| {
             let mut signed: Vec<&str> = valid
                 .iter()
@@ -145,12 +148,11 @@ pub fn missing(workflow: &Workflow, manifest: &Manifest) -> Vec<String> {
             signed.dedup();
             (signed.len() < rule.required).then(|| {
                 format!(
-                    "{} of {} approvals from {} (rule at line {} of {}); valid so far: {}",
+                    "{} of {} approvals from {} for {}; valid so far: {}",
                     rule.required - signed.len(),
                     rule.required,
                     rule.approvers.join(", "),
-                    rule.line,
-                    workflow.path.display(),
+                    rule.paths.join(", "),
                     if signed.is_empty() {
                         "none".to_string()
                     } else {
@@ -162,17 +164,14 @@ pub fn missing(workflow: &Workflow, manifest: &Manifest) -> Vec<String> {
         .collect()
 }
 
-/// The rules a plan of `paths` must satisfy, for the manifest.
-pub fn required(workflow: &Workflow, paths: &[String]) -> Vec<String> {
+/// The rules a plan of `paths` must satisfy, recorded in its manifest.
+pub fn required(workflow: &Workflow, paths: &[String]) -> Vec<RequiredApproval> {
     workflow
         .rules_for(paths)
-        .map(|r| {
-            format!(
-                "{} of {} for {}",
-                r.required,
-                r.approvers.join(", "),
-                r.paths.patterns().join(", ")
-            )
+        .map(|r| RequiredApproval {
+            paths: r.paths.patterns().to_vec(),
+            required: r.required,
+            approvers: r.approvers.clone(),
         })
         .collect()
 }

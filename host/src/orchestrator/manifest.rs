@@ -8,7 +8,7 @@
 //! the state before a write or after it, never a mix; `resume` continues
 //! from whichever it finds.
 
-use agentward_handoff::{Changes, Check, Finding, Plan, Trigger};
+use agentward_handoff::{Briefing, Changes, Check, Finding, Plan, Trigger, Usage};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -145,6 +145,26 @@ pub struct FileDigest {
     pub sha256: String,
 }
 
+/// N of these approvers must sign: a workflow rule as it stood at plan time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequiredApproval {
+    pub paths: Vec<String>,
+    pub required: usize,
+    pub approvers: Vec<String>,
+}
+
+impl fmt::Display for RequiredApproval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} of {} for {}",
+            self.required,
+            self.approvers.join(", "),
+            self.paths.join(", ")
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
     pub approver: String,
@@ -239,11 +259,20 @@ pub struct Manifest {
     pub plan: Plan,
     /// `sha256:` + hex of the plan's JSON: what approvers sign.
     pub plan_hash: String,
-    /// Per matching approval rule: how many of whom.
-    pub approvals_required: Vec<String>,
+    /// The approval rules that covered the plan when it was made.
+    pub approval_rules: Vec<RequiredApproval>,
     pub approvals: Vec<Approval>,
     pub items: Vec<Item>,
     pub notices: Vec<String>,
+    /// Every document a role consulted during the change, with its digest.
+    #[serde(default)]
+    pub docs: Vec<crate::capabilities::docs::Consulted>,
+    /// What the Researcher found in the docs for this change.
+    #[serde(default)]
+    pub briefing: Briefing,
+    /// Where the Domain specialist found each secret in use.
+    #[serde(default)]
+    pub usages: Vec<Usage>,
 }
 
 #[derive(Debug, thiserror::Error)]

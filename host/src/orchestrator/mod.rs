@@ -30,8 +30,8 @@ use crate::policy::{Policy, RoleName};
 use crate::runtime::{Host, PreparedRole, RunError, RunOutcome, RuntimeError};
 use crate::store::{Label, SecretStore, StoreError};
 use agentward_handoff::{
-    Changes, Failure, ImplementTask, Plan, PlanTask, ReviewTask, Revocation, SignOff, TestPurpose,
-    TestTask, Trigger, Verification,
+    Briefing, Changes, Failure, ImplementTask, MapTask, Plan, PlanTask, ResearchTask, ReviewTask,
+    Revocation, ScopeMap, SignOff, TestPurpose, TestTask, Trigger, Usage, Verification,
 };
 use manifest::{
     ChangeState, Effect, FileDigest, Item, ItemState, Manifest, ManifestError, StagedChange,
@@ -44,6 +44,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use workflow::{Stage, Workflow};
+
+/// What the Researcher looks up unless the workflow says otherwise.
+const DEFAULT_TOPICS: [&str; 3] = ["npm token rotation", "scope mappings", "CI schedules"];
 
 /// The `role` of the orchestrator's own audit records.
 pub const ORCHESTRATOR: &str = "orchestrator";
@@ -63,6 +66,13 @@ pub enum OrchestratorError {
     /// Planning failed: no change exists yet, nothing was done.
     #[error("planning failed: {0}")]
     Plan(String),
+    /// The request cannot be served as asked (a breach of a path the
+    /// workflow does not cover): nothing was done.
+    #[error("{0}")]
+    Refused(String),
+    /// The manifest no longer matches what was recorded.
+    #[error("{0}")]
+    Tampered(String),
     /// Something outside the roles failed (the store, the audit log, a
     /// revocation): the change stops where it is and `resume` continues it.
     #[error("change {change_id} stopped at {path} ({state}): {reason}\n  fix: {fix}, then run `agentward resume {change_id}`")]
@@ -163,6 +173,8 @@ pub struct Orchestrator<'a> {
     pub progress: &'a dyn Progress,
     pub timing: Timing,
     prepared: BTreeMap<RoleName, PreparedRole>,
+    /// Documents consulted by role runs not yet in the manifest.
+    consulted: Vec<crate::capabilities::docs::Consulted>,
 }
 
 impl<'a> Orchestrator<'a> {
@@ -193,6 +205,7 @@ impl<'a> Orchestrator<'a> {
             progress,
             timing: Timing::default(),
             prepared: BTreeMap::new(),
+            consulted: Vec::new(),
         })
     }
 
@@ -212,7 +225,7 @@ impl<'a> Orchestrator<'a> {
         };
         if let Some(path) = breach {
             if !self.workflow.secrets.allows(path) {
-                return Err(OrchestratorError::Plan(format!(
+                return Err(OrchestratorError::Refused(format!(
                     "{path} is outside the secrets {} rotates ({})\n  fix: name a path it covers, or add it to `secrets` in [rotation]",
                     self.workflow.path.display(),
                     self.workflow.secrets.patterns().join(", ")
@@ -220,6 +233,7 @@ impl<'a> Orchestrator<'a> {
             }
         }
         let change_id = change_id::mint();
+        let (briefing, usages) = self.context(&change_id).map_err(OrchestratorError::Plan)?;
         let step = self.workflow.step(Stage::Plan);
         let task = PlanTask {
             now: now.to_string(),
@@ -230,13 +244,29 @@ impl<'a> Orchestrator<'a> {
             lead_days: self.workflow.lead_days,
             window: self.workflow.window.clone(),
             failures: self.recent_failures(),
+            briefing: briefing.clone(),
+            usages: usages.clone(),
             config: step.config.clone(),
         };
         let outcome = self
             .run_role(step.role, &change_id, &task)
             .map_err(|e| OrchestratorError::Plan(e.to_string()))?;
-        let plan: Plan =
+        let mut plan: Plan =
             handoff(step.role, Stage::Plan, &outcome).map_err(OrchestratorError::Plan)?;
+        // The Planner lists by prefix; a narrower glob (`npm/*` under
+        // `npm/`) is the workflow's to apply, and the plan says what it left out.
+        let (inside, outside): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.items)
+            .into_iter()
+            .partition(|i| self.workflow.secrets.allows(&i.path));
+        plan.items = inside;
+        if !outside.is_empty() {
+            let left: Vec<&str> = outside.iter().map(|i| i.path.as_str()).collect();
+            plan.notes.push(format!(
+                "left out {}: outside the workflow's secrets ({})",
+                left.join(", "),
+                self.workflow.secrets.patterns().join(", ")
+            ));
+        }
         let items = self
             .validate_plan(&plan, breach)
             .map_err(OrchestratorError::Plan)?;
@@ -251,8 +281,8 @@ impl<'a> Orchestrator<'a> {
             return Ok(None);
         }
         let paths: Vec<String> = items.iter().map(|i| i.path.clone()).collect();
-        let approvals_required = approvals::required(self.workflow, &paths);
-        let state = if approvals_required.is_empty() || self.dry_run {
+        let approval_rules = approvals::required(self.workflow, &paths);
+        let state = if approval_rules.is_empty() || self.dry_run {
             ChangeState::Planned
         } else {
             ChangeState::ApprovalPending
@@ -275,11 +305,15 @@ impl<'a> Orchestrator<'a> {
             state,
             plan_hash: manifest::plan_hash(&plan),
             plan,
-            approvals_required,
+            approval_rules,
             approvals: Vec::new(),
             items,
             notices: Vec::new(),
+            docs: Vec::new(),
+            briefing,
+            usages,
         };
+        self.record_docs(&mut manifest);
         event.insert("plan_hash".into(), manifest.plan_hash.clone().into());
         if let Some(path) = breach {
             event.insert("breach".into(), path.into());
@@ -301,11 +335,58 @@ impl<'a> Orchestrator<'a> {
             let message = format!(
                 "change {change_id} waits for approval of plan {}: {}",
                 manifest.plan_hash,
-                manifest.approvals_required.join("; ")
+                manifest
+                    .approval_rules
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             );
             self.notify(&mut manifest, "approval-pending", message)?;
         }
         Ok(Some(manifest))
+    }
+
+    /// The optional context stages: the Researcher's briefing from the
+    /// docs, then the Domain specialist's map of where each secret is used.
+    fn context(&mut self, change_id: &str) -> Result<(Briefing, Vec<Usage>), String> {
+        let mut briefing = Briefing::default();
+        if let Some(step) = self.workflow.optional_step(Stage::Research).cloned() {
+            let task = ResearchTask {
+                topics: DEFAULT_TOPICS.iter().map(|t| t.to_string()).collect(),
+                config: step.config,
+            };
+            let outcome = self
+                .run_role(step.role, change_id, &task)
+                .map_err(|e| e.to_string())?;
+            briefing = handoff(step.role, Stage::Research, &outcome)?;
+            // A briefing may only cite documents the role was really shown.
+            if let Some(cited) = briefing.documents.iter().find(|d| {
+                !outcome
+                    .docs_consulted
+                    .iter()
+                    .any(|c| c.path == d.path && c.digest == d.digest)
+            }) {
+                return Err(format!(
+                    "role {} cites {} ({}), which it did not read through `docs`",
+                    step.role, cited.path, cited.digest
+                ));
+            }
+        }
+        let mut usages = Vec::new();
+        if let Some(step) = self.workflow.optional_step(Stage::Map).cloned() {
+            let task = MapTask {
+                prefixes: self.workflow.secrets.prefixes(),
+                briefing: briefing.clone(),
+                config: step.config,
+            };
+            let outcome = self
+                .run_role(step.role, change_id, &task)
+                .map_err(|e| e.to_string())?;
+            let map: ScopeMap = handoff(step.role, Stage::Map, &outcome)?;
+            usages = map.usages;
+        }
+        Ok((briefing, usages))
     }
 
     /// Checks the Planner's handoff against the workflow and the store; the
@@ -330,13 +411,6 @@ impl<'a> Orchestrator<'a> {
         }
         let mut items = Vec::new();
         for planned in &plan.items {
-            if !self.workflow.secrets.allows(&planned.path) {
-                return Err(format!(
-                    "the plan includes {}, outside the secrets {} rotates\n  fix: {fix}",
-                    planned.path,
-                    self.workflow.path.display()
-                ));
-            }
             if !seen.insert(planned.path.as_str()) {
                 return Err(format!(
                     "the plan lists {} twice\n  fix: {fix}",
@@ -443,7 +517,13 @@ impl<'a> Orchestrator<'a> {
             return Ok(Drive::Closed);
         }
         check_plan_hash(manifest)?;
-        if !self.dry_run && !manifest.approvals_required.is_empty() {
+        // The gate stands before the first effect; once effects have begun
+        // (approved then), aborting or rolling back never waits for it.
+        let started = manifest
+            .items
+            .iter()
+            .any(|i| i.state != ItemState::Planned || i.intent.is_some());
+        if !self.dry_run && !manifest.approval_rules.is_empty() && !started {
             // Re-checked on every resume: a plan edited after approval, or
             // a key removed from the workflow, takes the approval back.
             let missing = approvals::missing(self.workflow, manifest);
@@ -460,7 +540,14 @@ impl<'a> Orchestrator<'a> {
             }
         }
         if let Some(not_before) = &manifest.plan.not_before {
-            if now < not_before.as_str() && manifest.trigger == Trigger::Cadence {
+            let parse = |t: &str| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            };
+            let early = match (parse(now), parse(not_before)) {
+                (Some(now), Some(start)) => now < start,
+                _ => true,
+            };
+            if early && manifest.trigger == Trigger::Cadence && !started {
                 return Ok(Drive::AwaitingWindow(not_before.clone()));
             }
         }
@@ -517,13 +604,7 @@ impl<'a> Orchestrator<'a> {
                     Err(failure) => (Effect::Health, Err(failure)),
                     Ok(_) => (Effect::RevokeOld, self.revoke_old(m, i)),
                 },
-                ItemState::OldRevoked => (
-                    Effect::Finish,
-                    Ok((
-                        ItemState::Done,
-                        "old credential revoked; rotation done".to_string(),
-                    )),
-                ),
+                ItemState::OldRevoked => (Effect::Finish, self.finish(m, i)),
                 ItemState::Aborting => (Effect::RevokeNew, self.abort(m, i)),
                 ItemState::RollingBack => (Effect::Rollback, self.roll_back(m, i)),
                 _ => unreachable!("terminal states return above"),
@@ -558,6 +639,11 @@ impl<'a> Orchestrator<'a> {
     ) -> OrchestratorError {
         // The intent stays in the manifest: resume repeats the effect.
         let _ = m.save(&self.manifests);
+        let message = format!(
+            "change {} stopped at {} ({}): {reason}",
+            m.change_id, m.items[i].path, m.items[i].state
+        );
+        let _ = self.notify(m, "stopped", message);
         OrchestratorError::Stopped {
             change_id: m.change_id.clone(),
             path: m.items[i].path.clone(),
@@ -600,6 +686,7 @@ impl<'a> Orchestrator<'a> {
         to: ItemState,
         note: String,
     ) -> Result<(), OrchestratorError> {
+        self.record_docs(m);
         let item = &mut m.items[i];
         let from = item.state;
         let effect = item.intent.take();
@@ -661,12 +748,20 @@ impl<'a> Orchestrator<'a> {
         self.begin(m, i, Effect::Mint)?;
         let path = m.items[i].path.clone();
         let existing = self.pending_of_change(&path, &m.change_id)?;
+        let files = m
+            .plan
+            .items
+            .iter()
+            .find(|p| p.path == path)
+            .map(|p| p.files.clone())
+            .unwrap_or_default();
         let step = self.workflow.step(Stage::Implement);
         let task = match existing {
             Some(version) => ImplementTask::Stage {
                 path: path.clone(),
                 version,
                 minted_since: m.items[i].intent_since.clone(),
+                files: files.clone(),
                 dry_run: self.dry_run,
                 config: step.config.clone(),
             },
@@ -674,6 +769,7 @@ impl<'a> Orchestrator<'a> {
                 path: path.clone(),
                 expected_current: m.items[i].expected_current,
                 retry_since,
+                files,
                 dry_run: self.dry_run,
                 config: step.config.clone(),
             },
@@ -929,7 +1025,22 @@ impl<'a> Orchestrator<'a> {
                 failures.join("; ")
             )));
         }
+        // The watch changes no state, so its outcome is recorded here.
+        m.items[i].intent = None;
+        let mut args = self.item_args(m, i);
+        args.insert("samples".into(), health.samples.into());
+        args.insert("failed".into(), failures.len().into());
+        self.record(&m.change_id, "rotation.health", args, "ok")?;
         Ok(())
+    }
+
+    /// OLD_REVOKED → DONE: nothing left to do but say so.
+    fn finish(&mut self, m: &mut Manifest, i: usize) -> Result<(ItemState, String), StepFailure> {
+        self.begin(m, i, Effect::Finish)?;
+        Ok((
+            ItemState::Done,
+            "old credential revoked; rotation done".into(),
+        ))
     }
 
     /// PROMOTED → OLD_REVOKED: the Implementer revokes the version that was
@@ -1104,7 +1215,18 @@ impl<'a> Orchestrator<'a> {
         self.timing.role_runs += 1;
         self.timing.in_roles += outcome.duration;
         self.timing.in_host_calls += outcome.host_call_time;
+        self.consulted
+            .extend(outcome.docs_consulted.iter().cloned());
         Ok(outcome)
+    }
+
+    /// Moves the documents roles consulted since the last call into the manifest.
+    fn record_docs(&mut self, m: &mut Manifest) {
+        for doc in self.consulted.drain(..) {
+            if !m.docs.contains(&doc) {
+                m.docs.push(doc);
+            }
+        }
     }
 
     fn record(
@@ -1170,7 +1292,7 @@ impl<'a> Orchestrator<'a> {
 fn check_plan_hash(manifest: &Manifest) -> Result<(), OrchestratorError> {
     let actual = manifest::plan_hash(&manifest.plan);
     if actual != manifest.plan_hash {
-        return Err(OrchestratorError::Plan(format!(
+        return Err(OrchestratorError::Tampered(format!(
             "the plan in manifests/{}.json hashes to {actual}, not to the recorded {}: it was edited after planning\n  fix: restore the manifest from backup, or abandon the change and plan a new one",
             manifest.change_id, manifest.plan_hash
         )));

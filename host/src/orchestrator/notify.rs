@@ -20,6 +20,7 @@ pub struct Notice<'a> {
 }
 
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Delivers `notice`; `Ok` with what happened, or why it was not delivered.
 pub fn send(target: &Notify, notice: &Notice<'_>) -> Result<String, String> {
@@ -39,11 +40,22 @@ pub fn send(target: &Notify, notice: &Notice<'_>) -> Result<String, String> {
             if let Some(mut stdin) = child.stdin.take() {
                 let _ = stdin.write_all(&body);
             }
-            let status = child.wait().map_err(|e| e.to_string())?;
-            if status.success() {
-                Ok(format!("ran {program}"))
-            } else {
-                Err(format!("{program} exited with {status}"))
+            // A notifier that hangs must not hold a rotation hostage.
+            let deadline = std::time::Instant::now() + COMMAND_TIMEOUT;
+            loop {
+                match child.try_wait().map_err(|e| e.to_string())? {
+                    Some(status) if status.success() => return Ok(format!("ran {program}")),
+                    Some(status) => return Err(format!("{program} exited with {status}")),
+                    None if std::time::Instant::now() >= deadline => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(format!(
+                            "{program} did not finish within {} s and was killed",
+                            COMMAND_TIMEOUT.as_secs()
+                        ));
+                    }
+                    None => std::thread::sleep(Duration::from_millis(20)),
+                }
             }
         }
         Notify::Webhook(url) => {

@@ -19,10 +19,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
-/// The lifecycle's stages that run a role, in order.
+/// The lifecycle's stages that run a role, in order. Research and map are
+/// optional context stages; the others every rotation needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
+    Research,
+    Map,
     Plan,
     Implement,
     Review,
@@ -30,10 +33,19 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [Stage::Plan, Stage::Implement, Stage::Review, Stage::Test];
+    pub const ALL: [Stage; 6] = [
+        Stage::Research,
+        Stage::Map,
+        Stage::Plan,
+        Stage::Implement,
+        Stage::Review,
+        Stage::Test,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Stage::Research => "research",
+            Stage::Map => "map",
             Stage::Plan => "plan",
             Stage::Implement => "implement",
             Stage::Review => "review",
@@ -41,9 +53,15 @@ impl Stage {
         }
     }
 
+    pub fn is_required(self) -> bool {
+        !matches!(self, Stage::Research | Stage::Map)
+    }
+
     /// The handoff record the stage's role must return.
     pub fn handoff(self) -> &'static str {
         match self {
+            Stage::Research => "Briefing",
+            Stage::Map => "ScopeMap",
             Stage::Plan => "Plan",
             Stage::Implement => "Changes",
             Stage::Review => "SignOff",
@@ -54,6 +72,8 @@ impl Stage {
     /// The role the default workflow gives the stage.
     fn default_role(self) -> RoleName {
         match self {
+            Stage::Research => RoleName::Researcher,
+            Stage::Map => RoleName::DomainSpecialist,
             Stage::Plan => RoleName::Planner,
             Stage::Implement => RoleName::Implementer,
             Stage::Review => RoleName::Reviewer,
@@ -111,8 +131,7 @@ pub struct Workflow {
     pub lead_days: u32,
     pub window: Option<DailyWindow>,
     pub notify: Option<Notify>,
-    /// Indexed by [`Stage`] order.
-    steps: Vec<Step>,
+    steps: BTreeMap<Stage, Step>,
     /// Independent passing checks the test stage must report.
     pub min_checks: usize,
     pub health: Option<Health>,
@@ -247,30 +266,29 @@ impl Workflow {
             }
         };
 
-        let mut steps: Vec<Step> = Vec::new();
+        let mut steps: BTreeMap<Stage, Step> = BTreeMap::new();
         let mut min_checks = 1;
+        let order: Vec<_> = Stage::ALL.iter().map(|s| s.as_str()).collect();
+        let order_fix = format!(
+            "list at most one [[steps]] per stage, in this order: {} (research and map are optional; post-promotion checks go in [health])",
+            order.join(", ")
+        );
         for spanned in &raw.steps {
             let offset = spanned.span().start;
             let step = spanned.get_ref();
-            let expected = Stage::ALL.get(steps.len()).copied();
-            if Some(step.stage) != expected {
-                let order: Vec<_> = Stage::ALL.iter().map(|s| s.as_str()).collect();
-                return Err(at(
-                    offset,
-                    match expected {
-                        Some(e) => format!(
-                            "step {} is stage `{}`, but the lifecycle needs `{}` here",
+            if let Some((&last, _)) = steps.last_key_value() {
+                if step.stage <= last {
+                    return Err(at(
+                        offset,
+                        format!(
+                            "step {} is stage `{}`, which cannot come after `{}`",
                             steps.len() + 1,
                             step.stage.as_str(),
-                            e.as_str()
+                            last.as_str()
                         ),
-                        None => format!("a fifth step (`{}`) after the test stage", step.stage.as_str()),
-                    },
-                    format!(
-                        "list exactly one [[steps]] per stage, in order: {} (post-promotion checks go in [health])",
-                        order.join(", ")
-                    ),
-                ));
+                        order_fix.clone(),
+                    ));
+                }
             }
             if step.min_checks.is_some() && step.stage != Stage::Test {
                 return Err(at(
@@ -289,14 +307,19 @@ impl Workflow {
                 }
                 min_checks = n;
             }
-            steps.push(Step {
-                stage: step.stage,
-                role: step.role,
-                config: table_to_json(step.input.as_ref()),
-            });
+            steps.insert(
+                step.stage,
+                Step {
+                    stage: step.stage,
+                    role: step.role,
+                    config: table_to_json(step.input.as_ref()),
+                },
+            );
         }
-        if steps.len() < Stage::ALL.len() {
-            let missing = Stage::ALL[steps.len()];
+        if let Some(missing) = Stage::ALL
+            .into_iter()
+            .find(|s| s.is_required() && !steps.contains_key(s))
+        {
             return Err(at(
                 text.len(),
                 format!("the workflow has no `{}` stage", missing.as_str()),
@@ -404,8 +427,14 @@ impl Workflow {
         })
     }
 
+    /// A required stage's step.
     pub fn step(&self, stage: Stage) -> &Step {
-        &self.steps[stage as usize]
+        &self.steps[&stage]
+    }
+
+    /// An optional stage's step, if the workflow has it.
+    pub fn optional_step(&self, stage: Stage) -> Option<&Step> {
+        self.steps.get(&stage)
     }
 
     /// Refuses a workflow whose roles the policy cannot run as the stages
@@ -413,7 +442,7 @@ impl Workflow {
     /// workflow rotates, and every other role must exist.
     pub fn check_against(&self, policy: &Policy) -> Result<(), String> {
         let health = self.health.iter().map(|h| h.role);
-        for role in self.steps.iter().map(|s| s.role).chain(health) {
+        for role in self.steps.values().map(|s| s.role).chain(health) {
             policy.role(role).map_err(|e| e.to_string())?;
         }
         let implementer = self.step(Stage::Implement).role;
@@ -504,11 +533,20 @@ min_checks = 2
 
     #[test]
     fn stages_out_of_order_name_the_line_and_the_order() {
-        let text = MINIMAL.replace("stage = \"review\"", "stage = \"test\"");
+        let text = MINIMAL
+            .replace("stage = \"review\"", "stage = \"swap\"")
+            .replace("stage = \"test\"", "stage = \"review\"")
+            .replace("stage = \"swap\"", "stage = \"test\"");
         let err = parse(&text).unwrap_err();
-        assert!(err.starts_with("policies/workflow.toml:14:"), "{err}");
-        assert!(err.contains("needs `review` here"), "{err}");
-        assert!(err.contains("plan, implement, review, test"), "{err}");
+        assert!(err.starts_with("policies/workflow.toml:18:"), "{err}");
+        assert!(
+            err.contains("stage `review`, which cannot come after `test`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("research, map, plan, implement, review, test"),
+            "{err}"
+        );
     }
 
     #[test]

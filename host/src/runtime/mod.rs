@@ -175,6 +175,8 @@ pub struct RunOutcome {
     pub stdout: String,
     pub stderr: String,
     pub proposals: Vec<Proposal>,
+    /// The documents the role was shown, with their digests.
+    pub docs_consulted: Vec<crate::capabilities::docs::Consulted>,
     pub fuel_used: u64,
     /// Instantiation, guest code and host calls.
     pub duration: Duration,
@@ -472,6 +474,7 @@ impl Host {
             stdout: text(&stdout),
             stderr: text(&stderr),
             proposals: calls.proposals.clone(),
+            docs_consulted: calls.docs.consulted.clone(),
             fuel_used,
             duration: started.elapsed(),
             host_call_time: calls.host_time,

@@ -21,6 +21,68 @@ pub enum Trigger {
     Breach,
 }
 
+/// Orchestrator → Researcher: the topics to look up before anyone acts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResearchTask {
+    pub topics: Vec<String>,
+    pub config: Value,
+}
+
+/// Researcher → everyone after: what the docs say, and which version of
+/// each document said it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Briefing {
+    pub documents: Vec<DocNote>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocNote {
+    /// The topic it was found for.
+    pub topic: String,
+    pub path: String,
+    pub title: String,
+    /// sha256 of the document, as the `docs` capability reported it.
+    pub digest: String,
+    /// The document's text, cut to a bounded length.
+    pub excerpt: String,
+}
+
+/// Orchestrator → Domain specialist.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapTask {
+    /// Prefixes of the secrets the workflow rotates.
+    pub prefixes: Vec<String>,
+    pub briefing: Briefing,
+    pub config: Value,
+}
+
+/// Domain specialist → Planner and Implementer: where each secret is used.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeMap {
+    pub usages: Vec<Usage>,
+}
+
+/// One repository file that authenticates with a secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Usage {
+    /// The secret path.
+    pub secret: String,
+    /// The registry the file authenticates to.
+    pub registry: String,
+    /// The package scopes routed to that registry.
+    pub scopes: Vec<String>,
+    pub file: StagedFile,
+    /// Whether the file already takes the token from an environment
+    /// variable (`_authToken=${VAR}`) rather than holding it.
+    pub uses_env: bool,
+}
+
 /// Orchestrator → Planner.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +102,10 @@ pub struct PlanTask {
     pub window: Option<DailyWindow>,
     /// What failed in earlier changes of these paths (Tester → Planner).
     pub failures: Vec<Failure>,
+    /// The Researcher's briefing, if the workflow has a research stage.
+    pub briefing: Briefing,
+    /// Where each secret is used, if the workflow has a map stage.
+    pub usages: Vec<Usage>,
     /// The step's `input` table from the workflow.
     pub config: Value,
 }
@@ -90,6 +156,9 @@ pub struct PlanItem {
     /// The scopes the credential serves (from its metadata).
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The repository files that use it, to stage.
+    #[serde(default)]
+    pub files: Vec<StagedFile>,
 }
 
 /// Orchestrator → Implementer.
@@ -104,6 +173,8 @@ pub enum ImplementTask {
         /// credentials the issuer created since then and that never reached
         /// the store must be revoked before minting again.
         retry_since: Option<String>,
+        /// Repository files that use the secret (from the plan).
+        files: Vec<StagedFile>,
         dry_run: bool,
         config: Value,
     },
@@ -115,6 +186,7 @@ pub enum ImplementTask {
         /// When the interrupted mint began: the issuer's id of the
         /// credential it stored is found among those minted since.
         minted_since: Option<String>,
+        files: Vec<StagedFile>,
         dry_run: bool,
         config: Value,
     },

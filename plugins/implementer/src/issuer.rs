@@ -188,15 +188,18 @@ impl Issuer {
         match self {
             Issuer::Generated { .. } => Ok("generated credential: no issuer holds it".into()),
             Issuer::NpmRegistry { registry, .. } => {
+                if dry_run {
+                    return Ok(format!(
+                        "dry run: would DELETE {registry}/-/npm/v1/tokens/token/{}",
+                        credential_id.unwrap_or("KEY")
+                    ));
+                }
                 let Some(key) = credential_id else {
                     return Err(format!(
                         "no registry key is recorded for this version of {path}; revoke it in the registry by hand"
                     ));
                 };
                 let url = format!("{registry}/-/npm/v1/tokens/token/{key}");
-                if dry_run {
-                    return Ok(format!("dry run: would DELETE {url}"));
-                }
                 let bearer = handle(path, "current")?;
                 match send("DELETE", url.clone(), &bearer, None)? {
                     (200 | 204, _) => Ok(format!("registry token {key} revoked")),

@@ -34,11 +34,15 @@ fn config(value: serde_json::Value) -> Result<Config, String> {
     serde_json::from_value(value).map_err(|e| format!("implementer config: {e}"))
 }
 
-/// `.npmrc` with the registry token line pointing at `${NPM_TOKEN}`.
+/// `.npmrc` whose token lines take the token from the environment: a line
+/// that already does (`${NPM_TOKEN}`, `${CI_NPM_TOKEN}`) is kept as it is,
+/// a literal token becomes `${NPM_TOKEN}`. The file then never changes on
+/// a rotation again: CI gets the new token from the store.
 fn stage_npmrc(current: &str) -> String {
     let mut lines: Vec<String> = current
         .lines()
         .map(|line| match line.split_once(":_authToken=") {
+            Some((_, value)) if value.trim().starts_with("${") => line.to_string(),
             Some((registry, _)) => format!("{registry}:_authToken=${{NPM_TOKEN}}"),
             None => line.to_string(),
         })
@@ -49,15 +53,23 @@ fn stage_npmrc(current: &str) -> String {
     lines.join("\n") + "\n"
 }
 
-fn stage(config: &Config) -> Result<Vec<StagedFile>, String> {
-    for target in &config.npmrc {
+/// Proposes the `.npmrc` changes for `files` (from the plan) and the
+/// workflow's own list; returns what it staged.
+fn stage(config: &Config, files: Vec<StagedFile>) -> Result<Vec<StagedFile>, String> {
+    let mut targets = files;
+    for extra in &config.npmrc {
+        if !targets.contains(extra) {
+            targets.push(extra.clone());
+        }
+    }
+    for target in &targets {
         let current = workspace::read_file(&target.root, &target.file)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         workspace::propose_change(&target.root, &target.file, stage_npmrc(&current).as_bytes())
             .map_err(|e| format!("staging {}: {}", target.file, e.message()))?;
     }
-    Ok(config.npmrc.clone())
+    Ok(targets)
 }
 
 fn report<T: serde::Serialize>(summary: String, output: &T) -> Result<Report, String> {
@@ -70,6 +82,7 @@ fn report<T: serde::Serialize>(summary: String, output: &T) -> Result<Report, St
 fn mint(
     path: String,
     retry_since: Option<String>,
+    files: Vec<StagedFile>,
     dry_run: bool,
     c: Config,
 ) -> Result<Report, String> {
@@ -103,7 +116,7 @@ fn mint(
             passed: true,
             detail: format!("version {version} labelled pending"),
         }],
-        staged: stage(&c)?,
+        staged: stage(&c, files)?,
     };
     report(
         format!("minted version {version} of {path} (pending)"),
@@ -121,14 +134,16 @@ impl Role for Implementer {
             ImplementTask::Mint {
                 path,
                 retry_since,
+                files,
                 dry_run,
                 config: c,
                 ..
-            } => mint(path, retry_since, dry_run, config(c)?),
+            } => mint(path, retry_since, files, dry_run, config(c)?),
             ImplementTask::Stage {
                 path,
                 version,
                 minted_since,
+                files,
                 dry_run,
                 config: c,
             } => {
@@ -139,7 +154,7 @@ impl Role for Implementer {
                     credential_id: c.issuer.identify(&path, minted_since.as_deref(), dry_run)?,
                     expires: None,
                     validation: Vec::new(),
-                    staged: stage(&c)?,
+                    staged: stage(&c, files)?,
                 };
                 report(
                     format!("staged files for version {version} of {path}"),

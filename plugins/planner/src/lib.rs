@@ -4,9 +4,13 @@
 //! current version is older than its cadence (the `cadence_days` custom
 //! attribute, else the workflow's) or it expires within the lead time. A
 //! breach plan holds exactly the suspected path and never waits for the
-//! window. The Planner sees metadata only (`secrets-meta`).
+//! window. A cadence plan starts inside the workflow's window and outside
+//! the CI schedules the Researcher's briefing found in the docs (`HH:MM-HH:MM`
+//! UTC blocks), so a rotation never lands mid-build. Each item lists the
+//! repository files the Domain specialist mapped to its secret. The Planner
+//! sees metadata only (`secrets-meta`) and the briefing.
 
-use agentward_handoff::{DailyWindow, Plan, PlanItem, PlanTask, Trigger};
+use agentward_handoff::{Briefing, DailyWindow, Plan, PlanItem, PlanTask, Trigger};
 use agentward_sdk::{export_role, secrets_meta, Report, Role, Task};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, Time};
@@ -31,27 +35,76 @@ fn parse_hhmm(text: &str) -> Result<Time, String> {
     .map_err(|_| bad())
 }
 
-/// `None` if `now` is inside the window, else the next time it opens.
-fn next_window_start(
-    now: OffsetDateTime,
-    window: &DailyWindow,
-) -> Result<Option<OffsetDateTime>, String> {
+fn in_window(t: OffsetDateTime, window: &DailyWindow) -> Result<bool, String> {
     let (start, end) = (parse_hhmm(&window.start)?, parse_hhmm(&window.end)?);
-    let t = now.time();
-    let inside = if start <= end {
+    let t = t.time();
+    Ok(if start <= end {
         t >= start && t < end
     } else {
         t >= start || t < end
-    };
-    if inside {
-        return Ok(None);
+    })
+}
+
+/// Daily UTC blocks (`HH:MM-HH:MM`) when CI runs, from the briefing's
+/// documents on CI schedules: a rotation must not start inside one.
+fn ci_blocks(briefing: &Briefing) -> Vec<DailyWindow> {
+    let mut blocks = Vec::new();
+    for doc in briefing.documents.iter().filter(|d| {
+        let about = format!("{} {}", d.topic, d.title).to_lowercase();
+        about.contains("ci ") || about.contains("ci-") || about.contains("schedule")
+    }) {
+        for word in doc
+            .excerpt
+            .split(|c: char| c.is_whitespace() || c == '|' || c == ',')
+        {
+            if let Some((start, end)) = word.split_once('-') {
+                if parse_hhmm(start).is_ok() && parse_hhmm(end).is_ok() {
+                    blocks.push(DailyWindow {
+                        start: start.into(),
+                        end: end.into(),
+                    });
+                }
+            }
+        }
     }
-    let today = now.replace_time(start);
-    Ok(Some(if today > now {
-        today
-    } else {
-        today + Duration::days(1)
-    }))
+    blocks
+}
+
+const SEARCH_STEP_MINUTES: i64 = 5;
+const SEARCH_DAYS: i64 = 2;
+
+/// The first time from `now` that is inside the workflow's window (if it
+/// has one) and outside every CI block; `None` if that is `now` itself.
+fn start_time(
+    now: OffsetDateTime,
+    window: Option<&DailyWindow>,
+    busy: &[DailyWindow],
+) -> Result<Option<OffsetDateTime>, String> {
+    let mut t = now;
+    while t < now + Duration::days(SEARCH_DAYS) {
+        let open = match window {
+            Some(w) => in_window(t, w)?,
+            None => true,
+        };
+        let mut clear = true;
+        for block in busy {
+            clear &= !in_window(t, block)?;
+        }
+        if open && clear {
+            return Ok((t != now).then_some(t));
+        }
+        // Steps land on whole minutes so a window's start is hit exactly.
+        let next = t + Duration::minutes(SEARCH_STEP_MINUTES);
+        t = next
+            .replace_second(0)
+            .unwrap_or(next)
+            .replace_nanosecond(0)
+            .unwrap_or(next);
+    }
+    Err(format!(
+        "no time in the next {SEARCH_DAYS} days is inside the window and outside the CI schedules ({} blocks)",
+        busy.len()
+    ))
 }
 
 struct Candidate {
@@ -69,12 +122,12 @@ fn assess(task: &PlanTask, now: OffsetDateTime, path: &str) -> Result<Candidate,
         .versions
         .iter()
         .find(|v| v.labels.iter().any(|l| l == "current"));
-    let cadence_days = info
-        .custom
-        .iter()
-        .find(|(k, _)| k == "cadence_days")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(task.cadence_days);
+    let cadence_days = match info.custom.iter().find(|(k, _)| k == "cadence_days") {
+        None => task.cadence_days,
+        Some((_, v)) => v.parse().map_err(|_| {
+            format!("{path}: its cadence_days attribute {v:?} is not a whole number of days")
+        })?,
+    };
     let horizon = now + Duration::days(task.lead_days.into());
     let mut reason = None;
     if let Some(expires) = &info.expires {
@@ -143,23 +196,34 @@ impl Role for Planner {
                     failure.change_id, failure.outcome, failure.reason
                 ));
             }
+            let files = plan_task
+                .usages
+                .iter()
+                .filter(|u| u.secret == path)
+                .map(|u| u.file.clone())
+                .collect();
             items.push(PlanItem {
                 path: candidate.path,
                 current_version: candidate.current,
                 reason,
                 cadence_days: candidate.cadence_days,
                 scopes: candidate.scopes,
+                files,
             });
         }
-        let not_before = match (&plan_task.window, plan_task.trigger) {
-            (Some(window), Trigger::Cadence) if !items.is_empty() => {
-                next_window_start(now, window)?.map(format_ts)
+        let busy = ci_blocks(&plan_task.briefing);
+        let not_before = match plan_task.trigger {
+            Trigger::Cadence if !items.is_empty() => {
+                start_time(now, plan_task.window.as_ref(), &busy)?.map(format_ts)
             }
             _ => None,
         };
+        if !busy.is_empty() && plan_task.trigger == Trigger::Cadence {
+            notes.push(format!("avoiding {} CI blocks from the docs", busy.len()));
+        }
         agentward_sdk::info(&format!("{} due, {not_due} not due", items.len()));
         let summary = match &not_before {
-            Some(t) => format!("{} secrets due; the window opens at {t}", items.len()),
+            Some(t) => format!("{} secrets due; rotation starts at {t}", items.len()),
             None => format!("{} secrets due, {not_due} not due", items.len()),
         };
         let plan = Plan {

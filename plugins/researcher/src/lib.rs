@@ -1,46 +1,82 @@
-//! Researcher: picks the notes relevant to a topic, so the other roles act
-//! on what is written down rather than on guesses.
+//! Researcher: looks up what the docs say before anyone acts.
 //!
-//! Input: `{"topic": "npm", "notes": [{"title": "...", "text": "..."}]}`.
+//! Input: a [`ResearchTask`]; output: a [`Briefing`]. For each topic it
+//! searches the docs (`docs.search`, BM25 in the host) and reads the best
+//! match, handing on the path, title, digest and text, so the Planner and
+//! the Domain specialist work from the current documents without holding
+//! `docs` themselves, and the manifest records which versions they used.
+//! Config: `topics` replaces the task's topics; `excerpt_chars` (default
+//! 4000) bounds each document's text.
 
-use agentward_sdk::{export_role, Report, Role, Task};
-use serde::{Deserialize, Serialize};
+use agentward_handoff::{Briefing, DocNote, ResearchTask};
+use agentward_sdk::{docs, export_role, Report, Role, Task};
+use serde::Deserialize;
 
-#[derive(Deserialize)]
-struct Input {
-    topic: String,
-    notes: Vec<Note>,
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    topics: Vec<String>,
+    #[serde(default)]
+    excerpt_chars: Option<usize>,
 }
 
-#[derive(Deserialize, Serialize)]
-struct Note {
-    title: String,
-    text: String,
-}
+const DEFAULT_EXCERPT_CHARS: usize = 4000;
 
 struct Researcher;
 
 impl Role for Researcher {
     fn run(task: Task) -> Result<Report, String> {
-        let input: Input =
+        let research: ResearchTask =
             serde_json::from_str(&task.input).map_err(|e| format!("researcher input: {e}"))?;
-        let topic = input.topic.to_lowercase();
-        let relevant: Vec<&Note> = input
-            .notes
-            .iter()
-            .filter(|n| {
-                n.title.to_lowercase().contains(&topic) || n.text.to_lowercase().contains(&topic)
-            })
-            .collect();
-        agentward_sdk::info(&format!(
-            "{} of {} notes mention {}",
-            relevant.len(),
-            input.notes.len(),
-            input.topic
-        ));
+        let config: Config = if research.config.is_null() {
+            Config::default()
+        } else {
+            serde_json::from_value(research.config)
+                .map_err(|e| format!("researcher config: {e}"))?
+        };
+        let topics = if config.topics.is_empty() {
+            research.topics
+        } else {
+            config.topics
+        };
+        let limit = config.excerpt_chars.unwrap_or(DEFAULT_EXCERPT_CHARS);
+        let mut briefing = Briefing::default();
+        let mut missing = Vec::new();
+        for topic in &topics {
+            let hits =
+                docs::search(topic, 1).map_err(|e| format!("search {topic:?}: {}", e.message()))?;
+            let Some(best) = hits.first() else {
+                missing.push(topic.clone());
+                continue;
+            };
+            let doc = docs::read(&best.path)
+                .map_err(|e| format!("read {}: {}", best.path, e.message()))?;
+            briefing.documents.push(DocNote {
+                topic: topic.clone(),
+                path: doc.path,
+                title: doc.title,
+                digest: doc.digest,
+                excerpt: doc.text.chars().take(limit).collect(),
+            });
+        }
+        if !missing.is_empty() {
+            agentward_sdk::info(&format!("no document found for: {}", missing.join(", ")));
+        }
+        let summary = format!(
+            "{} of {} topics found in the docs: {}",
+            briefing.documents.len(),
+            topics.len(),
+            briefing
+                .documents
+                .iter()
+                .map(|d| d.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         Ok(Report {
-            summary: format!("{} notes on {}", relevant.len(), input.topic),
-            output: serde_json::json!({ "notes": relevant }).to_string(),
+            summary,
+            output: serde_json::to_string(&briefing).map_err(|e| e.to_string())?,
         })
     }
 }
