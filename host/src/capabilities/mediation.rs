@@ -73,8 +73,10 @@ pub struct CallContext {
     /// Set when the sink refused an event; every later call is refused and
     /// the run fails, so nothing happens that is not on record.
     pub(crate) audit_failure: Option<SinkError>,
-    /// Time spent inside host calls this run: what the host costs a role.
-    pub(crate) host_time: std::time::Duration,
+    /// Time spent inside host calls this run, per interface (`http`,
+    /// `secrets-write`, …): what the host, the store and the network cost
+    /// a role.
+    pub(crate) host_time: std::collections::BTreeMap<&'static str, std::time::Duration>,
 }
 
 impl CallContext {
@@ -96,7 +98,7 @@ impl CallContext {
             proposals: Vec::new(),
             docs: Default::default(),
             audit_failure: None,
-            host_time: std::time::Duration::ZERO,
+            host_time: Default::default(),
         }
     }
 
@@ -180,7 +182,8 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, call: C) -> Result<C::
         Err(e) => ctx.scrub(&super::error_text(e)),
     };
     record(ctx, &event(ctx, name, args, decision, outcome, started))?;
-    ctx.host_time += started.elapsed();
+    let interface = name.split_once('.').map_or(name, |(i, _)| i);
+    *ctx.host_time.entry(interface).or_default() += started.elapsed();
     result
 }
 

@@ -396,6 +396,11 @@ fn finish(
                 "guest_ms": ms(guest),
                 "host_calls_ms": ms(timing.in_host_calls),
                 "orchestrator_ms": ms(wall.saturating_sub(timing.in_roles)),
+                "host_calls_by_interface_ms": timing
+                    .by_interface
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), serde_json::json!(ms(*v))))
+                    .collect::<serde_json::Map<_, _>>(),
             },
         });
         println!("{}", serde_json::to_string_pretty(&doc).expect("json"));

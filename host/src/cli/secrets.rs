@@ -1,10 +1,9 @@
 //! `agentward secrets …`: seed the project's embedded store, list what it holds.
 
 use super::Failure;
+use agentward::audit::{AuditLog, Durability, EventSink};
 use agentward::store::overlay::DryRunStore;
-use agentward::store::{
-    EmbeddedStore, Label, SecretAttributes, SecretStore, SecretValue, StoreError,
-};
+use agentward::store::{Label, SecretAttributes, SecretStore, SecretValue, StoreError};
 use anyhow::Context;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -21,6 +20,22 @@ pub(crate) enum Command {
         /// Plan only: print what would be written, write nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        store: super::store_args::StoreArgs,
+    },
+    /// Run a command with secrets in its environment, e.g.
+    /// `secrets exec --env NPM_TOKEN=npm/bot-token -- npm install`.
+    /// Values reach only the child's environment (never the terminal, a
+    /// file or the log); the audit log records who used which secret.
+    Exec {
+        /// `VAR=PATH` or `VAR=PATH@LABEL` (label current by default).
+        #[arg(long = "env", value_name = "VAR=PATH[@LABEL]", required = true)]
+        env: Vec<String>,
+        #[command(flatten)]
+        store: super::store_args::StoreArgs,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
     },
     /// Paths, versions, labels and expiry of the secrets under PREFIX; never a value.
     List {
@@ -40,12 +55,93 @@ struct SeedSecret {
 
 pub(crate) fn run(project: &Path, command: Command) -> Result<(), Failure> {
     match command {
-        Command::Import { file, dry_run } => import(super::open_store(project)?, &file, dry_run),
+        Command::Import {
+            file,
+            dry_run,
+            store,
+        } => import(store.open(project)?, &file, dry_run),
         Command::List { prefix, store } => list(&*store.open(project)?, &prefix),
+        Command::Exec {
+            env,
+            store,
+            command,
+        } => exec(project, &*store.open(project)?, &env, &command),
     }
 }
 
-fn import(real: Arc<EmbeddedStore>, file: &Path, dry_run: bool) -> Result<(), Failure> {
+fn exec(
+    project: &Path,
+    store: &dyn SecretStore,
+    env: &[String],
+    command: &[String],
+) -> Result<(), Failure> {
+    let keys = super::audit_keys(project)?;
+    let redactor = agentward::audit::Redactor::new(*keys.hmac);
+    let mut values = Vec::new();
+    let mut args = serde_json::Map::new();
+    for spec in env {
+        let (var, source) = spec
+            .split_once('=')
+            .with_context(|| format!("--env {spec:?}: expected VAR=PATH or VAR=PATH@LABEL"))?;
+        let (path, label) = match source.split_once('@') {
+            Some((path, label)) => (
+                path,
+                Label::parse(label).with_context(|| {
+                    format!("--env {spec:?}: label must be current, pending or previous")
+                })?,
+            ),
+            None => (source, Label::Current),
+        };
+        let value = store
+            .read(path, label)
+            .map_err(|e| Failure::Failed(e.into()))?;
+        args.insert(
+            var.to_string(),
+            serde_json::json!({
+                "path": path,
+                "label": label.as_str(),
+                "value": redactor.digest(value.expose()),
+            }),
+        );
+        values.push((var.to_string(), value));
+    }
+    args.insert("command".into(), command[0].clone().into());
+    let log = AuditLog::open_dir(&project.join("logs"), Durability::EachRecord)?;
+    // On record before the value leaves: a failing log stops the command.
+    log.record(&agentward::audit::CallEvent {
+        ts: agentward::time::now_rfc3339(),
+        change_id: String::new(),
+        role: "operator".into(),
+        component: String::new(),
+        call: "secrets.exec".into(),
+        args,
+        decision: agentward::audit::Decision::Allow,
+        outcome: "ok".into(),
+        duration_us: 0,
+    })?;
+    log.checkpoint(&keys)?;
+    let mut child = std::process::Command::new(&command[0]);
+    child.args(&command[1..]);
+    for (var, value) in &values {
+        child.env(var, value.expose());
+    }
+    let status = child
+        .status()
+        .with_context(|| format!("running {}", command[0]))?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => Err(Failure::Code(
+            u8::try_from(code).unwrap_or(1),
+            anyhow::anyhow!("{} exited with status {code}", command[0]),
+        )),
+        None => Err(Failure::Failed(anyhow::anyhow!(
+            "{} was killed by a signal",
+            command[0]
+        ))),
+    }
+}
+
+fn import(real: Arc<dyn SecretStore>, file: &Path, dry_run: bool) -> Result<(), Failure> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("reading seed {}", file.display()))?;
     let secrets: BTreeMap<String, SeedSecret> = serde_json::from_str(&text).map_err(|e| {
@@ -60,7 +156,7 @@ fn import(real: Arc<EmbeddedStore>, file: &Path, dry_run: bool) -> Result<(), Fa
             e.classify()
         )
     })?;
-    let dry = dry_run.then(|| Arc::new(DryRunStore::new(real.clone() as Arc<dyn SecretStore>)));
+    let dry = dry_run.then(|| Arc::new(DryRunStore::new(real.clone())));
     let store: &dyn SecretStore = match &dry {
         Some(dry) => &**dry,
         None => &*real,
@@ -85,10 +181,9 @@ fn import(real: Arc<EmbeddedStore>, file: &Path, dry_run: bool) -> Result<(), Fa
         store
             .promote(&path, version, None)
             .map_err(|e| Failure::Failed(e.into()))?;
-        if !dry_run {
-            real.set_attributes(&path, &seed.attributes)
-                .map_err(|e| Failure::Failed(e.into()))?;
-        }
+        store
+            .set_attributes(&path, &seed.attributes)
+            .map_err(|e| Failure::Failed(e.into()))?;
         println!("{verb} {path} as version {version}, labelled current");
     }
     if let Some(dry) = dry {

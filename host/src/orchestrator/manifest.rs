@@ -184,6 +184,14 @@ pub struct StagedChange {
     pub file: String,
     pub sha256: String,
     pub contents: String,
+    /// Unified diff against the file as it was when staged.
+    #[serde(default)]
+    pub diff: String,
+    /// The branch and commit it landed on, if it is in a git repository.
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub commit: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,6 +19,7 @@
 pub mod approvals;
 pub mod change_id;
 pub mod failpoint;
+pub mod git;
 pub mod manifest;
 pub mod notify;
 pub mod workflow;
@@ -156,8 +157,11 @@ pub struct Timing {
     pub role_runs: u32,
     /// Time inside role runs (instantiate + guest code + host calls).
     pub in_roles: Duration,
-    /// Of that, time inside host calls (mediation, store, audit).
+    /// Of that, time inside host calls (mediation, store, audit, network).
     pub in_host_calls: Duration,
+    /// The same, per interface: `http` is the time spent waiting for the
+    /// registry, `secrets-*` and `handles` mostly the store.
+    pub by_interface: BTreeMap<&'static str, Duration>,
 }
 
 pub struct Orchestrator<'a> {
@@ -811,6 +815,9 @@ impl<'a> Orchestrator<'a> {
                 file: p.path.clone(),
                 sha256: hex::encode(Sha256::digest(p.contents.as_bytes())),
                 contents: p.contents.clone(),
+                diff: String::new(),
+                branch: None,
+                commit: None,
             })
             .collect();
         let note = format!("{} (version {})", outcome.report.summary, changes.version);
@@ -852,23 +859,88 @@ impl<'a> Orchestrator<'a> {
         }
     }
 
-    /// PENDING_STORED → STAGED: the proposed files are recorded with their
-    /// digests; nothing is written into a repository before promotion.
+    /// PENDING_STORED → STAGED: each changed file is committed to the
+    /// change's branch in its repository (a dry run only records the diff).
     fn stage(&mut self, m: &mut Manifest, i: usize) -> Result<(ItemState, String), StepFailure> {
         self.begin(m, i, Effect::Stage)?;
-        let files: Vec<String> = m.items[i]
-            .staged
-            .iter()
-            .map(|s| format!("{}/{}", s.root, s.file))
-            .collect();
+        let branch = git::branch_for(&m.change_id);
+        let message = self.commit_message(m, i);
+        let project = self.host.project_dir().to_path_buf();
+        let mut notes = Vec::new();
+        for staged in &mut m.items[i].staged {
+            let top = project.join(&staged.root);
+            let target = top.join(&staged.file);
+            let before = std::fs::read_to_string(&target).unwrap_or_default();
+            // The file being replaced may hold the very token being
+            // rotated: the manifest's diff shows that it goes, not what it was.
+            let shown_before = git::redact_credentials(&before);
+            staged.diff = similar::TextDiff::from_lines(&shown_before, &staged.contents)
+                .unified_diff()
+                .header(&format!("a/{}", staged.file), &format!("b/{}", staged.file))
+                .to_string();
+            let name = format!("{}/{}", staged.root, staged.file);
+            if before == staged.contents {
+                notes.push(format!("{name} unchanged"));
+            } else if self.dry_run {
+                notes.push(format!("{name} would be committed to {branch}"));
+            } else if let Some((repo, inner)) = git::repository_of(&top, &target) {
+                let commit = git::commit_file(&repo, &branch, &inner, &staged.contents, &message)
+                    .map_err(|e| StepFailure::Abort(e.to_string()))?;
+                notes.push(format!("{name} committed to {branch} ({})", &commit[..12]));
+                staged.branch = Some(branch.clone());
+                staged.commit = Some(commit);
+            } else {
+                notes.push(format!(
+                    "{name} is not in a git repository: the manifest holds it"
+                ));
+            }
+        }
         Ok((
             ItemState::Staged,
-            if files.is_empty() {
+            if notes.is_empty() {
                 "no files to stage".into()
             } else {
-                format!("staged {}", files.join(", "))
+                notes.join("; ")
             },
         ))
+    }
+
+    fn commit_message(&self, m: &Manifest, i: usize) -> String {
+        let item = &m.items[i];
+        let reason = m
+            .plan
+            .items
+            .iter()
+            .find(|p| p.path == item.path)
+            .map_or("", |p| p.reason.as_str());
+        format!(
+            "agentward: take {} from the environment\n\n\
+             Rotation of {} to version {} ({reason}). The token itself is never\n\
+             committed: the file refers to an environment variable that CI fills\n\
+             from the secret store.\n\nChange-Id: {}\n",
+            item.path,
+            item.path,
+            item.new_version().map_or("?".into(), |v| v.to_string()),
+            m.change_id
+        )
+    }
+
+    /// Deletes the change's branches: an aborted or rolled-back change
+    /// leaves no proposal behind to be merged by mistake.
+    fn withdraw_staged(&self, m: &Manifest, i: usize) -> Result<(), StepFailure> {
+        let project = self.host.project_dir();
+        for staged in m.items[i].staged.iter().filter(|s| s.branch.is_some()) {
+            let top = project.join(&staged.root);
+            if let Some((repo, _)) = git::repository_of(&top, &top.join(&staged.file)) {
+                git::delete_branch(&repo, staged.branch.as_deref().unwrap_or_default()).map_err(
+                    |e| StepFailure::Stop {
+                        reason: e.to_string(),
+                        fix: "delete the branch by hand".into(),
+                    },
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// STAGED → VERIFIED: the Reviewer signs the change off, then the Tester
@@ -1068,6 +1140,7 @@ impl<'a> Orchestrator<'a> {
         let path = m.items[i].path.clone();
         // The implementer may have stored a version before failing.
         let Some(new) = self.pending_of_change(&path, &m.change_id)? else {
+            self.withdraw_staged(m, i)?;
             return Ok((
                 ItemState::Aborted,
                 "no pending version of this change remains; current untouched".into(),
@@ -1080,6 +1153,7 @@ impl<'a> Orchestrator<'a> {
             }
             Ok(())
         })?;
+        self.withdraw_staged(m, i)?;
         Ok((
             ItemState::Aborted,
             format!("version {new} revoked ({detail}) and unlabelled; current untouched"),
@@ -1114,6 +1188,7 @@ impl<'a> Orchestrator<'a> {
                 .set_expires(&path, item.previous_expires.as_deref())?;
         }
         let detail = self.revoke(m, i, new)?;
+        self.withdraw_staged(m, i)?;
         Ok((
             ItemState::RolledBack,
             format!("version {old} is current again; version {new} revoked ({detail})"),
@@ -1214,7 +1289,10 @@ impl<'a> Orchestrator<'a> {
         let outcome = self.host.run(&self.prepared[&role], &task)?;
         self.timing.role_runs += 1;
         self.timing.in_roles += outcome.duration;
-        self.timing.in_host_calls += outcome.host_call_time;
+        for (interface, time) in &outcome.host_call_time {
+            self.timing.in_host_calls += *time;
+            *self.timing.by_interface.entry(interface).or_default() += *time;
+        }
         self.consulted
             .extend(outcome.docs_consulted.iter().cloned());
         Ok(outcome)

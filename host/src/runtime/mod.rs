@@ -180,8 +180,8 @@ pub struct RunOutcome {
     pub fuel_used: u64,
     /// Instantiation, guest code and host calls.
     pub duration: Duration,
-    /// Of `duration`, the time spent inside host calls.
-    pub host_call_time: Duration,
+    /// Of `duration`, the time spent inside host calls, per interface.
+    pub host_call_time: std::collections::BTreeMap<&'static str, Duration>,
 }
 
 /// The store data of one run.
@@ -231,6 +231,11 @@ impl Host {
             store,
             redactor,
         })
+    }
+
+    /// Base of workspace roots and relative component paths.
+    pub fn project_dir(&self) -> &Path {
+        &self.project_dir
     }
 
     pub fn engine(&self) -> &Engine {
@@ -477,7 +482,7 @@ impl Host {
             docs_consulted: calls.docs.consulted.clone(),
             fuel_used,
             duration: started.elapsed(),
-            host_call_time: calls.host_time,
+            host_call_time: calls.host_time.clone(),
         })
     }
 }

@@ -241,19 +241,6 @@ impl EmbeddedStore {
         Ok(store)
     }
 
-    /// Replaces `path`'s attributes (owner, expiry, scopes, custom fields);
-    /// its versions and labels stay as they are.
-    pub fn set_attributes(
-        &self,
-        path: &str,
-        attributes: &SecretAttributes,
-    ) -> Result<(), StoreError> {
-        self.update(path, false, |_, doc| {
-            doc.attributes = attributes.clone().into();
-            Ok(())
-        })
-    }
-
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -552,9 +539,9 @@ impl SecretStore for EmbeddedStore {
         })
     }
 
-    fn set_expires(&self, path: &str, expires: Option<&str>) -> Result<(), StoreError> {
+    fn set_attributes(&self, path: &str, attributes: &SecretAttributes) -> Result<(), StoreError> {
         self.update(path, false, |_, doc| {
-            doc.attributes.expires = expires.map(str::to_string);
+            doc.attributes = attributes.clone().into();
             Ok(())
         })
     }

@@ -119,12 +119,12 @@ impl SecretStore for MemoryStore {
         Ok(())
     }
 
-    fn set_expires(&self, path: &str, expires: Option<&str>) -> Result<(), StoreError> {
+    fn set_attributes(&self, path: &str, attributes: &SecretAttributes) -> Result<(), StoreError> {
         let mut secrets = self.lock();
         let secret = secrets.get_mut(path).ok_or_else(|| StoreError::NotFound {
             path: path.to_string(),
         })?;
-        secret.attributes.expires = expires.map(str::to_string);
+        secret.attributes = attributes.clone();
         Ok(())
     }
 }

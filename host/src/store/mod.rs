@@ -200,10 +200,18 @@ pub trait SecretStore: Send + Sync {
     /// after another writer's unrelated label move.
     fn relabel(&self, path: &str, change: &mut LabelChange<'_>) -> Result<(), StoreError>;
 
+    /// Replaces `path`'s attributes (owner, expiry, scopes, custom
+    /// fields); its versions and labels stay as they are.
+    fn set_attributes(&self, path: &str, attributes: &SecretAttributes) -> Result<(), StoreError>;
+
     /// Sets (or clears) when `path`'s current credential expires: a
     /// rotation records the new credential's expiry at promotion and puts
     /// the old one back on rollback.
-    fn set_expires(&self, path: &str, expires: Option<&str>) -> Result<(), StoreError>;
+    fn set_expires(&self, path: &str, expires: Option<&str>) -> Result<(), StoreError> {
+        let mut attributes = self.describe(path)?.attributes;
+        attributes.expires = expires.map(str::to_string);
+        self.set_attributes(path, &attributes)
+    }
 
     /// Moves `label` to `to_version` if, and only if, it currently sits on
     /// `expected_from` (`None`: the label must not be on any version yet).

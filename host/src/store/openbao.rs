@@ -1247,15 +1247,29 @@ impl SecretStore for OpenBaoStore {
         self.update_labels(path, |l, _| change(l))
     }
 
-    /// KV v2 replaces `custom_metadata` as a whole, so the other fields
+    /// Attributes live in `custom_metadata` as `attr.*` keys. KV v2
+    /// replaces that map as a whole, so the keys that are not attributes
     /// are read and written back with it.
-    fn set_expires(&self, path: &str, expires: Option<&str>) -> Result<(), StoreError> {
+    fn set_attributes(&self, path: &str, attributes: &SecretAttributes) -> Result<(), StoreError> {
         check_path(path)?;
         let mut custom = self.existing_metadata(path)?.custom;
-        match expires {
-            Some(t) => custom.insert("attr.expires".into(), t.to_string()),
-            None => custom.remove("attr.expires"),
-        };
+        custom.retain(|k, _| !k.starts_with("attr."));
+        let fixed = [
+            ("owner", attributes.owner.clone()),
+            ("expires", attributes.expires.clone()),
+            (
+                "scopes",
+                (!attributes.scopes.is_empty()).then(|| attributes.scopes.join(",")),
+            ),
+        ];
+        for (key, value) in fixed {
+            if let Some(value) = value {
+                custom.insert(format!("attr.{key}"), value);
+            }
+        }
+        for (key, value) in &attributes.custom {
+            custom.insert(format!("attr.{key}"), value.clone());
+        }
         let api_path = format!("{}/metadata/{}", self.mount, self.kv(path));
         let reply = self.request(
             Method::Post,
@@ -1264,7 +1278,7 @@ impl SecretStore for OpenBaoStore {
         )?;
         match reply.status {
             200 | 204 => Ok(()),
-            _ => Err(self.fail("set the expiry of", path, &reply)),
+            _ => Err(self.fail("set the attributes of", path, &reply)),
         }
     }
 }

