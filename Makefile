@@ -1,7 +1,7 @@
 # The two quick-start commands are `make demo` and `make test`.
 # Everything else is what they need.
 
-.PHONY: setup build demo test lint ci
+.PHONY: setup build demo hello test lint ci
 
 # The guest components build for wasm32-wasip2; a fresh machine lacks it.
 # Chromium renders the audit timeline in its screenshot test; the store
@@ -12,12 +12,18 @@ setup:
 	bash scripts/install-chromium.sh
 	bash scripts/install-openbao.sh
 	bash scripts/install-verdaccio.sh
+	bash scripts/build-js-roles.sh
 
 # host/build.rs builds plugins/ and tests/hostile/ into plugins/target/.
 build: setup
 	cargo build
 
+# The flagship: an npm token rotated across three repositories against a
+# real registry on 127.0.0.1 (it installs Verdaccio itself).
 demo: build
+	bash examples/npm-token-rotation/run.sh
+
+hello: build
 	bash examples/hello-agent/run.sh
 
 test: setup

@@ -34,7 +34,7 @@ fn components_are_cached_by_content_hash_and_survive_corruption() {
     let policy_path = dir.path().join("policy.toml");
     std::fs::write(
         &policy_path,
-        "[roles.researcher]\ncomponent = \"researcher\"\n[roles.researcher.grants]\nlog = {}\n",
+        "[roles.researcher]\ncomponent = \"researcher\"\n[roles.researcher.grants]\nlog = {}\ndocs = { dir = \"docs\" }\n",
     )
     .unwrap();
     let policy = Policy::load(&policy_path).unwrap();
@@ -62,11 +62,12 @@ fn components_are_cached_by_content_hash_and_survive_corruption() {
     assert_eq!(prepared.digest(), digest);
     let task = agentward::capabilities::Task {
         change_id: String::new(),
-        input: r#"{"topic":"x","notes":[]}"#.into(),
+        input: r#"{"topics":["x"],"config":null}"#.into(),
     };
+    std::fs::create_dir_all(dir.path().join("docs")).unwrap();
     assert_eq!(
         h.run(&prepared, &task).unwrap().report.summary,
-        "0 notes on x"
+        "0 of 1 topics found in the docs: "
     );
     assert!(
         std::fs::read(&files[0]).unwrap().len() > 1000,

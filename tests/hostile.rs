@@ -334,15 +334,28 @@ fn the_host_serves_the_next_role_after_every_failure() {
         );
     }
     // More runs than pool slots: a leaked slot would show up here.
-    let policy = h.role_policy("researcher", "researcher", "log = {}", SMALL_LIMITS);
+    let policy = h.role_policy(
+        "researcher",
+        "researcher",
+        "log = {}\ndocs = { dir = \"docs\" }",
+        SMALL_LIMITS,
+    );
+    std::fs::write(
+        h.dir.path().join("docs/npm.md"),
+        "# npm\n\nrotate the token\n",
+    )
+    .unwrap();
     for _ in 0..40 {
         let outcome = h
             .run(
                 &policy,
                 RoleName::Researcher,
-                r#"{"topic":"npm","notes":[{"title":"npm","text":"t"}]}"#,
+                &support::research_task(&["npm"]),
             )
             .expect("a healthy role still runs");
-        assert_eq!(outcome.report.summary, "1 notes on npm");
+        assert_eq!(
+            outcome.report.summary,
+            "1 of 1 topics found in the docs: npm.md"
+        );
     }
 }

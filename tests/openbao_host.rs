@@ -145,12 +145,12 @@ fn a_store_that_cannot_mint_a_run_token_fails_the_run_by_name() {
     let (dir, _sink, _root, host) = host_on(&server);
     let policy = policy(
         dir.path(),
-        "[roles.researcher]\ncomponent = \"researcher\"\n[roles.researcher.grants]\nlog = {}\n",
+        "[roles.researcher]\ncomponent = \"researcher\"\n[roles.researcher.grants]\nlog = {}\ndocs = { dir = \"docs\" }\n",
     );
     let prepared = host.prepare(&policy, RoleName::Researcher).unwrap();
     server.stop();
     let err = host
-        .run(&prepared, &task(r#"{"topic":"x","notes":[]}"#))
+        .run(&prepared, &task(&support::research_task(&["x"])))
         .unwrap_err();
     assert!(
         matches!(

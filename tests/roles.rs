@@ -312,27 +312,115 @@ fn tester_acquires_a_handle_without_seeing_the_value() {
 }
 
 #[test]
-fn researcher_selects_relevant_notes() {
+fn researcher_hands_on_the_best_document_per_topic_with_its_digest() {
     let (h, policy) = harness();
-    let input = r#"{"topic":"npm","notes":[{"title":"npm tokens","text":"rotate monthly"},{"title":"db","text":"postgres"}]}"#;
-    let outcome = h.run(&policy, RoleName::Researcher, input).unwrap();
-    assert_eq!(outcome.report.summary, "1 notes on npm");
+    let doc = |name: &str, text: &str| {
+        std::fs::write(h.dir.path().join("docs").join(name), text).unwrap()
+    };
+    doc("ci.md", "# CI schedules\n\nweb-app nightly 02:00-02:45\n");
+    doc(
+        "mappings.md",
+        "# Scope mappings\n\n| //127.0.0.1:4873/ | @acme | npm/token |\n",
+    );
+    doc("lunch.md", "# Lunch\n\nsoup on fridays\n");
+    let outcome = h
+        .run(
+            &policy,
+            RoleName::Researcher,
+            &support::research_task(&["CI schedules", "scope mappings"]),
+        )
+        .unwrap();
+    let briefing: agentward_handoff::Briefing =
+        serde_json::from_str(&outcome.report.output).unwrap();
+    let found: Vec<(&str, &str)> = briefing
+        .documents
+        .iter()
+        .map(|d| (d.topic.as_str(), d.path.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [("CI schedules", "ci.md"), ("scope mappings", "mappings.md")]
+    );
+    let ci = std::fs::read(h.dir.path().join("docs/ci.md")).unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        briefing.documents[0].digest,
+        hex::encode(sha2::Sha256::digest(&ci))
+    );
+    assert_eq!(briefing.documents[0].title, "CI schedules");
+    // What the role was shown is what the manifest will record.
+    let consulted: Vec<&str> = outcome
+        .docs_consulted
+        .iter()
+        .map(|c| c.path.as_str())
+        .collect();
+    assert!(
+        consulted.contains(&"ci.md") && consulted.contains(&"mappings.md"),
+        "{consulted:?}"
+    );
 }
 
 #[test]
-fn domain_specialist_maps_repos_to_registries() {
+fn domain_specialist_maps_repos_to_the_secrets_the_docs_name() {
     let (h, policy) = harness();
     repo_file(
         &h,
         "app/.npmrc",
         "@acme:registry=http://127.0.0.1:4873/\n//127.0.0.1:4873/:_authToken=${NPM_TOKEN}\n",
     );
-    repo_file(&h, "docs/README.md", "no npm here");
+    repo_file(
+        &h,
+        "legacy/.npmrc",
+        "//127.0.0.1:4873/:_authToken=npm_literal\n",
+    );
+    repo_file(
+        &h,
+        "other/.npmrc",
+        "//registry.example:443/:_authToken=${X}\n",
+    );
+    let task = agentward_handoff::MapTask {
+        prefixes: vec!["npm/".into()],
+        briefing: agentward_handoff::Briefing {
+            documents: vec![agentward_handoff::DocNote {
+                topic: "scope mappings".into(),
+                path: "mappings.md".into(),
+                title: "Scope mappings".into(),
+                digest: "0".repeat(64),
+                excerpt: "| registry | scopes | secret |\n|---|---|---|\n| http://127.0.0.1:4873/ | @acme | npm/token |\n".into(),
+            }],
+        },
+        config: serde_json::json!({ "root": "repos" }),
+    };
     let outcome = h
-        .run(&policy, RoleName::DomainSpecialist, r#"{"root":"repos"}"#)
+        .run(
+            &policy,
+            RoleName::DomainSpecialist,
+            &serde_json::to_string(&task).unwrap(),
+        )
         .unwrap();
-    assert_eq!(outcome.report.summary, "1 repositories use npm registries");
-    let output: serde_json::Value = serde_json::from_str(&outcome.report.output).unwrap();
-    assert_eq!(output["repos"][0]["repo"], "app");
-    assert_eq!(output["repos"][0]["scopes"][0][0], "@acme");
+    let map: agentward_handoff::ScopeMap = serde_json::from_str(&outcome.report.output).unwrap();
+    let found: Vec<(&str, &str, bool, Vec<String>)> = map
+        .usages
+        .iter()
+        .map(|u| {
+            (
+                u.file.file.as_str(),
+                u.secret.as_str(),
+                u.uses_env,
+                u.scopes.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("app/.npmrc", "npm/token", true, vec!["@acme".to_string()]),
+            ("legacy/.npmrc", "npm/token", false, vec![]),
+        ]
+    );
+    assert!(
+        outcome.report.summary.contains("1 unmapped"),
+        "{}",
+        outcome.report.summary
+    );
 }

@@ -36,12 +36,33 @@ impl Bot {
 }
 
 /// A Verdaccio with the private package published.
+const PUBLISHER_PASSWORD: &str = "publisher-pw-1";
+
 fn registry() -> Verdaccio {
     let v = Verdaccio::new();
-    let login = v.add_user("publisher", "publisher-pw-1");
+    let login = v.add_user("publisher", PUBLISHER_PASSWORD);
     let published = v.publish(&login);
     assert!(published.status < 300, "{published:?}");
     v
+}
+
+/// Unpublishes the private package, as a maintainer might by mistake:
+/// from then on, installing it fails with 404.
+fn unpublish_private_package(v: &Verdaccio) {
+    let publisher = v.login("publisher", PUBLISHER_PASSWORD);
+    let packument = v.get("/@agentward%2fprivate-pkg", Some(&publisher)).json();
+    let rev = packument["_rev"].as_str().expect("a _rev");
+    let gone = v.request(
+        "DELETE",
+        &format!("/@agentward%2fprivate-pkg/-rev/{rev}"),
+        Some(&publisher),
+        None,
+    );
+    assert!(gone.status < 300, "{gone:?}");
+    assert_eq!(
+        v.get("/@agentward%2fprivate-pkg", Some(&publisher)).status,
+        404
+    );
 }
 
 fn bot(v: &Verdaccio, name: &str) -> Bot {
@@ -777,4 +798,63 @@ fn a_dry_run_rotation_changes_nothing_real_and_reports_what_would() {
     assert_eq!(p.manifest(change)["dry_run"], true);
     let out = p.run(&["audit", "verify"]);
     assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn a_new_token_that_fails_the_auth_test_is_revoked_and_the_old_one_kept() {
+    let v = registry();
+    let bot = bot(&v, "refused");
+    let p = project(&v, &bot, &Setup::default());
+    let out = agentward(p.path(), &["rotate", "--now", NOW], Some("state:STAGED"));
+    assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
+    let change = p.change_id();
+    // Between staging and verification the registry stops accepting the
+    // new token (here: someone revokes it by its key).
+    let key = p.manifest(&change)["items"][0]["changes"]["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(v.revoke_token(&bot.token, &key).status, 200);
+
+    let out = p.run(&["resume", &change, "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(assert_invariants(&p, &v, &bot, &change), "ABORTED");
+    let reason = p.manifest(&change)["items"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("auth FAILED") && reason.contains("HTTP 403"),
+        "{reason}"
+    );
+    let timeline = p.timeline(&change);
+    assert!(
+        timeline.contains("STAGED → ABORTING") && timeline.contains("ABORTING → ABORTED"),
+        "{timeline}"
+    );
+}
+
+#[test]
+fn a_ci_install_that_breaks_after_promotion_rolls_back() {
+    let v = registry();
+    let bot = bot(&v, "ci");
+    let p = project(&v, &bot, &Setup::default());
+    let out = agentward(p.path(), &["rotate", "--now", NOW], Some("state:PROMOTED"));
+    assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
+    let change = p.change_id();
+    unpublish_private_package(&v);
+
+    let out = p.run(&["resume", &change, "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(assert_invariants(&p, &v, &bot, &change), "ROLLED_BACK");
+    let timeline = p.timeline(&change);
+    assert!(
+        timeline.contains("PROMOTED → ROLLING_BACK")
+            && timeline.contains("ROLLING_BACK → ROLLED_BACK"),
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("health degraded after promotion"),
+        "{timeline}"
+    );
 }

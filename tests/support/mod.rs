@@ -39,6 +39,7 @@ impl Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("policies")).unwrap();
         std::fs::create_dir_all(dir.path().join("repos")).unwrap();
+        std::fs::create_dir_all(dir.path().join("docs")).unwrap();
         let memory = Arc::new(MemorySink::new());
         let store = Arc::new(MemoryStore::new());
         let host = Host::new(
@@ -176,6 +177,15 @@ pub fn all_text_under(dir: &std::path::Path) -> String {
         }
     }
     out
+}
+
+/// A [`ResearchTask`] for `topics`, with no config.
+pub fn research_task(topics: &[&str]) -> String {
+    serde_json::to_string(&agentward_handoff::ResearchTask {
+        topics: topics.iter().map(|t| t.to_string()).collect(),
+        config: serde_json::Value::Null,
+    })
+    .unwrap()
 }
 
 /// A cadence [`PlanTask`] for `now` over `prefixes`: due within 14 days,
