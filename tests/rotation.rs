@@ -154,6 +154,8 @@ struct Setup<'a> {
     /// Appended to the workflow ([approvals]).
     extra: &'a str,
     reviewer: &'a str,
+    /// Whether the imported token's registry key is recorded.
+    record_key: bool,
 }
 
 impl Default for Setup<'_> {
@@ -163,6 +165,7 @@ impl Default for Setup<'_> {
             health_path: "/@agentward%2fprivate-pkg",
             extra: "",
             reviewer: "reviewer",
+            record_key: true,
         }
     }
 }
@@ -225,11 +228,16 @@ fn project(v: &Verdaccio, bot: &Bot, setup: &Setup<'_>) -> Project {
         workflow(&v.url(), bot, setup),
     )
     .unwrap();
+    let custom = if setup.record_key {
+        serde_json::json!([["credential_id", bot.key]])
+    } else {
+        serde_json::json!([])
+    };
     let seed = serde_json::json!({
         bot.token_path(): {
             "value": bot.token,
             "expires": "2026-11-28T00:00:00Z",
-            "custom": [["credential_id", bot.key]],
+            "custom": custom,
         },
         format!("registry/{}-password", bot.name): { "value": bot.password },
     });
@@ -414,6 +422,13 @@ fn a_clean_rotation_is_done_with_a_readable_timeline_and_json_summary() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     let change = summary["change_id"].as_str().unwrap().to_string();
     assert!(agentward::orchestrator::change_id::is_valid(&change));
+    let printed = text(&out);
+    for value in [&bot.token, &p.current_token(&bot), &bot.password] {
+        assert!(
+            !printed.contains(value.as_str()),
+            "a secret value was printed"
+        );
+    }
     assert_eq!(summary["items"][0]["state"], "DONE");
     assert_eq!(summary["items"][0]["old_version"], 1);
     assert_eq!(summary["items"][0]["new_version"], 2);
@@ -857,4 +872,35 @@ fn a_ci_install_that_breaks_after_promotion_rolls_back() {
         timeline.contains("health degraded after promotion"),
         "{timeline}"
     );
+}
+
+#[test]
+fn an_old_token_agentward_cannot_identify_is_revoked_by_hand_on_record() {
+    let v = registry();
+    let bot = bot(&v, "unkeyed");
+    let setup = Setup {
+        record_key: false,
+        ..Setup::default()
+    };
+    let p = project(&v, &bot, &setup);
+    let out = p.run(&["rotate", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let change = p.change_id();
+    // Promoted, but the old token's registry key is unknown: the change
+    // stops rather than pretend, and says how to go on.
+    assert_eq!(p.manifest(&change)["items"][0]["state"], "PROMOTED");
+    let claim = format!("{}@1", bot.token_path());
+    assert!(
+        text(&out).contains(&format!("--revoked-by-hand {claim}")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(v.whoami(&bot.token).0, 200, "nothing was revoked yet");
+
+    assert_eq!(v.revoke_token(&bot.token, &bot.key).status, 200);
+    let out = p.run(&["resume", &change, "--now", NOW, "--revoked-by-hand", &claim]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(assert_invariants(&p, &v, &bot, &change), "DONE");
+    let timeline = p.timeline(&change);
+    assert!(timeline.contains("rotation.revoked-by-hand"), "{timeline}");
 }

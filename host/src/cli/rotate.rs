@@ -58,6 +58,11 @@ pub(crate) struct RotateArgs {
 pub(crate) struct ResumeArgs {
     /// The change id (`rotate` printed it; `ls manifests/`).
     change: String,
+    /// PATH@VERSION: you revoked this credential at its issuer yourself
+    /// (the change stopped because agentward could not); the claim is
+    /// recorded in the audit log and the change goes on.
+    #[arg(long, value_name = "PATH@VERSION")]
+    revoked_by_hand: Vec<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -239,6 +244,17 @@ pub(crate) fn resume(project: &Path, args: ResumeArgs) -> Result<(), Failure> {
     let now = now(&args.common)?;
     let bar = Bar::new(args.common.json);
     let mut orchestrator = session.orchestrator(&bar)?;
+    for claim in &args.revoked_by_hand {
+        let parsed = claim
+            .rsplit_once('@')
+            .and_then(|(path, v)| Some((path.to_string(), v.parse::<u32>().ok()?)));
+        let Some(claim) = parsed else {
+            return Err(Failure::BadInput(anyhow!(
+                "--revoked-by-hand {claim:?}: expected PATH@VERSION, e.g. npm/bot-token@3"
+            )));
+        };
+        orchestrator.revoked_by_hand.push(claim);
+    }
     let drive = orchestrator.drive(&mut manifest, &now);
     finish(
         &session,

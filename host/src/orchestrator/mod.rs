@@ -179,6 +179,9 @@ pub struct Orchestrator<'a> {
     prepared: BTreeMap<RoleName, PreparedRole>,
     /// Documents consulted by role runs not yet in the manifest.
     consulted: Vec<crate::capabilities::docs::Consulted>,
+    /// Credentials (path, version) the operator says were revoked by hand,
+    /// for issuers agentward cannot reach or identify them at.
+    pub revoked_by_hand: Vec<(String, u32)>,
 }
 
 impl<'a> Orchestrator<'a> {
@@ -210,6 +213,7 @@ impl<'a> Orchestrator<'a> {
             timing: Timing::default(),
             prepared: BTreeMap::new(),
             consulted: Vec::new(),
+            revoked_by_hand: Vec::new(),
         })
     }
 
@@ -1227,10 +1231,32 @@ impl<'a> Orchestrator<'a> {
                 })?;
         let revocation: Revocation = handoff(role, Stage::Implement, &outcome).map_err(stop)?;
         if revocation.path != path || revocation.version != version || !revocation.revoked {
-            return Err(stop(format!(
+            let reason = format!(
                 "version {version} of {path} was not revoked: {}",
                 revocation.detail
-            )));
+            );
+            if self.revoked_by_hand.contains(&(path.clone(), version)) {
+                // The operator says it is done; that claim goes on record.
+                let mut args = self.item_args(m, i);
+                args.insert("version".into(), version.into());
+                args.insert("issuer_said".into(), revocation.detail.into());
+                self.record(
+                    &m.change_id,
+                    "rotation.revoked-by-hand",
+                    args,
+                    "ok: confirmed by the operator",
+                )?;
+                return Ok(format!(
+                    "revoked by hand, as the operator confirmed ({reason})"
+                ));
+            }
+            return Err(StepFailure::Stop {
+                reason,
+                fix: format!(
+                    "make the issuer reachable; or revoke it yourself and run `agentward resume {} --revoked-by-hand {path}@{version}`",
+                    m.change_id
+                ),
+            });
         }
         Ok(revocation.detail)
     }
