@@ -17,9 +17,9 @@ use agentward::store::{SecretAttributes, SecretStore, SecretValue};
 use agentward_handoff::{Briefing, DailyWindow, DocNote, Failure, Plan, PlanTask, Trigger, Usage};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
-use support::verdaccio::Verdaccio;
+use support::rotation::{assert_invariants, bot, project, registry, text, Setup, NOW};
 use support::Harness;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
@@ -50,15 +50,6 @@ fn js_planner() -> &'static Path {
         assert!(path.is_absolute() && path.is_file(), "{}", path.display());
         path
     })
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The planner's grants: metadata under npm/ and its log.
@@ -379,191 +370,39 @@ fn plans_exactly_what_the_rust_planner_plans() {
 
 // ---- a whole rotation through the real binary, planner in JavaScript ----
 
-/// Inside the planner's horizon for the seeded expiry.
-const NOW: &str = "2026-11-25T03:00:00Z";
-
-struct Bot {
-    name: String,
-    password: String,
-    token: String,
-    key: String,
-}
-
-fn registry() -> Verdaccio {
-    let v = Verdaccio::new();
-    let login = v.add_user("publisher", "publisher-pw-1");
-    let published = v.publish(&login);
-    assert!(published.status < 300, "{published:?}");
-    v
-}
-
-fn bot(v: &Verdaccio, name: &str) -> Bot {
-    let password = format!("pw-{name}-{}", std::process::id());
-    let login = v.add_user(name, &password);
-    let created = v.create_token(&login, &password, false).json();
-    Bot {
-        name: name.to_string(),
-        password,
-        token: created["token"].as_str().unwrap().to_string(),
-        key: created["key"].as_str().unwrap().to_string(),
-    }
-}
-
-fn agentward(project: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_agentward"))
-        .arg("--project")
-        .arg(project)
-        .args(args)
-        .env(
-            "AGENTWARD_CACHE_DIR",
-            std::env::temp_dir().join(format!("agentward-js-role-cache-{}", std::process::id())),
-        )
-        .env_remove(agentward::orchestrator::failpoint::VARIABLE)
-        .output()
-        .expect("agentward runs")
-}
-
-fn rotation_policy(url: &str, planner: &str) -> String {
-    format!(
-        r#"
-[roles.planner]
-component = "{planner}"
-[roles.planner.grants]
-log = {{}}
-secrets-meta = {{ paths = ["npm/**"] }}
-
-[roles.implementer]
-component = "implementer"
-[roles.implementer.grants]
-log = {{}}
-secrets-meta = {{ paths = ["npm/**"] }}
-secrets-write = {{ paths = ["npm/**"] }}
-handles = {{ paths = ["npm/**", "registry/**"] }}
-http = {{ origins = ["{url}"], methods = ["GET", "POST", "DELETE"] }}
-workspace = {{ roots = ["repos"], mode = "propose" }}
-
-[roles.reviewer]
-component = "reviewer"
-[roles.reviewer.grants]
-log = {{}}
-workspace = {{ roots = ["repos"], mode = "read" }}
-
-[roles.tester]
-component = "tester"
-[roles.tester.grants]
-log = {{}}
-secrets-meta = {{ paths = ["npm/**"] }}
-handles = {{ paths = ["npm/**"] }}
-http = {{ origins = ["{url}"], methods = ["GET"] }}
-"#
-    )
-}
-
-fn workflow(url: &str, bot: &Bot) -> String {
-    let name = &bot.name;
-    format!(
-        r#"
-[rotation]
-secrets = ["npm/**"]
-cadence_days = 30
-lead_days = 7
-
-[[steps]]
-stage = "plan"
-role = "planner"
-
-[[steps]]
-stage = "implement"
-role = "implementer"
-input = {{ issuer = {{ kind = "npm-registry", registry = "{url}", password = "registry/{name}-password" }} }}
-
-[[steps]]
-stage = "review"
-role = "reviewer"
-
-[[steps]]
-stage = "test"
-role = "tester"
-min_checks = 2
-input = {{ checks = [ {{ name = "auth", url = "{url}/-/whoami", expect_json = {{ username = "{name}" }} }}, {{ name = "install", url = "{url}/@agentward%2fprivate-pkg" }} ] }}
-
-[health]
-role = "tester"
-samples = 2
-max_failures = 0
-input = {{ checks = [ {{ name = "install", url = "{url}/@agentward%2fprivate-pkg" }} ] }}
-"#
-    )
-}
-
-fn project(v: &Verdaccio, bot: &Bot, planner: &Path) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path();
-    let out = agentward(p, &["init", p.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
-    std::fs::create_dir_all(p.join("repos")).unwrap();
-    std::fs::create_dir_all(p.join("docs")).unwrap();
-    std::fs::write(p.join("docs/rotation.md"), "# Rotation runbook\n").unwrap();
-    std::fs::write(
-        p.join("policies/default.toml"),
-        rotation_policy(&v.url(), planner.to_str().unwrap()),
-    )
-    .unwrap();
-    std::fs::write(p.join("policies/workflow.toml"), workflow(&v.url(), bot)).unwrap();
-    let seed = serde_json::json!({
-        format!("npm/{}-token", bot.name): {
-            "value": bot.token,
-            "expires": "2026-11-28T00:00:00Z",
-            "custom": [["credential_id", bot.key]],
-        },
-        format!("registry/{}-password", bot.name): { "value": bot.password },
-    });
-    let seed_file = p.join("seed.json");
-    std::fs::write(&seed_file, seed.to_string()).unwrap();
-    let out = agentward(p, &["secrets", "import", seed_file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
-    std::fs::remove_file(seed_file).unwrap();
-    dir
-}
-
 #[test]
 fn a_rotation_planned_in_javascript_ends_done() {
     let planner = js_planner();
     let v = registry();
     let bot = bot(&v, "jsplanner");
-    let dir = project(&v, &bot, planner);
-    let out = agentward(dir.path(), &["check"]);
+    let setup = Setup {
+        planner: planner.to_str().unwrap(),
+        ..Setup::default()
+    };
+    let p = project(&v, &bot, &setup);
+    let out = p.run(&["check"]);
     assert!(out.status.success(), "{}", text(&out));
 
-    let out = agentward(dir.path(), &["rotate", "--now", NOW, "--json"]);
+    let out = p.run(&["rotate", "--now", NOW, "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(summary["items"][0]["state"], "DONE", "{summary:#}");
+    let change = summary["change_id"].as_str().unwrap();
+    assert_eq!(assert_invariants(&p, &v, &bot, change), "DONE");
     assert_eq!(summary["items"][0]["old_version"], 1);
     assert_eq!(summary["items"][0]["new_version"], 2);
 
-    // The plan the manifest recorded is the JavaScript planner's.
-    let change = summary["change_id"].as_str().unwrap();
-    let manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join(format!("manifests/{change}.json"))).unwrap(),
-    )
-    .unwrap();
-    let recorded = manifest.to_string();
+    // The plan the manifest recorded is the JavaScript planner's, and the
+    // audit log names its component by digest.
+    let recorded = p.manifest(change).to_string();
     assert!(
         recorded.contains("expires 2026-11-28T00:00:00Z, within 7 days"),
-        "{manifest:#}"
+        "{recorded}"
     );
-    // The audit log names the JS planner's component by its digest.
-    let logs = support::all_text_under(&dir.path().join("logs"));
+    let logs = support::all_text_under(&p.path().join("logs"));
     assert!(
         logs.contains(&agentward_sha256(planner)),
         "the audit log does not name the JS planner's digest"
     );
-
-    // The old token no longer works; the new current one does.
-    assert_eq!(v.whoami(&bot.token).0, 403);
-    let out = agentward(dir.path(), &["audit", "verify"]);
-    assert!(out.status.success(), "{}", text(&out));
 }
 
 /// The component digest agentward records: sha256 of the file, hex.

@@ -14,354 +14,21 @@ mod support;
 use serde_json::Value;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use support::rotation::*;
 use support::verdaccio::Verdaccio;
 
-/// Inside the planner's horizon for the seeded expiry, outside nothing.
-const NOW: &str = "2026-11-25T03:00:00Z";
-const EXIT_WAITING: i32 = 3;
-
-/// A registry user whose token a test rotates.
-struct Bot {
-    name: String,
-    password: String,
-    token: String,
-    key: String,
-}
-
-impl Bot {
-    fn token_path(&self) -> String {
-        format!("npm/{}-token", self.name)
-    }
-}
-
-/// A Verdaccio with the private package published.
-const PUBLISHER_PASSWORD: &str = "publisher-pw-1";
-
-fn registry() -> Verdaccio {
-    let v = Verdaccio::new();
-    let login = v.add_user("publisher", PUBLISHER_PASSWORD);
-    let published = v.publish(&login);
-    assert!(published.status < 300, "{published:?}");
-    v
-}
-
-/// Unpublishes the private package, as a maintainer might by mistake:
-/// from then on, installing it fails with 404.
-fn unpublish_private_package(v: &Verdaccio) {
-    let publisher = v.login("publisher", PUBLISHER_PASSWORD);
-    let packument = v.get("/@agentward%2fprivate-pkg", Some(&publisher)).json();
-    let rev = packument["_rev"].as_str().expect("a _rev");
-    let gone = v.request(
-        "DELETE",
-        &format!("/@agentward%2fprivate-pkg/-rev/{rev}"),
-        Some(&publisher),
-        None,
-    );
-    assert!(gone.status < 300, "{gone:?}");
+/// A project whose first rotation was killed (SIGKILL) at `point`.
+fn killed_at(v: &Verdaccio, bot: &Bot, point: &str) -> (Project, String) {
+    let p = project(v, bot, &Setup::default());
+    let out = agentward(p.path(), &["rotate", "--now", NOW], Some(point));
     assert_eq!(
-        v.get("/@agentward%2fprivate-pkg", Some(&publisher)).status,
-        404
+        out.status.signal(),
+        Some(9),
+        "{point} was not hit: {}",
+        text(&out)
     );
-}
-
-fn bot(v: &Verdaccio, name: &str) -> Bot {
-    let password = format!("pw-{name}-{}", std::process::id());
-    let login = v.add_user(name, &password);
-    let created = v.create_token(&login, &password, false).json();
-    Bot {
-        name: name.to_string(),
-        password,
-        token: created["token"].as_str().unwrap().to_string(),
-        key: created["key"].as_str().unwrap().to_string(),
-    }
-}
-
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-/// Compiled components are cached across the tests of this binary.
-fn cache_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("agentward-rotation-cache-{}", std::process::id()))
-}
-
-fn agentward(project: &Path, args: &[&str], failpoint: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_agentward"));
-    command
-        .arg("--project")
-        .arg(project)
-        .args(args)
-        .env("AGENTWARD_CACHE_DIR", cache_dir())
-        .env_remove(agentward::orchestrator::failpoint::VARIABLE);
-    if let Some(point) = failpoint {
-        command.env(agentward::orchestrator::failpoint::VARIABLE, point);
-    }
-    command.output().expect("agentward runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn policy(url: &str) -> String {
-    format!(
-        r#"
-[roles.planner]
-component = "planner"
-[roles.planner.grants]
-log = {{}}
-secrets-meta = {{ paths = ["npm/**"] }}
-
-[roles.implementer]
-component = "implementer"
-[roles.implementer.grants]
-log = {{}}
-secrets-meta = {{ paths = ["npm/**"] }}
-secrets-write = {{ paths = ["npm/**"] }}
-handles = {{ paths = ["npm/**", "registry/**"] }}
-http = {{ origins = ["{url}"], methods = ["GET", "POST", "DELETE"] }}
-workspace = {{ roots = ["repos"], mode = "propose" }}
-
-[roles.reviewer]
-component = "{{reviewer}}"
-[roles.reviewer.grants]
-log = {{}}
-workspace = {{ roots = ["repos"], mode = "read" }}
-
-[roles.tester]
-component = "tester"
-[roles.tester.grants]
-log = {{}}
-secrets-meta = {{ paths = ["npm/**"] }}
-handles = {{ paths = ["npm/**"] }}
-http = {{ origins = ["{url}"], methods = ["GET"] }}
-"#
-    )
-}
-
-/// Settings a test varies.
-struct Setup<'a> {
-    /// Extra keys for [rotation] (a window, a notify target).
-    rotation: &'a str,
-    /// What the post-promotion health check fetches.
-    health_path: &'a str,
-    /// Appended to the workflow ([approvals]).
-    extra: &'a str,
-    reviewer: &'a str,
-    /// Whether the imported token's registry key is recorded.
-    record_key: bool,
-}
-
-impl Default for Setup<'_> {
-    fn default() -> Self {
-        Setup {
-            rotation: "",
-            health_path: "/@agentward%2fprivate-pkg",
-            extra: "",
-            reviewer: "reviewer",
-            record_key: true,
-        }
-    }
-}
-
-fn workflow(url: &str, bot: &Bot, setup: &Setup<'_>) -> String {
-    let name = &bot.name;
-    format!(
-        r#"
-[rotation]
-secrets = ["npm/**"]
-cadence_days = 30
-lead_days = 7
-{rotation}
-
-[[steps]]
-stage = "plan"
-role = "planner"
-
-[[steps]]
-stage = "implement"
-role = "implementer"
-input = {{ issuer = {{ kind = "npm-registry", registry = "{url}", password = "registry/{name}-password" }} }}
-
-[[steps]]
-stage = "review"
-role = "reviewer"
-
-[[steps]]
-stage = "test"
-role = "tester"
-min_checks = 2
-input = {{ checks = [ {{ name = "auth", url = "{url}/-/whoami", expect_json = {{ username = "{name}" }} }}, {{ name = "install", url = "{url}/@agentward%2fprivate-pkg" }} ] }}
-
-[health]
-role = "tester"
-samples = 2
-max_failures = 0
-input = {{ checks = [ {{ name = "install", url = "{url}{health}" }} ] }}
-{extra}
-"#,
-        rotation = setup.rotation,
-        health = setup.health_path,
-        extra = setup.extra,
-    )
-}
-
-fn project(v: &Verdaccio, bot: &Bot, setup: &Setup<'_>) -> Project {
-    let dir = tempfile::tempdir().unwrap();
-    let out = agentward(dir.path(), &["init", dir.path().to_str().unwrap()], None);
-    assert!(out.status.success(), "{}", text(&out));
-    let p = dir.path();
-    std::fs::create_dir_all(p.join("repos")).unwrap();
-    std::fs::write(
-        p.join("policies/default.toml"),
-        policy(&v.url()).replace("{reviewer}", setup.reviewer),
-    )
-    .unwrap();
-    std::fs::write(
-        p.join("policies/workflow.toml"),
-        workflow(&v.url(), bot, setup),
-    )
-    .unwrap();
-    let custom = if setup.record_key {
-        serde_json::json!([["credential_id", bot.key]])
-    } else {
-        serde_json::json!([])
-    };
-    let seed = serde_json::json!({
-        bot.token_path(): {
-            "value": bot.token,
-            "expires": "2026-11-28T00:00:00Z",
-            "custom": custom,
-        },
-        format!("registry/{}-password", bot.name): { "value": bot.password },
-    });
-    std::fs::write(p.join("seed.json"), seed.to_string()).unwrap();
-    let seed_file = p.join("seed.json");
-    let out = agentward(p, &["secrets", "import", seed_file.to_str().unwrap()], None);
-    assert!(out.status.success(), "{}", text(&out));
-    std::fs::remove_file(p.join("seed.json")).unwrap();
-    Project { dir }
-}
-
-impl Project {
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        agentward(self.path(), args, None)
-    }
-
-    /// The one change of this project.
-    fn change_id(&self) -> String {
-        let ids: Vec<String> = std::fs::read_dir(self.path().join("manifests"))
-            .unwrap()
-            .filter_map(|e| {
-                let name = e.unwrap().file_name().into_string().unwrap();
-                name.strip_suffix(".json").map(str::to_string)
-            })
-            .collect();
-        assert_eq!(ids.len(), 1, "{ids:?}");
-        ids[0].clone()
-    }
-
-    fn manifest(&self, change: &str) -> Value {
-        let text =
-            std::fs::read_to_string(self.path().join(format!("manifests/{change}.json"))).unwrap();
-        serde_json::from_str(&text).unwrap()
-    }
-
-    fn store(&self) -> agentward::store::EmbeddedStore {
-        agentward::store::EmbeddedStore::open(
-            &self.path().join("secrets"),
-            &self.path().join("keys/store-kek.key"),
-        )
-        .unwrap()
-    }
-
-    fn current_token(&self, bot: &Bot) -> String {
-        use agentward::store::{Label, SecretStore};
-        self.store()
-            .read(&bot.token_path(), Label::Current)
-            .unwrap()
-            .expose()
-            .to_string()
-    }
-
-    fn timeline(&self, change: &str) -> String {
-        let out = self.run(&["audit", "timeline", change, "--format", "markdown"]);
-        assert!(out.status.success(), "{}", text(&out));
-        // Markdown escapes the underscores of state names.
-        String::from_utf8_lossy(&out.stdout).replace("\\_", "_")
-    }
-}
-
-fn live_keys(v: &Verdaccio, token: &str) -> Vec<String> {
-    let listed = v.list_tokens(token);
-    assert_eq!(listed.status, 200, "{listed:?}");
-    listed.json()["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["key"].as_str().unwrap().to_string())
-        .collect()
-}
-
-/// The invariants every change must leave, whatever happened to it.
-fn assert_invariants(p: &Project, v: &Verdaccio, bot: &Bot, change: &str) -> String {
-    let manifest = p.manifest(change);
-    let item = &manifest["items"][0];
-    let state = item["state"].as_str().unwrap().to_string();
-    assert!(
-        ["DONE", "ABORTED", "ROLLED_BACK"].contains(&state.as_str()),
-        "{state}: {manifest:#}"
-    );
-    assert_eq!(manifest["state"], "CLOSED");
-
-    // Exactly one current credential, and it works.
-    let current = p.current_token(bot);
-    assert_eq!(v.whoami(&current), (200, Some(bot.name.clone())), "{state}");
-
-    // No live credential without a record, and only one live at all.
-    let mut recorded = vec![bot.key.clone()];
-    if let Some(key) = item["changes"]["credential_id"].as_str() {
-        recorded.push(key.to_string());
-    }
-    let live = live_keys(v, &current);
-    assert_eq!(live.len(), 1, "{state}: live tokens {live:?}");
-    assert!(
-        recorded.contains(&live[0]),
-        "{state}: {live:?} not in {recorded:?}"
-    );
-
-    // The old token is revoked if and only if the change reached DONE.
-    let old = v.whoami(&bot.token);
-    if state == "DONE" {
-        assert_eq!(old.0, 403, "the old token still works after DONE");
-        assert_ne!(current, bot.token);
-    } else {
-        assert_eq!(old, (200, Some(bot.name.clone())), "{state}");
-        assert_eq!(current, bot.token);
-    }
-
-    // The log verifies, and no value is anywhere on disk but the store.
-    let out = p.run(&["audit", "verify"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let on_disk = support::all_text_under(&p.path().join("manifests"))
-        + &support::all_text_under(&p.path().join("logs"));
-    for value in [&bot.token, &current, &bot.password] {
-        assert!(
-            !on_disk.contains(value.as_str()),
-            "{state}: a secret value is on disk"
-        );
-    }
-    state
+    let change = p.change_id();
+    (p, change)
 }
 
 /// Every boundary of the state machine, and two inside the Implementer.
@@ -393,15 +60,7 @@ fn a_rotation_killed_at_any_boundary_resumes_to_done_without_losing_a_credential
     let v = registry();
     for (n, point) in CRASH_POINTS.iter().enumerate() {
         let bot = bot(&v, &format!("crash{n}"));
-        let p = project(&v, &bot, &Setup::default());
-        let out = agentward(p.path(), &["rotate", "--now", NOW], Some(point));
-        assert_eq!(
-            out.status.signal(),
-            Some(9),
-            "{point} was not hit: {}",
-            text(&out)
-        );
-        let change = p.change_id();
+        let (p, change) = killed_at(&v, &bot, point);
         let out = p.run(&["resume", &change, "--now", NOW]);
         assert!(out.status.success(), "resume after {point}: {}", text(&out));
         let state = assert_invariants(&p, &v, &bot, &change);
@@ -459,10 +118,7 @@ fn a_clean_rotation_is_done_with_a_readable_timeline_and_json_summary() {
 fn registry_down_during_verification_aborts_and_keeps_the_old_token() {
     let mut v = registry();
     let bot = bot(&v, "down");
-    let p = project(&v, &bot, &Setup::default());
-    let out = agentward(p.path(), &["rotate", "--now", NOW], Some("state:STAGED"));
-    assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
-    let change = p.change_id();
+    let (p, change) = killed_at(&v, &bot, "state:STAGED");
 
     v.stop();
     // Verification fails; the new token cannot be revoked while the
@@ -819,10 +475,7 @@ fn a_dry_run_rotation_changes_nothing_real_and_reports_what_would() {
 fn a_new_token_that_fails_the_auth_test_is_revoked_and_the_old_one_kept() {
     let v = registry();
     let bot = bot(&v, "refused");
-    let p = project(&v, &bot, &Setup::default());
-    let out = agentward(p.path(), &["rotate", "--now", NOW], Some("state:STAGED"));
-    assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
-    let change = p.change_id();
+    let (p, change) = killed_at(&v, &bot, "state:STAGED");
     // Between staging and verification the registry stops accepting the
     // new token (here: someone revokes it by its key).
     let key = p.manifest(&change)["items"][0]["changes"]["credential_id"]
@@ -853,10 +506,7 @@ fn a_new_token_that_fails_the_auth_test_is_revoked_and_the_old_one_kept() {
 fn a_ci_install_that_breaks_after_promotion_rolls_back() {
     let v = registry();
     let bot = bot(&v, "ci");
-    let p = project(&v, &bot, &Setup::default());
-    let out = agentward(p.path(), &["rotate", "--now", NOW], Some("state:PROMOTED"));
-    assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
-    let change = p.change_id();
+    let (p, change) = killed_at(&v, &bot, "state:PROMOTED");
     unpublish_private_package(&v);
 
     let out = p.run(&["resume", &change, "--now", NOW]);

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod openbao;
+pub mod rotation;
 pub mod verdaccio;
 
 use agentward::audit::{CallEvent, Decision, EventSink, MemorySink, Redactor};
