@@ -21,13 +21,42 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawDocsGrant")]
 pub struct DocsGrant {
     /// The docs directory, relative to the project directory.
     pub dir: String,
     /// Files larger than this are not indexed or read.
-    #[serde(default = "default_max_doc_bytes")]
     pub max_doc_bytes: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDocsGrant {
+    dir: String,
+    #[serde(default = "default_max_doc_bytes")]
+    max_doc_bytes: u64,
+}
+
+impl TryFrom<RawDocsGrant> for DocsGrant {
+    type Error = String;
+
+    /// The directory stays inside the project: a grant names a docs
+    /// directory, not a way out of the project.
+    fn try_from(raw: RawDocsGrant) -> Result<Self, String> {
+        if !is_clean_path(&raw.dir) {
+            return Err(crate::policy::error_fix(
+                format!(
+                    "docs dir `{}` must be a relative path inside the project, without `..`",
+                    raw.dir
+                ),
+                "write it as `docs = { dir = \"docs\" }`",
+            ));
+        }
+        Ok(DocsGrant {
+            dir: raw.dir,
+            max_doc_bytes: raw.max_doc_bytes,
+        })
+    }
 }
 
 fn default_max_doc_bytes() -> u64 {

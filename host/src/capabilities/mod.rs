@@ -16,7 +16,7 @@ pub mod secrets_read;
 pub mod secrets_write;
 pub mod workspace;
 
-pub use mediation::CallContext;
+pub use mediation::{CallContext, INTENT};
 
 use serde::Deserialize;
 use std::fmt;

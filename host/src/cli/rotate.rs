@@ -368,7 +368,8 @@ fn finish(
         .map(|d| d.report().iter().map(ToString::to_string).collect())
         .unwrap_or_default();
     if session.dry.is_some() && drive.is_ok() {
-        // A dry run's manifest is written once, at the end: it is the report.
+        // A dry run writes its manifest at plan time and here, at the end,
+        // not at every step: nothing real happens in between.
         manifest.save(&session.manifests)?;
     }
     let waiting = match &drive {

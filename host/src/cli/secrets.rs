@@ -105,29 +105,42 @@ fn exec(
         );
         values.push((var.to_string(), value));
     }
-    args.insert("command".into(), command[0].clone().into());
+    // The command line as typed, with any injected value replaced by its
+    // digest (an operator may have pasted one into an argument).
+    let exposed: Vec<&str> = values.iter().map(|(_, v)| v.expose()).collect();
+    let argv: Vec<String> = command
+        .iter()
+        .map(|a| redactor.scrub(a, exposed.iter().copied()).into_owned())
+        .collect();
+    args.insert("command".into(), serde_json::json!(argv));
+    let operator = std::env::var("USER").unwrap_or_else(|_| format!("uid {}", users_uid()));
+    args.insert("operator".into(), operator.into());
     let log = AuditLog::open_dir(&project.join("logs"), Durability::EachRecord)?;
-    // On record before the value leaves: a failing log stops the command.
-    log.record(&agentward::audit::CallEvent {
+    let event = |outcome: String| agentward::audit::CallEvent {
         ts: agentward::time::now_rfc3339(),
         change_id: String::new(),
         role: "operator".into(),
         component: String::new(),
         call: "secrets.exec".into(),
-        args,
+        args: args.clone(),
         decision: agentward::audit::Decision::Allow,
-        outcome: "ok".into(),
+        outcome,
         duration_us: 0,
-    })?;
-    log.checkpoint(&keys)?;
+    };
+    // On record before the value leaves: a failing log stops the command.
+    log.record(&event(agentward::capabilities::INTENT.into()))?;
     let mut child = std::process::Command::new(&command[0]);
     child.args(&command[1..]);
     for (var, value) in &values {
         child.env(var, value.expose());
     }
-    let status = child
-        .status()
-        .with_context(|| format!("running {}", command[0]))?;
+    let status = child.status();
+    log.record(&event(match &status {
+        Ok(s) => format!("ok: {s}"),
+        Err(e) => format!("failed: cannot run {}: {e}", command[0]),
+    }))?;
+    log.checkpoint(&keys)?;
+    let status = status.with_context(|| format!("running {}", command[0]))?;
     match status.code() {
         Some(0) => Ok(()),
         Some(code) => Err(Failure::Code(
@@ -193,6 +206,11 @@ fn import(real: Arc<dyn SecretStore>, file: &Path, dry_run: bool) -> Result<(), 
         }
     }
     Ok(())
+}
+
+fn users_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
 }
 
 fn list(store: &dyn SecretStore, prefix: &str) -> Result<(), Failure> {

@@ -556,7 +556,14 @@ impl<'a> Orchestrator<'a> {
                 _ => true,
             };
             if early && manifest.trigger == Trigger::Cadence && !started {
-                return Ok(Drive::AwaitingWindow(not_before.clone()));
+                if !self.dry_run {
+                    return Ok(Drive::AwaitingWindow(not_before.clone()));
+                }
+                // A rehearsal has nothing to wait for; it says when the
+                // real rotation would start.
+                manifest.notices.push(format!(
+                    "a live rotation would wait until {not_before}; the dry run went ahead"
+                ));
             }
         }
         self.progress.started(manifest);

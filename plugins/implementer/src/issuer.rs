@@ -101,6 +101,18 @@ fn handle(path: &str, label: &str) -> Result<String, String> {
 }
 
 impl Issuer {
+    /// The registry as `.npmrc` keys name it (`//127.0.0.1:4873/`), if the
+    /// issuer is a registry.
+    pub fn registry_key(&self) -> Option<String> {
+        let Issuer::NpmRegistry { registry, .. } = self else {
+            return None;
+        };
+        let rest = registry
+            .split_once("://")
+            .map_or(registry.as_str(), |(_, r)| r);
+        Some(format!("//{}/", rest.trim_end_matches('/')))
+    }
+
     /// Mints a credential for `path`. `retry_since`: an earlier attempt was
     /// cut off then; what the issuer minted since is revoked first.
     pub fn mint(

@@ -37,8 +37,15 @@ fn config(value: serde_json::Value) -> Result<Config, String> {
 /// `.npmrc` whose token lines take the token from the environment: a line
 /// that already does (`${NPM_TOKEN}`, `${CI_NPM_TOKEN}`) is kept as it is,
 /// a literal token becomes `${NPM_TOKEN}`. The file then never changes on
-/// a rotation again: CI gets the new token from the store.
-fn stage_npmrc(current: &str) -> String {
+/// a rotation again: CI gets the new token from the store. A file with no
+/// token line gets one for `registry` (the issuer's, as `//host:port/`);
+/// without a known registry it is left as it is. Line endings are kept.
+fn stage_npmrc(current: &str, registry: Option<&str>) -> String {
+    let newline = if current.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
     let mut lines: Vec<String> = current
         .lines()
         .map(|line| match line.split_once(":_authToken=") {
@@ -48,9 +55,12 @@ fn stage_npmrc(current: &str) -> String {
         })
         .collect();
     if !lines.iter().any(|l| l.contains(":_authToken=")) {
-        lines.push("//127.0.0.1:4873/:_authToken=${NPM_TOKEN}".to_string());
+        match registry {
+            Some(registry) => lines.push(format!("{registry}:_authToken=${{NPM_TOKEN}}")),
+            None => return current.to_string(),
+        }
     }
-    lines.join("\n") + "\n"
+    lines.join(newline) + newline
 }
 
 /// Proposes the `.npmrc` changes for `files` (from the plan) and the
@@ -66,7 +76,8 @@ fn stage(config: &Config, files: Vec<StagedFile>) -> Result<Vec<StagedFile>, Str
         let current = workspace::read_file(&target.root, &target.file)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
-        workspace::propose_change(&target.root, &target.file, stage_npmrc(&current).as_bytes())
+        let staged = stage_npmrc(&current, config.issuer.registry_key().as_deref());
+        workspace::propose_change(&target.root, &target.file, staged.as_bytes())
             .map_err(|e| format!("staging {}: {}", target.file, e.message()))?;
     }
     Ok(targets)

@@ -158,12 +158,12 @@ function isHhmm(text) {
   }
 }
 
-const SEARCH_STEP_MINUTES = 5;
+const SEARCH_STEP_MINUTES = 1;
 const SEARCH_DAYS = 2;
 
 // The first time from `now` that is inside the workflow's window (if it has
-// one) and outside every CI block; `null` if that is `now` itself. Steps
-// land on whole minutes so a window's start is hit exactly.
+// one) and outside every CI block; `null` if that is `now` itself. Whole-
+// minute steps: a window's start or a block's end is hit exactly.
 function startTime(now, window, busy) {
   const until = addDays(now, SEARCH_DAYS).ms;
   let t = now;

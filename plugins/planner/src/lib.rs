@@ -70,7 +70,7 @@ fn ci_blocks(briefing: &Briefing) -> Vec<DailyWindow> {
     blocks
 }
 
-const SEARCH_STEP_MINUTES: i64 = 5;
+const SEARCH_STEP_MINUTES: i64 = 1;
 const SEARCH_DAYS: i64 = 2;
 
 /// The first time from `now` that is inside the workflow's window (if it
@@ -93,7 +93,7 @@ fn start_time(
         if open && clear {
             return Ok((t != now).then_some(t));
         }
-        // Steps land on whole minutes so a window's start is hit exactly.
+        // Whole-minute steps: a window's start or a block's end is hit exactly.
         let next = t + Duration::minutes(SEARCH_STEP_MINUTES);
         t = next
             .replace_second(0)
