@@ -103,8 +103,10 @@ pub struct PlanTask {
     /// What failed in earlier changes of these paths (Tester → Planner).
     pub failures: Vec<Failure>,
     /// The Researcher's briefing, if the workflow has a research stage.
+    #[serde(default)]
     pub briefing: Briefing,
     /// Where each secret is used, if the workflow has a map stage.
+    #[serde(default)]
     pub usages: Vec<Usage>,
     /// The step's `input` table from the workflow.
     pub config: Value,
@@ -174,6 +176,7 @@ pub enum ImplementTask {
         /// the store must be revoked before minting again.
         retry_since: Option<String>,
         /// Repository files that use the secret (from the plan).
+        #[serde(default)]
         files: Vec<StagedFile>,
         dry_run: bool,
         config: Value,
@@ -186,6 +189,7 @@ pub enum ImplementTask {
         /// When the interrupted mint began: the issuer's id of the
         /// credential it stored is found among those minted since.
         minted_since: Option<String>,
+        #[serde(default)]
         files: Vec<StagedFile>,
         dry_run: bool,
         config: Value,
