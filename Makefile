@@ -13,6 +13,7 @@ setup:
 	bash scripts/install-openbao.sh
 	bash scripts/install-verdaccio.sh
 	bash scripts/build-js-roles.sh
+	bash scripts/build-python-roles.sh
 
 # host/build.rs builds plugins/ and tests/hostile/ into plugins/target/.
 build: setup
@@ -36,3 +37,4 @@ lint: setup
 	cd plugins && cargo clippy --workspace --target wasm32-wasip2 -- -D warnings
 
 ci: lint test
+

@@ -16,12 +16,6 @@ fn harness() -> (Harness, agentward::policy::Policy) {
     (h, policy)
 }
 
-fn repo_file(h: &Harness, path: &str, contents: &str) {
-    let full = h.dir.path().join("repos").join(path);
-    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-    std::fs::write(full, contents).unwrap();
-}
-
 #[test]
 fn planner_finds_what_is_due() {
     let (h, policy) = harness();
@@ -70,8 +64,7 @@ fn planner_finds_what_is_due() {
 fn implementer_stores_a_pending_version_and_stages_npmrc() {
     let (h, policy) = harness();
     h.seed("npm/token", CANARY);
-    repo_file(
-        &h,
+    h.repo_file(
         "app/.npmrc",
         "@acme:registry=http://127.0.0.1:4873/\n//127.0.0.1:4873/:_authToken=npm_oldliteral\n",
     );
@@ -115,8 +108,8 @@ fn implementer_stores_a_pending_version_and_stages_npmrc() {
 fn reviewer_rejects_plaintext_and_approves_references() {
     let (h, policy) = harness();
     let old = "//127.0.0.1:4873/:_authToken=npm_oldliteral\n";
-    repo_file(&h, "bad/.npmrc", old);
-    repo_file(&h, "good/.npmrc", old);
+    h.repo_file("bad/.npmrc", old);
+    h.repo_file("good/.npmrc", old);
     let bad = h
         .run(
             &policy,
@@ -363,21 +356,15 @@ fn researcher_hands_on_the_best_document_per_topic_with_its_digest() {
 #[test]
 fn domain_specialist_maps_repos_to_the_secrets_the_docs_name() {
     let (h, policy) = harness();
-    repo_file(
-        &h,
+    h.repo_file(
         "app/.npmrc",
         "@acme:registry=http://127.0.0.1:4873/\n//127.0.0.1:4873/:_authToken=${NPM_TOKEN}\n",
     );
-    repo_file(
-        &h,
+    h.repo_file(
         "legacy/.npmrc",
         "//127.0.0.1:4873/:_authToken=npm_literal\n",
     );
-    repo_file(
-        &h,
-        "other/.npmrc",
-        "//registry.example:443/:_authToken=${X}\n",
-    );
+    h.repo_file("other/.npmrc", "//registry.example:443/:_authToken=${X}\n");
     let task = agentward_handoff::MapTask {
         prefixes: vec!["npm/".into()],
         briefing: agentward_handoff::Briefing {

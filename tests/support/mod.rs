@@ -77,6 +77,13 @@ impl Harness {
         ))
     }
 
+    /// Writes `contents` to `repos/PATH` in the project.
+    pub fn repo_file(&self, path: &str, contents: &str) {
+        let full = self.dir.path().join("repos").join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+    }
+
     pub fn seed(&self, path: &str, value: &str) {
         self.store
             .insert_current(path, SecretValue::new(value), SecretAttributes::default());
