@@ -213,6 +213,52 @@ fn a_full_disk_refuses_the_call_and_fails_the_run() {
     );
 }
 
+/// A sink that records but cannot make records durable (a disk that
+/// accepts writes and then fails `fdatasync`).
+struct UnsyncableSink(agentward::audit::MemorySink);
+
+impl agentward::audit::EventSink for UnsyncableSink {
+    fn record(
+        &self,
+        event: &agentward::audit::CallEvent,
+    ) -> Result<(), agentward::audit::SinkError> {
+        self.0.record(event)
+    }
+
+    fn sync(&self) -> Result<(), agentward::audit::SinkError> {
+        Err(agentward::audit::SinkError {
+            target: "test sink".into(),
+            source: std::io::Error::other("fdatasync failed"),
+        })
+    }
+}
+
+/// An effect waits for its intent to be durable: when it cannot be, the
+/// effect does not happen.
+#[test]
+fn an_intent_that_cannot_be_made_durable_stops_the_effect() {
+    let h = Harness::with_sink(Arc::new(UnsyncableSink(Default::default())));
+    let policy = h.role_policy(
+        "implementer",
+        "implementer",
+        IMPLEMENTER_GRANTS,
+        "fuel = 100_000_000",
+    );
+    let err = h
+        .run(
+            &policy,
+            RoleName::Implementer,
+            &mint_task("npm/token", None, false, &[]),
+        )
+        .unwrap_err();
+    assert!(matches!(err, RunError::Audit { .. }), "{err:?}");
+    assert!(err.to_string().contains("fdatasync failed"), "{err}");
+    assert!(
+        h.store.list("").unwrap().is_empty(),
+        "the write did not happen"
+    );
+}
+
 #[test]
 fn handles_reach_the_server_but_never_the_guest() {
     let h = Harness::new();

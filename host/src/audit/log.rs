@@ -27,6 +27,14 @@ pub enum Durability {
     EachRecord,
     /// One `fdatasync` per group of concurrent records.
     GroupCommit,
+    /// Records are written at once and synced (group-committed) before
+    /// every effect and checkpoint ([`EventSink::sync`]): whatever led to an
+    /// effect is on disk before the effect happens. Nothing a role reads can
+    /// leave the sandbox except through an effect, so no value leaves
+    /// without a durable record; between effects a power cut (not a kill,
+    /// which loses nothing written) may lose only records of calls that
+    /// changed and sent nothing.
+    BeforeEffects,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,7 +169,7 @@ impl AuditLog {
         state.prev = hash;
         state.written = state.next_seq;
         match self.durability {
-            Durability::Buffered => Ok(seq),
+            Durability::Buffered | Durability::BeforeEffects => Ok(seq),
             Durability::EachRecord => {
                 if let Err(e) = state.file.sync_data() {
                     state.broken = Some(e.to_string());
@@ -238,6 +246,15 @@ impl AuditLog {
 impl EventSink for AuditLog {
     fn record(&self, event: &CallEvent) -> Result<(), SinkError> {
         self.append(event).map(|_| ())
+    }
+
+    fn sync(&self) -> Result<(), SinkError> {
+        let state = self.lock();
+        if state.written == 0 || self.durability == Durability::Buffered {
+            return Ok(());
+        }
+        let last = state.written - 1;
+        self.wait_durable(state, last).map(|_| ())
     }
 }
 
@@ -361,4 +378,33 @@ fn write_atomically(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
     file.sync_all()?;
     std::fs::rename(&tmp, dir.join(name))?;
     File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn before_effects_syncs_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let log =
+            AuditLog::open(&dir.path().join("audit.jsonl"), Durability::BeforeEffects).unwrap();
+        let event = CallEvent {
+            ts: "2026-11-25T00:00:00Z".into(),
+            change_id: String::new(),
+            role: "planner".into(),
+            component: "00".into(),
+            call: "log.log".into(),
+            args: Default::default(),
+            decision: crate::audit::Decision::Allow,
+            outcome: "ok".into(),
+            duration_us: 0,
+        };
+        for _ in 0..3 {
+            log.append(&event).unwrap();
+        }
+        assert_eq!(log.lock().durable, 0, "appends alone do not sync");
+        log.sync().unwrap();
+        assert_eq!(log.lock().durable, 3);
+    }
 }

@@ -15,6 +15,11 @@ pub struct SinkError {
 /// recorded, and the mediation point then refuses the call (fail closed).
 pub trait EventSink: Send + Sync {
     fn record(&self, event: &CallEvent) -> Result<(), SinkError>;
+
+    /// Makes every record so far durable: called before an effect.
+    fn sync(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// Keeps events in memory: for tests, and for commands that run nothing.

@@ -168,6 +168,16 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, call: C) -> Result<C::
             if effectful {
                 let intent = event(ctx, name, args.clone(), Decision::Allow, INTENT, started);
                 record(ctx, &intent)?;
+                // The intent and everything before it reach the disk
+                // before the effect does.
+                let synced = ctx.sink.sync();
+                if let Err(failure) = synced {
+                    let refused = Error::Unavailable(format!(
+                        "the audit sink could not make {name}'s intent durable: {failure}; the call was refused"
+                    ));
+                    ctx.audit_failure = Some(failure);
+                    return Err(refused);
+                }
             }
             let result = call.perform(ctx, &mut args);
             if effectful {

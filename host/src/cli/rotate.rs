@@ -132,7 +132,7 @@ impl Session {
         let durability = if dry_run {
             Durability::Buffered
         } else {
-            Durability::GroupCommit
+            Durability::BeforeEffects
         };
         let log = Arc::new(AuditLog::open_dir(&project.join("logs"), durability)?);
         let redactor = agentward::audit::Redactor::new(*keys.hmac);

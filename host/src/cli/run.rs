@@ -56,7 +56,7 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     let keys = super::audit_keys(project)?;
     let log = Arc::new(AuditLog::open_dir(
         &project.join("logs"),
-        Durability::GroupCommit,
+        Durability::BeforeEffects,
     )?);
     let redactor = agentward::audit::Redactor::new(*keys.hmac);
     let host = super::host(project, log.clone(), store, redactor)?;

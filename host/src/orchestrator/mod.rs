@@ -690,6 +690,7 @@ impl<'a> Orchestrator<'a> {
             args,
             INTENT,
         )?;
+        self.log.sync()?;
         failpoint::hit("intent", effect.as_str());
         Ok(())
     }
