@@ -1,7 +1,7 @@
 # The two quick-start commands are `make demo` and `make test`.
 # Everything else is what they need.
 
-.PHONY: setup build demo hello test lint ci
+.PHONY: setup build demo hello test lint ci bench
 
 # The guest components build for wasm32-wasip2; a fresh machine lacks it.
 # Chromium renders the audit timeline in its screenshot test; the store
@@ -38,3 +38,8 @@ lint: setup
 
 ci: lint test
 
+# The benchmark suite: one comparison table, written to docs/benchmarks.md
+# with the machine it ran on (2-5 minutes after the build; run `make setup`
+# once first).
+bench:
+	bash scripts/bench.sh

@@ -27,17 +27,41 @@
 //!   reuses or returns that memory (anywhere from ~0.2 to ~0.6 µs more than
 //!   the NullSink, from one process to the next).
 //!
-//! Set `AGENTWARD_BENCH_PROFILE=memory` (or `null`) to skip the tables and run
-//! mediated calls for ~10 s instead, for `perf record`.
+//! - the same mediated call recording into the real tamper-evident
+//!   `AuditLog` (hash chain, one JSON line per call) with
+//!   `Durability::Buffered` (written, not synced) and with
+//!   `Durability::GroupCommit` (one guest appending alone: every call waits
+//!   for its own `fdatasync`, which is what a group of one costs).
+//!
+//! Set `AGENTWARD_BENCH_PROFILE=memory` (or `null`, `audit` for the buffered
+//! `AuditLog`, or `bare` for the bare host call) to skip the tables and run calls for ~10 s instead, for
+//! `perf record`. With `AGENTWARD_BENCH_PROFILE_RUNS=K` as well it runs
+//! exactly K runs of `AGENTWARD_BENCH_CALLS` calls (default 100 000) inside
+//! `profile_loop_with_calls` and K runs of none inside
+//! `profile_loop_without_calls`, for `valgrind --tool=callgrind`: the
+//! difference of the two functions' inclusive instruction counts over
+//! K x calls is the instructions of one call (scripts/bench.sh does this).
+//! With `AGENTWARD_BENCH_OUT` set, the rows go to scripts/bench.sh's report.
 
 mod common;
+mod report;
 
+use agentward::audit::{AuditLog, Durability};
 use common::{
     fmt_duration, median, minor_faults, per_call, ratio, read, Agentward, Bare, SinkKind, CALLS,
 };
 use std::hint::black_box;
+use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::Component;
+
+/// Calls per run for the buffered audit log: 100 000 records a run would
+/// write ~45 MiB each time; 20 000 keeps the file small and still makes
+/// instantiation noise.
+const AUDIT_CALLS: u64 = 20_000;
+/// Calls per run for group commit: each waits for an `fdatasync`.
+const DURABLE_CALLS: u64 = 40;
 
 fn main() {
     if let Ok(kind) = std::env::var("AGENTWARD_BENCH_PROFILE") {
@@ -137,6 +161,53 @@ fn main() {
         bare_call,
     ));
 
+    // 4. The same call recorded into the tamper-evident audit log.
+    let audit_dir = tempfile::tempdir().expect("tempdir");
+    let buffered_log = Arc::new(
+        AuditLog::open_dir(&audit_dir.path().join("buffered"), Durability::Buffered)
+            .expect("audit log"),
+    );
+    let buffered = Agentward::with_sink(buffered_log.clone());
+    let buffered_cost = call_cost_n(AUDIT_CALLS, 7, |n| buffered.time_run(n));
+    let group_log = Arc::new(
+        AuditLog::open_dir(&audit_dir.path().join("group"), Durability::GroupCommit)
+            .expect("audit log"),
+    );
+    let group = Agentward::with_sink(group_log.clone());
+    // Interleaved with the same number of bare appends + fdatasync, whose
+    // latency drifts a lot on a virtual disk.
+    let mut probe = FsyncProbe::new(audit_dir.path());
+    let mut fsyncs = Vec::new();
+    let group_cost = call_cost_n(DURABLE_CALLS, 7, |n| {
+        let t = group.time_run(n);
+        if n > 0 {
+            fsyncs.push(probe.time(DURABLE_CALLS) / DURABLE_CALLS as u32);
+        }
+        t
+    });
+    let fsync = median(&mut fsyncs);
+    let record_bytes = {
+        let text = std::fs::read(buffered_log.path()).expect("audit log readable");
+        text.len() as f64 / text.iter().filter(|&&b| b == b'\n').count().max(1) as f64
+    };
+    let (mediated_audit, mediated_durable) = (buffered_cost.per_call, group_cost.per_call);
+    rows.push(Row::new(
+        "mediated `log` call into the audit log (`AuditLog`, Buffered) vs bare host call",
+        mediated_audit,
+        bare_call,
+    ));
+    rows.push(Row::new(
+        "mediated `log` call into the audit log (`AuditLog`, GroupCommit, one appender) vs bare host call",
+        mediated_durable,
+        bare_call,
+    ));
+    rows.push(Row::new(
+        "  same, vs appending 450 bytes to a file and `fdatasync` (same file system, interleaved)",
+        mediated_durable,
+        fsync,
+    ));
+    drop((buffered, group, buffered_log, group_log));
+
     println!();
     println!("| comparison | subject | baseline | ratio |");
     println!("| --- | ---: | ---: | ---: |");
@@ -162,8 +233,95 @@ fn main() {
     );
 
     println!(
-        "(N = {CALLS} calls per run; tables took {:.1?})",
+        "(N = {CALLS} calls per run, {AUDIT_CALLS} into the buffered audit log, \
+         {DURABLE_CALLS} into group commit; tables took {:.1?})",
         started.elapsed()
+    );
+
+    // For scripts/bench.sh.
+    let d = fmt_duration;
+    report::row(
+        "1 instantiate",
+        "agentward instantiate + run (`Host::run`, pooled `InstancePre`, no host calls) vs bare wasmtime, default engine, empty WASI context",
+        &d(aw0),
+        &d(bare0),
+        &ratio(aw0, bare0),
+    );
+    report::row(
+        "1 instantiate",
+        "  same, vs bare wasmtime on agentward's engine (pooling, fuel, epochs)",
+        &d(aw0),
+        &d(bare_aw0),
+        &ratio(aw0, bare_aw0),
+    );
+    report::row(
+        "1 instantiate",
+        "cold compile (`Component::new`, planner) vs precompiled load",
+        &d(cold),
+        &d(load),
+        &ratio(cold, load),
+    );
+    for (label, subject) in [
+        ("mediated `log` call, NullSink (mediation alone) vs bare host call", mediated_null),
+        ("mediated `log` call, MemorySink vs bare host call", mediated_fresh),
+        ("mediated `log` call into `AuditLog`, Buffered (hash chain, no fsync) vs bare host call", mediated_audit),
+        ("mediated `log` call into `AuditLog`, GroupCommit (one appender: one fdatasync per call) vs bare host call", mediated_durable),
+    ] {
+        report::row("2 host call", label, &d(subject), &d(bare_call), &ratio(subject, bare_call));
+    }
+    report::row(
+        "2 host call",
+        "  GroupCommit call vs appending 450 bytes + `fdatasync` to a file on the same file system, interleaved",
+        &d(mediated_durable),
+        &d(fsync),
+        &ratio(mediated_durable, fsync),
+    );
+    let x = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-12);
+    report::target(
+        "2 host call",
+        "mediated host call ≤ 2× bare wasmtime host call",
+        &format!(
+            "{} into the audit log (Buffered); {} with mediation alone (NullSink)",
+            ratio(mediated_audit, bare_call),
+            ratio(mediated_null, bare_call)
+        ),
+        x(mediated_audit, bare_call) <= 2.0,
+    );
+    report::target(
+        "1 instantiate",
+        "instantiate ≤ 1.5× bare wasmtime",
+        &format!(
+            "{} (vs default engine); {} (vs agentward's engine)",
+            ratio(aw0, bare0),
+            ratio(aw0, bare_aw0)
+        ),
+        x(aw0, bare0) <= 1.5,
+    );
+    report::emit(
+        "mediated-ratio.txt",
+        &format!("{:.2}", x(mediated_audit, bare_call)),
+    );
+    report::emit(
+        "mediated-ns.txt",
+        &format!(
+            "{:.1} {:.1} {:.1} {record_bytes:.0}",
+            bare_call.as_secs_f64() * 1e9,
+            mediated_null.as_secs_f64() * 1e9,
+            mediated_audit.as_secs_f64() * 1e9
+        ),
+    );
+    report::detail(
+        "2 host call",
+        &format!(
+            "Minor page faults per 1000 calls: MemorySink {:.1}, NullSink {:.1}, bare {:.1}, \
+             audit log buffered {:.1}. Calls per run: {CALLS} (null, memory, bare), \
+             {AUDIT_CALLS} (buffered audit log), {DURABLE_CALLS} (group commit); \
+             per-call cost is (t(N) − t(0)) / N from medians of interleaved runs.",
+            fresh_cost.faults_per_1000,
+            null_cost.faults_per_1000,
+            bare_cost.faults_per_1000,
+            buffered_cost.faults_per_1000,
+        ),
     );
 }
 
@@ -203,40 +361,118 @@ struct CallCost {
 
 /// Per-call cost: medians of runs with [`CALLS`] calls and with none,
 /// interleaved.
-fn call_cost(mut time_run: impl FnMut(u64) -> Duration) -> CallCost {
-    time_run(CALLS); // warm-up
+fn call_cost(time_run: impl FnMut(u64) -> Duration) -> CallCost {
+    call_cost_n(CALLS, 11, time_run)
+}
+
+/// [`call_cost`] with `calls` calls per run and `rounds` runs of them.
+fn call_cost_n(calls: u64, rounds: usize, mut time_run: impl FnMut(u64) -> Duration) -> CallCost {
+    time_run(calls); // warm-up
     let (mut with_calls, mut without) = (Vec::new(), Vec::new());
     let mut faults = 0;
-    for _ in 0..11 {
+    for _ in 0..rounds {
         let before = minor_faults();
-        with_calls.push(time_run(CALLS));
+        with_calls.push(time_run(calls));
         faults += minor_faults() - before;
         for _ in 0..9 {
             without.push(time_run(0));
         }
     }
     CallCost {
-        per_call: per_call(median(&mut with_calls), median(&mut without), CALLS),
-        faults_per_1000: faults as f64 * 1000.0 / (11 * CALLS) as f64,
+        per_call: per_call(median(&mut with_calls), median(&mut without), calls),
+        faults_per_1000: faults as f64 * 1000.0 / (rounds as u64 * calls) as f64,
     }
 }
 
-/// Mediated calls in a loop for a profiler, ~10 s.
+/// Appends of one ~450-byte record to a file, each followed by
+/// `fdatasync`: the floor under any durable per-call audit record.
+struct FsyncProbe {
+    file: std::fs::File,
+}
+
+impl FsyncProbe {
+    fn new(dir: &std::path::Path) -> FsyncProbe {
+        FsyncProbe {
+            file: std::fs::File::create(dir.join("fsync-probe")).expect("probe file"),
+        }
+    }
+
+    /// Time for `n` appends, each synced.
+    fn time(&mut self, n: u64) -> Duration {
+        let record = [b'x'; 450];
+        time(|| {
+            for _ in 0..n {
+                self.file.write_all(&record).expect("write");
+                self.file.sync_data().expect("fdatasync");
+            }
+        })
+    }
+}
+
+/// Calls in a loop for a profiler: ~10 s, or a fixed number of runs.
 fn profile(kind: &str) {
-    let sink = match kind {
-        "memory" => SinkKind::Memory,
-        "null" => SinkKind::Null,
-        other => panic!("AGENTWARD_BENCH_PROFILE={other}: use `memory` or `null`"),
+    let calls: u64 = std::env::var("AGENTWARD_BENCH_CALLS")
+        .ok()
+        .map(|n| n.parse().expect("AGENTWARD_BENCH_CALLS is a number"))
+        .unwrap_or(CALLS);
+    let (aw, bare, dir);
+    let time_run: &dyn Fn(u64) -> Duration = match kind {
+        "memory" | "null" => {
+            aw = Agentward::new(if kind == "memory" {
+                SinkKind::Memory
+            } else {
+                SinkKind::Null
+            });
+            &|n| aw.time_run(n)
+        }
+        "audit" => {
+            // The real tamper-evident log, Buffered (written, not synced).
+            dir = tempfile::tempdir().expect("tempdir");
+            let log = AuditLog::open_dir(dir.path(), Durability::Buffered).expect("audit log");
+            aw = Agentward::with_sink(Arc::new(log));
+            &|n| aw.time_run(n)
+        }
+        "bare" => {
+            bare = Bare::default_engine();
+            &|n| bare.time_run(n)
+        }
+        other => {
+            panic!("AGENTWARD_BENCH_PROFILE={other}: use `memory`, `null`, `audit` or `bare`")
+        }
     };
-    let aw = Agentward::new(sink);
+    if let Ok(runs) = std::env::var("AGENTWARD_BENCH_PROFILE_RUNS") {
+        let runs: u64 = runs
+            .parse()
+            .expect("AGENTWARD_BENCH_PROFILE_RUNS is a number");
+        time_run(calls); // warm-up, outside both loops
+        time_run(0);
+        let with = profile_loop_with_calls(time_run, runs, calls);
+        let without = profile_loop_without_calls(time_run, runs);
+        println!(
+            "{runs} runs of {calls} calls ({kind}): {}; {runs} runs of none: {}",
+            fmt_duration(with),
+            fmt_duration(without)
+        );
+        return;
+    }
     let started = Instant::now();
     let mut runs = Vec::new();
     while started.elapsed() < Duration::from_secs(10) {
-        runs.push(aw.time_run(CALLS));
+        runs.push(time_run(calls));
     }
     let count = runs.len();
     println!(
-        "{count} runs of {CALLS} mediated calls ({kind} sink), median {} per run",
+        "{count} runs of {calls} calls ({kind}), median {} per run",
         fmt_duration(median(&mut runs))
     );
+}
+
+#[inline(never)]
+fn profile_loop_with_calls(time_run: &dyn Fn(u64) -> Duration, runs: u64, calls: u64) -> Duration {
+    (0..runs).map(|_| time_run(black_box(calls))).sum()
+}
+
+#[inline(never)]
+fn profile_loop_without_calls(time_run: &dyn Fn(u64) -> Duration, runs: u64) -> Duration {
+    (0..runs).map(|_| time_run(black_box(0))).sum()
 }

@@ -107,8 +107,21 @@ impl Agentward {
             Some(memory) => memory.clone(),
             None => Arc::new(NullSink),
         };
+        let mut aw = Agentward::with_sink(events);
+        aw.memory = memory;
+        aw
+    }
+
+    /// A host recording into `events` (e.g. a real `AuditLog`).
+    pub fn with_sink(events: Arc<dyn EventSink>) -> Agentward {
+        let mut config = HostConfig::new(std::env::temp_dir());
+        // Under valgrind the default pool's address-space reservation
+        // (~8 GiB per slot) does not fit: scripts/bench.sh sets 1 slot.
+        if let Ok(slots) = std::env::var("AGENTWARD_BENCH_POOL_SLOTS") {
+            config.max_concurrent_roles = slots.parse().expect("AGENTWARD_BENCH_POOL_SLOTS");
+        }
         let host = Host::new(
-            HostConfig::new(std::env::temp_dir()),
+            config,
             events,
             Arc::new(MemoryStore::new()),
             Arc::new(Redactor::new([42; 32])),
@@ -129,7 +142,7 @@ impl Agentward {
         Agentward {
             host,
             prepared,
-            memory,
+            memory: None,
         }
     }
 
@@ -363,8 +376,10 @@ pub fn fmt_duration(d: Duration) -> String {
 
 /// `subject / baseline`, as `12.3×`.
 pub fn ratio(subject: Duration, baseline: Duration) -> String {
-    format!(
-        "{:.1}×",
-        subject.as_secs_f64() / baseline.as_secs_f64().max(1e-12)
-    )
+    let x = subject.as_secs_f64() / baseline.as_secs_f64().max(1e-12);
+    if x >= 100.0 {
+        format!("{x:.0}×")
+    } else {
+        format!("{x:.1}×")
+    }
 }

@@ -27,6 +27,9 @@ pub(crate) fn new_engine(max_concurrent_roles: u32) -> wasmtime::Result<Engine> 
         .total_core_instances(max_concurrent_roles * CORE_INSTANCES_PER_ROLE)
         .total_memories(max_concurrent_roles * 2)
         .total_tables(max_concurrent_roles * CORE_INSTANCES_PER_ROLE)
+        // One stack slot per role: wasmtime's default of 1,000 costs a
+        // thousand guard-page mprotects at every process start.
+        .total_stacks(max_concurrent_roles)
         .max_memory_size((MAX_MEMORY_MIB * 1024 * 1024) as usize);
     let mut config = Config::new();
     config

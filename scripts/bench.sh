@@ -1,0 +1,413 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite and writes docs/benchmarks.md: `make bench`.
+#
+# Each bench in host/benches/ measures a subject against a baseline in the
+# same process and, with AGENTWARD_BENCH_OUT set, appends its rows, targets
+# and detail to files there; this script runs them one after another (never
+# in parallel: they would disturb each other), profiles the mediated host
+# call with callgrind when its target is missed, and assembles one report
+# with the machine it ran on. It prints the report and writes it to
+# docs/benchmarks.md.
+#
+# Needs what `make setup` installs (the wasm32-wasip2 target, OpenBao, the
+# JavaScript toolchain; the Python roles are built by the languages bench)
+# and valgrind for the profile (skipped, and said so, without it). A bench
+# that fails leaves a line saying so in the report and makes this script
+# exit non-zero.
+#
+# Environment: AGENTWARD_BENCH_DOC (default docs/benchmarks.md) is where the
+# report goes.
+set -uo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+doc="${AGENTWARD_BENCH_DOC:-$repo/docs/benchmarks.md}"
+out="$(mktemp -d "${TMPDIR:-/tmp}/agentward-bench.XXXXXX")"
+trap 'rm -rf "$out"' EXIT
+export AGENTWARD_BENCH_OUT="$out"
+failed=()
+
+load="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+
+# Build once, then run the executables themselves: `cargo bench` per bench
+# would wait for the build-directory lock while another cargo runs, and
+# rebuild mid-suite if the sources changed.
+echo "== building the benches (cargo bench --no-run)" >&2
+if ! cargo bench -p agentward --no-run --message-format=json-render-diagnostics >"$out/build.json"; then
+    echo "the benches do not build" >&2
+    exit 1
+fi
+# "<target name> <executable>" for each bench target.
+executable() {
+    sed -n 's/.*"target":{[^}]*"kind":\["bench"\][^}]*"name":"\([^"]*\)"[^}]*}.*"executable":"\([^"]*\)".*/\1 \2/p' \
+        "$out/build.json" | awk -v name="$1" '$1 == name { print $2; exit }'
+}
+
+started=$SECONDS
+for bench in table audit store coldstart workflow languages; do
+    echo "== cargo bench --bench $bench" >&2
+    t0=$SECONDS
+    exe="$(executable "$bench")"
+    # Run as cargo would: from the package directory.
+    if [ -z "$exe" ] || ! (cd "$repo/host" && "$exe" --bench) >"$out/log-$bench.txt" 2>&1; then
+        tail -20 "$out/log-$bench.txt" >&2
+        failed+=("$bench")
+    fi
+    echo "   ($((SECONDS - t0)) s)" >&2
+done
+
+# ---- callgrind profile of the mediated call, when its target is missed ----
+
+profile_md="$out/profile.md"
+mediated_ratio="$(cat "$out/mediated-ratio.txt" 2>/dev/null || echo 0)"
+profile_calls=20000
+profile_runs=2
+
+# Inclusive instructions of the first function line matching $2 in $1.
+incl() {
+    callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+        awk -v pat="$2" 'index($0, pat) { gsub(",", "", $1); print $1; exit }'
+}
+
+# A callgrind annotate line's function, readable: no file, no binary.
+clean_names() {
+    sed -E 's/^[[:space:]]*[0-9,]+ \([ 0-9.]+%\)[[:space:]]+//; s/^\?\?\?://; s/^[^ ]*\.(c|S|h):([^ ]*)/\2/; s/ \[[^]]*\]$//; s/\|/\\|/g' |
+        awk '{ if (length($0) > 120) print substr($0, 1, 117) "..."; else print }'
+}
+
+# Runs the table bench's profile mode under callgrind: $1 kind, $2 output.
+callgrind() {
+    AGENTWARD_BENCH_POOL_SLOTS=1 AGENTWARD_BENCH_PROFILE="$1" \
+        AGENTWARD_BENCH_PROFILE_RUNS=$profile_runs AGENTWARD_BENCH_CALLS=$profile_calls \
+        valgrind --tool=callgrind --callgrind-out-file="$2" --collect-atstart=no \
+        --toggle-collect='*profile_loop_with_calls*' \
+        --toggle-collect='*profile_loop_without_calls*' \
+        "$table_bin" >"$2.log" 2>&1
+}
+
+# Instructions per call of a profile: (with − without) / (runs × calls).
+per_call() {
+    local with without
+    with="$(incl "$1" 'table::profile_loop_with_calls ')"
+    without="$(incl "$1" 'table::profile_loop_without_calls ')"
+    awk -v w="${with:-0}" -v o="${without:-0}" -v n=$((profile_runs * profile_calls)) \
+        'BEGIN { printf "%.0f", (w - o) / n }'
+}
+
+# The top functions by inclusive instructions at or below $2 (a function
+# line pattern) in profile $1, per call and as a share of $3 (Ir per call).
+top_inclusive() {
+    local total
+    total="$(incl "$1" "$2")"
+    callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+        awk -v total="$total" 'match($0, /^ *[0-9,]+ \(/) {
+            n = $1; gsub(",", "", n);
+            if (n + 0 <= total + 0) print n "\t" $0 }' |
+        head -"$4" |
+        while IFS=$'\t' read -r n line; do
+            name="$(printf '%s\n' "$line" | clean_names)"
+            awk -v n="$n" -v calls=$((profile_runs * profile_calls)) -v per="$3" -v name="$name" \
+                'BEGIN { printf "| `%s` | %.0f | %.0f%% |\n", name, n / calls, 100 * n / calls / per }'
+        done
+}
+
+# Self (exclusive) instructions of profile $1 in buckets, per call.
+buckets() {
+    callgrind_annotate --threshold=100 "$1" 2>/dev/null |
+        awk -v calls=$((profile_runs * profile_calls)) '
+        match($0, /^ *[0-9,]+ \(/) && !/PROGRAM TOTALS/ {
+            n = $1; gsub(",", "", n); f = $0
+            if (f ~ /malloc\.c|arena\.c|__rust_alloc|__rust_dealloc|__rust_realloc|__rdl_|finish_grow|RawVec/) b = "allocation (malloc, free, growing buffers)"
+            else if (f ~ /time::formatting|time::offset_date_time|format_into|Rfc3339/) b = "RFC 3339 timestamp (time crate: now, format)"
+            else if (f ~ /clock_gettime|Timespec|Instant/) b = "clock reads and durations (clock_gettime, Instant)"
+            else if (f ~ /btree|BTreeMap|serde_json/) b = "argument map (BTreeMap of serde_json values: build, drop)"
+            else if (f ~ /sha2|sha256|Sha256|compress/) b = "sha256 (hash chain)"
+            else if (f ~ /serde|Serialize|itoa|ryu|escape/) b = "JSON serialisation"
+            else if (f ~ /redact|scrub|CharSearcher|Searcher|memchr/) b = "scrubbing (secret redaction of arguments)"
+            else if (f ~ /mediation::event|CallEvent|String as core::clone|to_owned|to_string/) b = "event building (owned strings, CallEvent)"
+            else if (f ~ /memcpy|memmove|memset|memcmp/) b = "memcpy, memcmp"
+            else if (f ~ /write|syscall|libc|pthread|futex|Mutex|lock/) b = "writes, locks (user-space side)"
+            else if (f ~ /wasmtime|\?\?\?:0x|cranelift/) b = "wasmtime (trampolines, lifting, JIT code)"
+            else if (f ~ /agentward::/) b = "agentward (scope check, log call, other)"
+            else b = "other"
+            sum[b] += n; total += n
+        }
+        END { for (b in sum) printf "%.0f\t%s\t%.0f%%\n", sum[b] / calls, b, 100 * sum[b] / total }' |
+        sort -rn | awk -F'\t' '{ printf "| %s | %s | %s |\n", $2, $1, $3 }'
+}
+
+if awk -v r="$mediated_ratio" 'BEGIN { exit !(r > 2) }'; then
+    echo "== mediated call missed its target (${mediated_ratio}x): callgrind" >&2
+    table_bin="$(executable table)"
+    if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/null; then
+        echo "The mediated-call target is missed, but valgrind is not installed: no profile." >"$profile_md"
+    elif [ -z "$table_bin" ] || ! callgrind null "$out/cg.null" || ! callgrind audit "$out/cg.audit" ||
+        ! callgrind bare "$out/cg.bare"; then
+        echo "The callgrind run failed; see scripts/bench.sh." >"$profile_md"
+        failed+=(callgrind)
+    else
+        null_ir="$(per_call "$out/cg.null")"
+        audit_ir="$(per_call "$out/cg.audit")"
+        bare_ir="$(per_call "$out/cg.bare")"
+        log_fn='agentward::capabilities::log::<impl'
+        entry_fn='wasmtime::runtime::component::func::host::HostFn::entrypoint '
+        log_null="$(incl "$out/cg.null" "$log_fn")"
+        log_audit="$(incl "$out/cg.audit" "$log_fn")"
+        entry_null="$(incl "$out/cg.null" "$entry_fn")"
+        entry_bare="$(incl "$out/cg.bare" "$entry_fn")"
+        calls=$((profile_runs * profile_calls))
+        f() { awk -v a="${1:-0}" -v n="$calls" 'BEGIN { printf "%.0f", a / n }'; }
+        r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+        {
+            cat <<EOF
+Instructions counted by \`valgrind --tool=callgrind\` (deterministic, unlike
+time) in the table bench's profile mode: $profile_runs runs of $profile_calls calls of
+\`log(info, "x")\` and $profile_runs runs of none, each inside its own function;
+instructions per call = (inclusive Ir of the first − of the second) / calls.
+These count user-space instructions only: the audit log's \`write\` system
+call (one per record) is not in them.
+
+| side | instructions per call | vs bare | in the host function (\`HostFn::entrypoint\`) | in agentward's \`log\` |
+| --- | ---: | ---: | ---: | ---: |
+| bare \`func_wrap\` (default engine) | $bare_ir | 1.0× | $(f "$entry_bare") | — |
+| mediated, NullSink | $null_ir | $(r "$null_ir" "$bare_ir")× | $(f "$entry_null") | $(f "$log_null") |
+| mediated, \`AuditLog\` Buffered | $audit_ir | $(r "$audit_ir" "$bare_ir")× | — | $(f "$log_audit") |
+
+The rest of each call (guest loop iteration, trampolines into the host,
+lifting the arguments) is the same on both sides: bare − its host function
+≈ mediated − its host function.
+
+**Mediation alone (NullSink): top functions by inclusive instructions**, per
+call, from agentward's \`log\` down (a function's figure includes its callees):
+
+| function | Ir per call | share of the mediated call |
+| --- | ---: | ---: |
+EOF
+            top_inclusive "$out/cg.null" "$log_fn" "$null_ir" 22
+            cat <<EOF
+
+**Where the instructions go, NullSink**: self (exclusive) instructions per
+call, in buckets (the buckets add up to the whole call, guest included):
+
+| bucket | Ir per call | share |
+| --- | ---: | ---: |
+EOF
+            buckets "$out/cg.null"
+            cat <<EOF
+
+**Recording into the real audit log (Buffered)**: top functions by inclusive
+instructions, from agentward's \`log\` down:
+
+| function | Ir per call | share of the mediated call |
+| --- | ---: | ---: |
+EOF
+            top_inclusive "$out/cg.audit" "$log_fn" "$audit_ir" 22
+            cat <<EOF
+
+Self instructions per call in buckets, audit log Buffered:
+
+| bucket | Ir per call | share |
+| --- | ---: | ---: |
+EOF
+            buckets "$out/cg.audit"
+            # What bounds it, in words, with this run's figures.
+            read -r bare_ns null_ns audit_ns rec_bytes <"$out/mediated-ns.txt" || true
+            sha_mibs="$(cat "$out/sha-mibs.txt" 2>/dev/null || echo 0)"
+            alloc_ir="$(buckets "$out/cg.null" | awk -F' [|] ' '/^[|] allocation/ { print $2 }')"
+            sha_ir="$(buckets "$out/cg.audit" | awk -F' [|] ' '/^[|] sha256/ { print $2 }')"
+            calc() { awk "BEGIN { printf \"%.0f\", $1 }"; }
+            cat <<EOF
+
+**What bounds it.** Mediation alone costs $null_ir − $bare_ir = $(calc "$null_ir - $bare_ir")
+instructions per call more than the bare call, and all of it is inside
+agentward's \`log\` ($(f "$log_null") per call). The scope check does not
+show among its top functions; what costs is that every call builds an owned
+\`CallEvent\` (\`mediation::event\`: an RFC 3339 timestamp formatted into a
+new \`String\`, owned copies of the change id, role, component digest, call
+name and outcome, and a \`BTreeMap<String, serde_json::Value>\` of the
+arguments, built by \`audit_args\` and then scrubbed) and drops it again,
+even when the sink throws it away. Allocation (malloc and free of those strings, map nodes and values) is
+the largest bucket at ${alloc_ir:-?} instructions per call, more than the
+whole bare call ($bare_ir); the argument map, the timestamp, the clock reads
+and the scrubbing follow. Reaching 2× would take a mediated call of about
+$((2 * bare_ir)) instructions, leaving roughly $(calc "2 * $bare_ir - ($null_ir - $(f "$log_null"))")
+for agentward's part, against $(f "$log_null") now. Allocation alone (${alloc_ir:-?})
+exceeds that budget, and so does the rest of agentward's part
+($(f "$log_null") − ${alloc_ir:-0} ≈ $(calc "$(f "$log_null") - ${alloc_ir:-0}")): the target needs a call path that neither
+allocates nor builds the timestamp, argument map and owned event on every
+call, not a faster allocator.
+
+Recording into the real audit log multiplies that: $audit_ir instructions per call,
+${sha_ir:-?} of them in sha256 of the record (about $rec_bytes bytes of JSON
+each, hashed for the chain), then JSON serialisation with string escaping
+and growing the line buffer. The sha256 share is inflated under valgrind:
+valgrind does not emulate the SHA extensions, so \`sha2\` falls back to its
+portable code (~3,000 instructions per 64-byte block), while natively this
+CPU hashes at $sha_mibs MiB/s (area 3), about $(calc "$rec_bytes / ($sha_mibs * 1048576) * 1e9") ns per
+record, of the $(calc "$audit_ns - $null_ns") ns the audit log adds per call in time. The rest of
+that time is serialisation, allocation and the \`write(2)\` system call the
+log makes for every record (\`write_all\` of the line on an unbuffered
+\`File\`; kernel time, which callgrind does not count).
+EOF
+        } >"$profile_md"
+    fi
+fi
+
+# ---- the report ----
+
+cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)"
+cores="$(nproc 2>/dev/null)"
+mem="$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null)"
+os="$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"), Linux $(uname -r)"
+virt="$(systemd-detect-virt 2>/dev/null || true)"
+rustc_v="$(rustc --version)"
+wasmtime_v="$(awk '/^name = "wasmtime"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)"
+when="$(date -u '+%Y-%m-%d %H:%M UTC')"
+elapsed=$((SECONDS - started))
+
+cat_area() { # <kind> <area number>
+    [ -f "$out/$1-$2.md" ] && cat "$out/$1-$2.md"
+    return 0
+}
+
+{
+    cat <<EOF
+# Benchmarks
+
+Generated by \`make bench\` (\`bash scripts/bench.sh\`, ${elapsed} s of
+benchmarks after the build). Every figure is a ratio against a baseline
+measured in the same run, mostly in the same process with the two sides
+interleaved, so it holds on a noisy machine; the absolute figures are this
+machine's.
+
+Machine: ${cpu:-unknown CPU}, ${cores} cores${virt:+ ($virt)}, ${mem} memory,
+${os}; ${rustc_v}; wasmtime ${wasmtime_v} (Cargo.lock). Run on ${when}, load
+average ${load} at the start (anything above 0 is other work sharing the cores).
+
+## Targets
+
+| target | measured | |
+| --- | --- | --- |
+EOF
+    for area in 1 2 3 6; do cat_area targets $area; done
+    cat <<EOF
+
+## Comparison
+
+Ratio is subject ÷ baseline in time (how many times longer), except where it
+says rate (audit appends: how many times more per second) or % (verify: share
+of the sha256 ceiling).
+
+| area | comparison | subject | baseline | ratio |
+| --- | --- | ---: | ---: | ---: |
+EOF
+    for area in 1 2 3 4 5 6 7; do cat_area rows $area; done
+    if [ "${#failed[@]}" -gt 0 ]; then
+        echo
+        echo "**Failed in this run:** ${failed[*]} (their rows are missing; see the output of \`make bench\`)."
+    fi
+    cat <<'EOF'
+
+## 1. Instantiate
+
+`cargo bench --bench table` (and the same under criterion: `--bench runtime`).
+agentward's side is everything `Host::run` does per run of a component with
+no host calls: output capture, sandbox `WasiCtx`, `CallContext`, store
+limiter, fuel and epoch deadline, pooled instantiation from `InstancePre`,
+`agent.run`, outcome classification and scrubbing. Bare wasmtime uses
+`Engine::default()` (no pooling) with an `InstancePre` made once and an
+empty `WasiCtx` per run. The pooling allocator is why agentward is faster
+than the default engine; against bare wasmtime on agentward's own engine the
+mediation layer's per-run cost is within noise.
+
+## 2. Mediated host call
+
+`(t(N) − t(0)) / N` over runs of the `bench-call-loop` guest calling
+`log(info, "x")` N times. The mediated call checks scope, scrubs the
+arguments, timestamps and builds one `CallEvent` and records it; the bare
+call is a no-op `func_wrap` that only lifts its arguments. NullSink discards
+events (mediation alone); MemorySink keeps them; `AuditLog` is the real
+tamper-evident log (hash chain, one JSON line per call). With GroupCommit and
+one appender every call waits for its own `fdatasync`, so that row is the
+disk's sync latency.
+
+EOF
+    cat_area detail 2
+    if [ -s "$profile_md" ]; then
+        echo
+        echo "### What bounds the mediated call (callgrind)"
+        echo
+        cat "$profile_md"
+    fi
+    cat <<'EOF'
+
+## 3. Audit log
+
+`cargo bench --bench audit`. Appends with 8 threads at once per durability
+mode; verify of a 1,000,000-record log against the machine's raw sha256
+throughput over the same bytes, the ceiling for any verifier that hashes
+every record. The fsync figures depend on the disk; the ratio is what group
+commit buys (concurrent appenders share each sync).
+
+EOF
+    cat_area detail 3
+    cat <<'EOF'
+
+## 4. Secret stores
+
+`cargo bench --bench store`. The embedded store against bare file I/O in the
+same directory; OpenBao (a `bao server -dev` started on 127.0.0.1 the way
+tests/support/openbao.rs does) against bare KV v2 requests to the same server
+on a keep-alive connection.
+
+EOF
+    cat_area detail 4
+    cat <<'EOF'
+
+## 5. Cold start
+
+`cargo bench --bench coldstart`, on a project made by `agentward init`.
+The last two rows split out creating the `Host`: wasmtime's pooling
+allocator defaults to 1,000 stack slots (for async fibers), each with a
+guard page `mprotect`ed when the engine is created, and agentward's engine
+configuration (host/src/runtime/engine.rs) sizes the pool's instances,
+memories and tables from `max_concurrent_roles` but not its stacks; the
+row compares that configuration, rebuilt in the bench, with the same plus
+`total_stacks(16)`.
+
+EOF
+    cat_area detail 5
+    cat <<'EOF'
+
+## 6. Workflow: dry-run rotation
+
+`cargo bench --bench workflow`: `agentward rotate --dry-run --json` on
+projects with 1, 100 and 1,000 secrets due; the process reports where its
+time went.
+
+EOF
+    cat_area detail 6
+    cat <<'EOF'
+
+## 7. Guest languages
+
+`cargo bench --bench languages`: the Rust reviewer against the Python
+reviewer (componentize-py, scripts/build-python-roles.sh) on the same
+`ReviewTask`, and the Rust planner against the JavaScript planner
+(componentize-js, scripts/build-js-roles.sh) on the same `PlanTask` and
+store, through `Host::run` with a precompile cache. First compile is
+`Host::load` on a fresh host with an empty cache (Cranelift, then the cache
+file written), paid once per component and machine.
+
+EOF
+    cat_area detail 7
+} >"$out/report.md"
+
+cp "$out/report.md" "$doc"
+cat "$out/report.md"
+echo >&2
+echo "wrote $doc (${elapsed} s of benchmarks)" >&2
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "failed: ${failed[*]}" >&2
+    exit 1
+fi
