@@ -70,7 +70,11 @@ mod tests {
         let before = time::OffsetDateTime::now_utc();
         let stamp = super::now_rfc3339();
         let parsed = time::OffsetDateTime::parse(&stamp, &Rfc3339).unwrap();
-        assert_eq!(stamp.len(), "2026-11-25T00:00:00.000000000Z".len(), "{stamp}");
+        assert_eq!(
+            stamp.len(),
+            "2026-11-25T00:00:00.000000000Z".len(),
+            "{stamp}"
+        );
         assert!(parsed >= before - time::Duration::seconds(1), "{stamp}");
         assert!(parsed <= time::OffsetDateTime::now_utc(), "{stamp}");
         assert!(super::now_rfc3339() >= stamp, "sorts as a string");
