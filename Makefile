@@ -22,7 +22,7 @@ build: setup
 # The flagship: an npm token rotated across three repositories against a
 # real registry on 127.0.0.1 (it installs Verdaccio itself).
 demo: build
-	bash examples/npm-token-rotation/run.sh
+	AGENTWARD_BIN=$(CURDIR)/target/debug/agentward bash examples/npm-token-rotation/run.sh
 
 hello: build
 	bash examples/hello-agent/run.sh
