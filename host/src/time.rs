@@ -48,17 +48,10 @@ pub fn now_rfc3339() -> String {
 /// JavaScript's `toISOString()`: timestamps compared as strings with a
 /// registry's must have the same shape.
 pub fn now_rfc3339_millis() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.millisecond()
-    )
+    let mut stamp = now_rfc3339();
+    stamp.truncate("YYYY-MM-DDTHH:MM:SS.mmm".len());
+    stamp.push('Z');
+    stamp
 }
 
 #[cfg(test)]
@@ -78,5 +71,8 @@ mod tests {
         assert!(parsed >= before - time::Duration::seconds(1), "{stamp}");
         assert!(parsed <= time::OffsetDateTime::now_utc(), "{stamp}");
         assert!(super::now_rfc3339() >= stamp, "sorts as a string");
+        let millis = super::now_rfc3339_millis();
+        assert_eq!(millis.len(), "2026-11-25T00:00:00.000Z".len(), "{millis}");
+        assert!(millis.ends_with('Z') && time::OffsetDateTime::parse(&millis, &Rfc3339).is_ok());
     }
 }

@@ -49,3 +49,29 @@ pub struct CallEvent {
     pub outcome: String,
     pub duration_us: u64,
 }
+
+impl CallEvent {
+    /// An allowed event stamped now, for what the host does itself rather
+    /// than on a guest's call: a role run's store credential, a rotation
+    /// step, an operator's `secrets exec`.
+    pub fn by_host(
+        change_id: &str,
+        role: &str,
+        component: &str,
+        call: &str,
+        args: serde_json::Map<String, serde_json::Value>,
+        outcome: &str,
+    ) -> CallEvent {
+        CallEvent {
+            ts: crate::time::now_rfc3339(),
+            change_id: change_id.to_string(),
+            role: role.to_string(),
+            component: component.to_string(),
+            call: call.to_string(),
+            args,
+            decision: Decision::Allow,
+            outcome: outcome.to_string(),
+            duration_us: 0,
+        }
+    }
+}

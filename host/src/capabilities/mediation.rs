@@ -171,13 +171,7 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, call: C) -> Result<C::
                 // The intent and everything before it reach the disk
                 // before the effect does.
                 let synced = ctx.sink.sync();
-                if let Err(failure) = synced {
-                    let refused = Error::Unavailable(format!(
-                        "the audit sink could not make {name}'s intent durable: {failure}; the call was refused"
-                    ));
-                    ctx.audit_failure = Some(failure);
-                    return Err(refused);
-                }
+                refuse_on_failure(ctx, synced, || format!("make {name}'s intent durable"))?;
             }
             let result = call.perform(ctx, &mut args);
             if effectful {
@@ -239,10 +233,20 @@ fn scrub_value(ctx: &CallContext, value: &mut Value) {
 
 /// Records `event`, or refuses the call: a failed sink ends the run.
 fn record(ctx: &mut CallContext, event: &CallEvent) -> Result<(), Error> {
-    ctx.sink.record(event).map_err(|failure| {
+    let recorded = ctx.sink.record(event);
+    refuse_on_failure(ctx, recorded, || format!("record {}", event.call))
+}
+
+/// A sink failure refuses the call and every later one in the run.
+fn refuse_on_failure(
+    ctx: &mut CallContext,
+    result: Result<(), SinkError>,
+    what: impl FnOnce() -> String,
+) -> Result<(), Error> {
+    result.map_err(|failure| {
         let refused = Error::Unavailable(format!(
-            "the audit sink could not record {}: {failure}; the call was refused",
-            event.call
+            "the audit sink could not {}: {failure}; the call was refused",
+            what()
         ));
         ctx.audit_failure = Some(failure);
         refused

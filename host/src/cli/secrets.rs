@@ -116,16 +116,15 @@ fn exec(
     let operator = std::env::var("USER").unwrap_or_else(|_| format!("uid {}", users_uid()));
     args.insert("operator".into(), operator.into());
     let log = AuditLog::open_dir(&project.join("logs"), Durability::EachRecord)?;
-    let event = |outcome: String| agentward::audit::CallEvent {
-        ts: agentward::time::now_rfc3339(),
-        change_id: String::new(),
-        role: "operator".into(),
-        component: String::new(),
-        call: "secrets.exec".into(),
-        args: args.clone(),
-        decision: agentward::audit::Decision::Allow,
-        outcome,
-        duration_us: 0,
+    let event = |outcome: String| {
+        agentward::audit::CallEvent::by_host(
+            "",
+            "operator",
+            "",
+            "secrets.exec",
+            args.clone(),
+            &outcome,
+        )
     };
     // On record before the value leaves: a failing log stops the command.
     log.record(&event(agentward::capabilities::INTENT.into()))?;

@@ -24,7 +24,7 @@ pub mod manifest;
 pub mod notify;
 pub mod workflow;
 
-use crate::audit::{AuditError, AuditKeys, AuditLog, CallEvent, Decision, EventSink};
+use crate::audit::{AuditError, AuditKeys, AuditLog, CallEvent, EventSink};
 use crate::capabilities::mediation::INTENT;
 use crate::capabilities::Task;
 use crate::policy::{Policy, RoleName};
@@ -1348,17 +1348,14 @@ impl<'a> Orchestrator<'a> {
         args: serde_json::Map<String, serde_json::Value>,
         outcome: &str,
     ) -> Result<(), crate::audit::SinkError> {
-        self.log.record(&CallEvent {
-            ts: crate::time::now_rfc3339(),
-            change_id: change_id.to_string(),
-            role: ORCHESTRATOR.to_string(),
-            component: self.workflow.digest.clone(),
-            call: call.to_string(),
+        self.log.record(&CallEvent::by_host(
+            change_id,
+            ORCHESTRATOR,
+            &self.workflow.digest,
+            call,
             args,
-            decision: Decision::Allow,
-            outcome: outcome.to_string(),
-            duration_us: 0,
-        })
+            outcome,
+        ))
     }
 
     /// Tells humans, records that it did (or could not), never fails the change

@@ -380,17 +380,14 @@ impl Host {
     ) -> Result<(), SinkError> {
         let mut args = serde_json::Map::new();
         args.insert("credential".into(), description.into());
-        self.sink.record(&crate::audit::CallEvent {
-            ts: crate::time::now_rfc3339(),
-            change_id: task.change_id.clone(),
-            role: prepared.role().to_string(),
-            component: prepared.digest().to_string(),
-            call: call.to_string(),
+        self.sink.record(&crate::audit::CallEvent::by_host(
+            &task.change_id,
+            prepared.role().as_str(),
+            prepared.digest(),
+            call,
             args,
-            decision: crate::audit::Decision::Allow,
-            outcome: outcome.to_string(),
-            duration_us: 0,
-        })
+            outcome,
+        ))
     }
 
     fn run_with(
