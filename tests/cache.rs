@@ -37,7 +37,7 @@ fn components_are_cached_by_content_hash_and_survive_corruption() {
         "[roles.researcher]\ncomponent = \"researcher\"\n[roles.researcher.grants]\nlog = {}\ndocs = { dir = \"docs\" }\n",
     )
     .unwrap();
-    let policy = Policy::load(&policy_path).unwrap();
+    let policy = Policy::load(&policy_path, dir.path()).unwrap();
 
     host(dir.path(), &cache)
         .prepare(&policy, RoleName::Researcher)

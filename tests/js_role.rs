@@ -129,6 +129,7 @@ fn seed(h: &Harness, now: OffsetDateTime) {
         owner: Some("platform".into()),
         expires: expires.map(ts),
         scopes: vec!["ci".into(), "publish".into()],
+        origins: Vec::new(),
         custom: custom
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -36,7 +36,7 @@ fn host_on(server: &BaoServer) -> (tempfile::TempDir, Arc<MemorySink>, Arc<OpenB
 fn policy(dir: &std::path::Path, text: &str) -> Policy {
     let path = dir.join("policy.toml");
     std::fs::write(&path, text).unwrap();
-    Policy::load(&path).unwrap()
+    Policy::load(&path, dir).unwrap()
 }
 
 fn task(input: &str) -> Task {
@@ -113,6 +113,7 @@ fn a_planner_run_token_cannot_read_values_on_the_server() {
     let default = Policy::parse(
         std::path::Path::new("policies/default.toml"),
         include_str!("../policies/default.toml"),
+        std::path::Path::new("."),
     )
     .unwrap();
     let grants = &default.role(RoleName::Planner).unwrap().grants;
@@ -258,6 +259,7 @@ fn transit_keeps_values_out_of_kv_and_decrypts_only_for_readers() {
     let default = Policy::parse(
         std::path::Path::new("policies/default.toml"),
         include_str!("../policies/default.toml"),
+        std::path::Path::new("."),
     )
     .unwrap();
     let deadline = std::time::Duration::from_secs(10);

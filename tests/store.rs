@@ -983,9 +983,11 @@ path "auth/token/lookup-self" { capabilities = ["read"] }
     #[test]
     fn default_policy_roles_get_server_enforced_tokens() {
         use agentward::policy::{Policy, RoleName};
-        let policy =
-            Policy::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/default.toml"))
-                .unwrap();
+        let policy = Policy::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/default.toml"),
+            Path::new("."),
+        )
+        .unwrap();
         let server = BaoServer::start();
         let root = root_store(&server);
         root.put_pending("npm/token", &value(CANARY), None).unwrap();

@@ -127,6 +127,7 @@ fn policy(role: RoleName, component: &str, grants: &str) -> Policy {
         &format!(
             "[roles.{role}]\ncomponent = \"{component}\"\n\n[roles.{role}.grants]\n{grants}\n"
         ),
+        Path::new("."),
     )
     .expect("bench policy")
 }

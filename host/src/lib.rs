@@ -7,9 +7,11 @@
 //! - [`runtime`]: engine, component cache, per-role linker, limits, sandbox.
 //! - [`audit`]: call events, sinks and redaction.
 //! - [`store`]: the secret store trait and its backends.
+//! - [`net`]: TLS verification and egress checks for connections the host opens.
 
 pub mod audit;
 pub mod capabilities;
+pub mod net;
 pub mod orchestrator;
 pub mod policy;
 pub mod runtime;

@@ -5,6 +5,7 @@
 
 pub mod openbao;
 pub mod rotation;
+pub mod tls;
 pub mod verdaccio;
 
 use agentward::audit::{CallEvent, Decision, EventSink, MemorySink, Redactor};
@@ -28,23 +29,36 @@ pub struct Harness {
 
 impl Harness {
     pub fn new() -> Self {
-        Self::build(None)
+        Self::build(None, None)
     }
 
     /// A harness whose events go to `sink` instead of memory.
     pub fn with_sink(sink: Arc<dyn EventSink>) -> Self {
-        Self::build(Some(sink))
+        Self::build(Some(sink), None)
     }
 
-    fn build(sink: Option<Arc<dyn EventSink>>) -> Self {
+    /// A harness whose host asks `resolver` what `http` origins' names
+    /// resolve to.
+    pub fn with_resolver(resolver: Arc<dyn agentward::net::egress::Resolve>) -> Self {
+        Self::build(None, Some(resolver))
+    }
+
+    fn build(
+        sink: Option<Arc<dyn EventSink>>,
+        resolver: Option<Arc<dyn agentward::net::egress::Resolve>>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("policies")).unwrap();
         std::fs::create_dir_all(dir.path().join("repos")).unwrap();
         std::fs::create_dir_all(dir.path().join("docs")).unwrap();
         let memory = Arc::new(MemorySink::new());
         let store = Arc::new(MemoryStore::new());
+        let mut config = HostConfig::new(dir.path());
+        if let Some(resolver) = resolver {
+            config.resolver = resolver;
+        }
         let host = Host::new(
-            HostConfig::new(dir.path()),
+            config,
             sink.unwrap_or_else(|| memory.clone()),
             store.clone(),
             Arc::new(Redactor::new([42; 32])),
@@ -62,7 +76,7 @@ impl Harness {
     pub fn policy(&self, toml: &str) -> Policy {
         let path = self.policy_path();
         std::fs::write(&path, toml).unwrap();
-        Policy::load(&path).expect("test policy loads")
+        Policy::load(&path, self.dir.path()).expect("test policy loads")
     }
 
     pub fn policy_path(&self) -> PathBuf {

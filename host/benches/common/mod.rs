@@ -134,6 +134,7 @@ impl Agentward {
                  limits = {{ fuel = 10_000_000_000, wall_ms = 120_000 }}\n\n\
                  [roles.{ROLE}.grants]\nlog = {{}}\n"
             ),
+            Path::new("."),
         )
         .expect("benchmark policy");
         let prepared = host

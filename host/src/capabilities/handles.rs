@@ -18,7 +18,29 @@ const TOKEN_PREFIX: &str = "{{agentward:handle:";
 /// The handles of one run. They die with the run.
 #[derive(Default)]
 pub struct HandleTable {
-    values: HashMap<String, SecretValue>,
+    values: HashMap<String, Held>,
+}
+
+/// What a handle stands for, and where its value may be sent.
+struct Held {
+    value: SecretValue,
+    path: String,
+    /// The secret's `origins` attribute when it was acquired; empty: any
+    /// origin the grant allows.
+    origins: Vec<String>,
+}
+
+/// A live handle found in some text.
+pub(crate) struct HandleUse<'t> {
+    pub path: &'t str,
+    pub origins: &'t [String],
+}
+
+impl HandleUse<'_> {
+    /// Whether the value may be sent to `origin` (already within the grant).
+    pub(crate) fn may_go_to(&self, origin: &str) -> bool {
+        self.origins.is_empty() || self.origins.iter().any(|o| o == origin)
+    }
 }
 
 impl HandleTable {
@@ -30,9 +52,24 @@ impl HandleTable {
         }
         self.values
             .iter()
-            .fold(text.to_string(), |out, (token, value)| {
-                out.replace(token, value.expose())
+            .fold(text.to_string(), |out, (token, held)| {
+                out.replace(token, held.value.expose())
             })
+    }
+
+    /// The live handles that occur in `text`.
+    pub(crate) fn found_in(&self, text: &str) -> Vec<HandleUse<'_>> {
+        if !text.contains(TOKEN_PREFIX) {
+            return Vec::new();
+        }
+        self.values
+            .iter()
+            .filter(|(token, _)| text.contains(token.as_str()))
+            .map(|(_, held)| HandleUse {
+                path: &held.path,
+                origins: &held.origins,
+            })
+            .collect()
     }
 }
 
@@ -67,14 +104,30 @@ impl HostCall for Acquire {
     ) -> Result<String, Error> {
         let label = parse_label(&self.label)?;
         let value = ctx.store.read(&self.path, label).map_err(store_error)?;
+        let origins = ctx
+            .store
+            .describe(&self.path)
+            .map_err(store_error)?
+            .attributes
+            .origins;
         let token = format!(
             "{TOKEN_PREFIX}{}}}}}",
             hex::encode(rand::random::<[u8; 12]>())
         );
         audit.insert("handle".into(), json!(token));
         audit.insert("value".into(), ctx.digest(&value));
+        if !origins.is_empty() {
+            audit.insert("origins".into(), json!(origins));
+        }
         ctx.remember_secret(&value);
-        ctx.handles.values.insert(token.clone(), value);
+        ctx.handles.values.insert(
+            token.clone(),
+            Held {
+                value,
+                path: self.path,
+                origins,
+            },
+        );
         Ok(token)
     }
 }

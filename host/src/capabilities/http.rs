@@ -1,22 +1,45 @@
 //! `http`: outbound requests to the origins the policy allows, with the
-//! methods it allows, within its size and time caps.
+//! methods it allows, within its size and time caps, over TLS.
 //!
-//! Handles in header values and in text bodies are swapped for their secrets
-//! here, at the edge (an API that takes a password in a JSON body needs the
-//! latter), and the response is scrubbed of every secret the run has touched before
-//! the guest sees it. Redirects are never followed: an allowed origin must
-//! not be able to bounce a credential to one that is not.
+//! Three checks stand between a guest's request and the network, each a
+//! denial that names the policy line:
+//!
+//! * the static scope: origin, method, body size (`check`);
+//! * where handles go (`admit`): a handle is swapped for its value only in
+//!   the header names the grant allows for handles (`authorization` by
+//!   default) or, where the grant says `handle_body = true`, in a text
+//!   body, and only towards the origins its secret permits (the secret's
+//!   `origins` attribute; without one, the grant's). A handle in a URL, in
+//!   another header, in a body without that grant or bound for another
+//!   origin stops the request before anything is sent;
+//! * where the request goes (`admit`): the host resolves the origin's name
+//!   itself, refuses internal addresses the grant does not name literally,
+//!   and dials exactly the address it checked ([`crate::net::egress`]).
+//!
+//! Certificates are verified against the public roots plus the grant's
+//! `ca_files` ([`crate::net::tls`]); a refused certificate reaches the
+//! guest as an error naming the origin, the reason and the fix. Plain
+//! `http://` is allowed only to loopback addresses. The response is
+//! scrubbed of every secret the run has touched before the guest sees it.
+//! Redirects are never followed: an allowed origin must not be able to
+//! bounce a credential to one that is not.
 
 use super::bindings::agentward::host::{
     http::{self, Request, Response},
     types::Error,
 };
+use super::handles::HandleUse;
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
 use super::path_scope::toml_list;
+use crate::net::egress::{self, EgressError};
+use crate::net::tls::{certificate_failure, CertificateFailure, TlsClient};
 use crate::policy::error_fix;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
+use toml::Spanned;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(try_from = "RawHttpGrant")]
@@ -26,6 +49,14 @@ pub struct HttpGrant {
     methods: Vec<String>,
     max_body_bytes: usize,
     timeout_ms: u64,
+    /// As written, relative to the project; spans point a bad file's error
+    /// at its entry.
+    ca_files: Vec<Spanned<String>>,
+    /// Lower-case header names a handle may be substituted into.
+    handle_headers: Vec<String>,
+    handle_body: bool,
+    /// Built once per policy load, with the `ca_files` anchors.
+    tls: TlsClient,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +68,12 @@ struct RawHttpGrant {
     max_body_bytes: usize,
     #[serde(default = "default_timeout_ms")]
     timeout_ms: u64,
+    #[serde(default)]
+    ca_files: Vec<Spanned<String>>,
+    #[serde(default = "default_handle_headers")]
+    handle_headers: Vec<String>,
+    #[serde(default)]
+    handle_body: bool,
 }
 
 fn default_max_body_bytes() -> usize {
@@ -47,23 +84,20 @@ fn default_timeout_ms() -> u64 {
     10_000
 }
 
+fn default_handle_headers() -> Vec<String> {
+    vec!["authorization".into()]
+}
+
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 impl TryFrom<RawHttpGrant> for HttpGrant {
     type Error = String;
 
     fn try_from(raw: RawHttpGrant) -> Result<Self, String> {
-        let origins = raw
-            .origins
-            .iter()
-            .map(|o| origin_of(o).filter(|n| n == o.trim_end_matches('/')).ok_or(o))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|bad| {
-                error_fix(
-                    format!("invalid http origin `{bad}`: an origin is scheme://host[:port], nothing more"),
-                    "write it as \"http://127.0.0.1:4873\" (no path, no query, default ports omitted)",
-                )
-            })?;
+        let mut origins = Vec::new();
+        for written in &raw.origins {
+            origins.push(parse_origin(written)?);
+        }
         if let Some(bad) = raw.methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
             return Err(error_fix(
                 format!("invalid http method `{bad}`"),
@@ -75,38 +109,149 @@ impl TryFrom<RawHttpGrant> for HttpGrant {
             methods: raw.methods,
             max_body_bytes: raw.max_body_bytes,
             timeout_ms: raw.timeout_ms,
+            ca_files: raw.ca_files,
+            handle_headers: raw
+                .handle_headers
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            handle_body: raw.handle_body,
+            tls: TlsClient::default(),
         })
     }
 }
 
-impl HttpGrant {
-    fn render(&self, origins: &[&str], methods: &[&str]) -> String {
-        format!(
-            "http = {{ origins = {}, methods = {}, max_body_bytes = {}, timeout_ms = {} }}",
-            toml_list(origins),
-            toml_list(methods),
-            self.max_body_bytes,
-            self.timeout_ms
+/// A grant's origin, normalised, or an error with its fix: nothing but
+/// `scheme://host[:port]`, and plain http only to a loopback address.
+fn parse_origin(written: &str) -> Result<String, String> {
+    let invalid = || {
+        error_fix(
+            format!("invalid http origin `{written}`: an origin is scheme://host[:port], nothing more"),
+            "write it as \"https://registry.example.com\" or \"http://127.0.0.1:4873\" (no path, no query, default ports omitted)",
         )
+    };
+    let parsed = url::Url::parse(written).map_err(|_| invalid())?;
+    let origin = origin_of(&parsed).ok_or_else(invalid)?;
+    if origin != written.trim_end_matches('/') {
+        return Err(invalid());
     }
-
-    fn origins(&self) -> Vec<&str> {
-        self.origins.iter().map(String::as_str).collect()
+    if parsed.scheme() == "http" && !is_loopback_host(&parsed) {
+        let host = parsed.host_str().unwrap_or_default();
+        return Err(error_fix(
+            format!("plain http to `{host}` would send requests and credentials unencrypted"),
+            &format!(
+                "use \"{}\"; plain http is allowed only to 127.0.0.1, [::1] or localhost",
+                origin.replacen("http://", "https://", 1)
+            ),
+        ));
     }
+    Ok(origin)
+}
 
-    fn methods(&self) -> Vec<&str> {
-        self.methods.iter().map(String::as_str).collect()
+fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
 /// The origin of an absolute http(s) URL, serialised as browsers do.
-fn origin_of(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok()?;
+fn origin_of(parsed: &url::Url) -> Option<String> {
     matches!(parsed.scheme(), "http" | "https").then(|| parsed.origin().ascii_serialization())
+}
+
+impl HttpGrant {
+    /// Loads the `ca_files` (relative to `project`) into this grant's TLS
+    /// client. On failure: the byte offset of the bad entry and a message
+    /// with its fix.
+    pub(crate) fn load_trust(&mut self, project: &Path) -> Result<(), (usize, String)> {
+        let mut anchors = Vec::new();
+        for file in &self.ca_files {
+            let path = project.join(file.get_ref());
+            let certs = crate::net::tls::load_ca_file(&path).map_err(|e| {
+                (
+                    file.span().start,
+                    error_fix(
+                        e.to_string(),
+                        &format!(
+                            "put the PEM certificate of the CA that signs the server's certificate at {} (paths are relative to the project {}), or remove \"{}\" from ca_files",
+                            path.display(),
+                            project.display(),
+                            file.get_ref()
+                        ),
+                    ),
+                )
+            })?;
+            anchors.extend(certs);
+        }
+        if !anchors.is_empty() {
+            self.tls = TlsClient::new(anchors);
+        }
+        Ok(())
+    }
+
+    /// The TLS client requests under this grant share.
+    pub fn tls(&self) -> &TlsClient {
+        &self.tls
+    }
+
+    /// The grant as a policy line, for a denial's fix.
+    fn render(&self) -> String {
+        let strs = |v: &[String]| toml_list(&v.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut line = format!(
+            "http = {{ origins = {}, methods = {}",
+            strs(&self.origins),
+            strs(&self.methods)
+        );
+        if !self.ca_files.is_empty() {
+            let files: Vec<String> = self.ca_files.iter().map(|f| f.get_ref().clone()).collect();
+            line.push_str(&format!(", ca_files = {}", strs(&files)));
+        }
+        if self.handle_headers != default_handle_headers() {
+            line.push_str(&format!(
+                ", handle_headers = {}",
+                strs(&self.handle_headers)
+            ));
+        }
+        if self.handle_body {
+            line.push_str(", handle_body = true");
+        }
+        line.push_str(&format!(
+            ", max_body_bytes = {}, timeout_ms = {} }}",
+            self.max_body_bytes, self.timeout_ms
+        ));
+        line
+    }
+
+    /// Whether an origin of this grant is `addr` written as an address.
+    fn names_address(&self, addr: SocketAddr) -> bool {
+        self.origins.iter().any(|o| {
+            url::Url::parse(o).ok().is_some_and(|u| {
+                let ip = match u.host() {
+                    Some(url::Host::Ipv4(ip)) => std::net::IpAddr::V4(ip),
+                    Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip),
+                    _ => return false,
+                };
+                u.port_or_known_default() == Some(addr.port()) && ip == addr.ip()
+            })
+        })
+    }
 }
 
 struct Send {
     request: Request,
+    /// Set by `admit`: the parsed URL and the one address to dial.
+    target: Option<(url::Url, SocketAddr)>,
+}
+
+fn grant_of(binding: &RoleBinding) -> &Spanned<HttpGrant> {
+    binding
+        .grants
+        .http
+        .as_ref()
+        .expect("http is linked only when granted")
 }
 
 impl HostCall for Send {
@@ -139,49 +284,84 @@ impl HostCall for Send {
     }
 
     fn check(&self, binding: &RoleBinding) -> Result<(), Error> {
-        let grant = binding
-            .grants
-            .http
-            .as_ref()
-            .expect("http is linked only when granted");
+        let grant = grant_of(binding);
         let g = grant.get_ref();
-        let Some(origin) = origin_of(&self.request.url) else {
+        let Some(origin) = url::Url::parse(&self.request.url)
+            .ok()
+            .as_ref()
+            .and_then(origin_of)
+        else {
             return Err(Error::Invalid(format!(
                 "`{}` is not an absolute http(s) URL",
                 self.request.url
             )));
         };
         if !g.origins.contains(&origin) {
-            let mut origins = g.origins();
-            origins.push(&origin);
+            let mut wider = g.clone();
+            wider.origins.push(origin.clone());
             return Err(binding.deny(
                 grant,
                 format!("send http requests to {origin}"),
-                g.render(&origins, &g.methods()),
+                wider.render(),
             ));
         }
         let method = self.request.method.to_ascii_uppercase();
         if !g.methods.contains(&method) {
-            let mut methods = g.methods();
-            methods.push(&method);
+            let mut wider = g.clone();
+            wider.methods.push(method.clone());
             return Err(binding.deny(
                 grant,
                 format!("send http {method} requests"),
-                g.render(&g.origins(), &methods),
+                wider.render(),
             ));
         }
         let body = self.request.body.as_ref().map_or(0, Vec::len);
         if body > g.max_body_bytes {
+            let mut wider = g.clone();
+            wider.max_body_bytes = body;
             return Err(binding.deny(
                 grant,
                 format!("send a {body}-byte request body"),
-                HttpGrant {
-                    max_body_bytes: body,
-                    ..g.clone()
-                }
-                .render(&g.origins(), &g.methods()),
+                wider.render(),
             ));
         }
+        Ok(())
+    }
+
+    fn admit(&mut self, ctx: &CallContext, audit: &mut Map<String, Value>) -> Result<(), Error> {
+        let binding = &ctx.binding;
+        let grant = grant_of(binding);
+        let g = grant.get_ref();
+        let url = url::Url::parse(&self.request.url).expect("checked");
+        let origin = origin_of(&url).expect("checked");
+        let uses = self.handle_uses(ctx, g, &origin)?;
+        if !uses.is_empty() {
+            audit.insert("handles".into(), json!(uses));
+        }
+        let host = url.host().expect("an http(s) URL has a host");
+        let port = url.port_or_known_default().expect("http(s) has a port");
+        let addr = egress::choose(&host, port, binding.resolver.as_ref(), |a| {
+            g.names_address(a)
+        })
+        .map_err(|e| match e {
+            EgressError::Internal { addr, range } => {
+                audit.insert("address".into(), json!(addr.to_string()));
+                let mut wider = g.clone();
+                wider.origins.push(format!("{}://{addr}", url.scheme()));
+                binding.deny(
+                    grant,
+                    format!(
+                        "send http requests to {origin}: its name resolves to {addr}, a {range} address, which a grant reaches only by naming it"
+                    ),
+                    wider.render(),
+                )
+            }
+            EgressError::Unresolved { host, reason } => Error::Unavailable(format!(
+                "{origin}: cannot resolve {host}: {reason}"
+            )),
+        })?;
+        audit.insert("address".into(), json!(addr.to_string()));
+        self.target = Some((url, addr));
         Ok(())
     }
 
@@ -190,15 +370,14 @@ impl HostCall for Send {
         ctx: &mut CallContext,
         audit: &mut Map<String, Value>,
     ) -> Result<Response, Error> {
-        let grant = ctx.binding.grants.http.as_ref().expect("checked").get_ref();
-        let max_body = grant.max_body_bytes;
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .timeout_global(Some(Duration::from_millis(grant.timeout_ms)))
-            .build()
-            .into();
+        let grant = grant_of(&ctx.binding);
+        let g = grant.get_ref();
+        let (url, addr) = self.target.expect("admitted");
+        let origin = origin_of(&url).expect("checked");
+        let max_body = g.max_body_bytes;
+        let agent = g
+            .tls
+            .pinned_agent(addr, Duration::from_millis(g.timeout_ms));
         let mut builder = ureq::http::Request::builder()
             .method(self.request.method.to_ascii_uppercase().as_str())
             .uri(&self.request.url);
@@ -213,12 +392,18 @@ impl HostCall for Send {
         let request = builder
             .body(body)
             .map_err(|e| Error::Invalid(format!("malformed request: {e}")))?;
-        let mut response = agent.run(request).map_err(|e| {
-            Error::Unavailable(ctx.scrub(&format!(
-                "{} {}: {e}",
-                self.request.method, self.request.url
-            )))
-        })?;
+        let mut response = agent
+            .run(request)
+            .map_err(|e| match certificate_failure(&e) {
+                Some(failure) => {
+                    audit.insert("tls".into(), json!(failure.tag()));
+                    Error::Unavailable(certificate_message(&ctx.binding, grant, &origin, &failure))
+                }
+                None => Error::Unavailable(ctx.scrub(&format!(
+                    "{} {}: {e}",
+                    self.request.method, self.request.url
+                ))),
+            })?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -251,6 +436,127 @@ impl HostCall for Send {
     }
 }
 
+/// Whether a place in a request may carry a handle.
+enum Place {
+    Allowed,
+    /// Only with a wider grant: the grant as it would have to read.
+    NeedsGrant(String),
+    /// Under no grant.
+    Never,
+}
+
+impl Send {
+    /// Where this request would carry handles, refused unless each place
+    /// and the destination are allowed for it.
+    fn handle_uses(
+        &self,
+        ctx: &CallContext,
+        g: &HttpGrant,
+        origin: &str,
+    ) -> Result<Vec<Value>, Error> {
+        let binding = &ctx.binding;
+        let grant = grant_of(binding);
+        let mut uses = Vec::new();
+        let mut place = |found: Vec<HandleUse<'_>>, at: &str, place: Place| {
+            for handle in found {
+                let request = format!("put a handle to secret `{}` in {at}", handle.path);
+                match &place {
+                    Place::Allowed => {}
+                    Place::NeedsGrant(fix) => return Err(binding.deny(grant, request, fix.clone())),
+                    Place::Never => {
+                        return Err(binding.refuse(
+                            grant,
+                            request,
+                            "URLs and header names are logged by servers and proxies, so no grant lets a handle into one; send it in a header the grant allows for handles",
+                        ))
+                    }
+                }
+                if !handle.may_go_to(origin) {
+                    return Err(binding.refuse(
+                        grant,
+                        format!("send a handle to secret `{}` to {origin}", handle.path),
+                        &format!(
+                            "the secret's origins attribute allows only {}; if {origin} should receive it, re-import the secret with {origin} in its \"origins\"",
+                            handle.origins.join(", ")
+                        ),
+                    ));
+                }
+                uses.push(json!({ "secret": handle.path, "in": at }));
+            }
+            Ok(())
+        };
+        place(
+            ctx.handles.found_in(&self.request.url),
+            "the URL",
+            Place::Never,
+        )?;
+        for (name, value) in &self.request.headers {
+            let lower = name.to_ascii_lowercase();
+            place(ctx.handles.found_in(name), "a header name", Place::Never)?;
+            let allowed = if g.handle_headers.contains(&lower) {
+                Place::Allowed
+            } else {
+                let mut wider = g.clone();
+                wider.handle_headers.push(lower.clone());
+                Place::NeedsGrant(wider.render())
+            };
+            place(
+                ctx.handles.found_in(value),
+                &format!("header `{lower}`"),
+                allowed,
+            )?;
+        }
+        if let Some(body) = self.request.body.as_deref() {
+            let text = String::from_utf8_lossy(body);
+            let allowed = if g.handle_body {
+                Place::Allowed
+            } else {
+                let mut wider = g.clone();
+                wider.handle_body = true;
+                Place::NeedsGrant(wider.render())
+            };
+            place(ctx.handles.found_in(&text), "the request body", allowed)?;
+        }
+        Ok(uses)
+    }
+}
+
+/// A refused certificate as the guest and the audit log see it: the
+/// origin, the reason, and what would fix it.
+fn certificate_message(
+    binding: &RoleBinding,
+    grant: &Spanned<HttpGrant>,
+    origin: &str,
+    failure: &CertificateFailure,
+) -> String {
+    let g = grant.get_ref();
+    let fix = match failure {
+        CertificateFailure::UnknownIssuer => {
+            let mut trusting = g.clone();
+            trusting
+                .ca_files
+                .push(Spanned::new(0..0, "certs/internal-ca.pem".into()));
+            format!(
+                "if {origin} is served under your own CA, put that CA's PEM certificate in the project and change line {} of {} to: {}",
+                crate::policy::line_of(&binding.policy_source, grant.span().start),
+                binding.policy_path.display(),
+                trusting.render()
+            )
+        }
+        CertificateFailure::Expired | CertificateFailure::NotYetValid => {
+            "renew the server's certificate (or correct this host's clock); agentward never skips verification".into()
+        }
+        CertificateFailure::WrongName => format!(
+            "reissue the server's certificate with {} in its subjectAltName, or grant the origin under a name the certificate carries",
+            origin.split_once("://").map_or(origin, |(_, h)| h)
+        ),
+        CertificateFailure::Revoked | CertificateFailure::Other(_) => {
+            "replace the server's certificate; agentward never skips verification".into()
+        }
+    };
+    format!("TLS to {origin} refused: {failure}\n  fix: {fix}")
+}
+
 /// Scrubs a response body when it is text; binary bodies pass as they are
 /// only if no secret's bytes occur in them.
 fn scrub_bytes(ctx: &CallContext, body: Vec<u8>) -> Vec<u8> {
@@ -273,6 +579,12 @@ fn scrub_bytes(ctx: &CallContext, body: Vec<u8>) -> Vec<u8> {
 
 impl http::Host for CallContext {
     fn send(&mut self, request: Request) -> Result<Response, Error> {
-        mediate(self, Send { request })
+        mediate(
+            self,
+            Send {
+                request,
+                target: None,
+            },
+        )
     }
 }

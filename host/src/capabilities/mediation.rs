@@ -28,6 +28,8 @@ pub struct RoleBinding {
     pub component_digest: String,
     /// Base for the relative paths in grants (workspace roots).
     pub project_dir: PathBuf,
+    /// What `http` asks for the addresses of a granted origin's name.
+    pub resolver: Arc<dyn crate::net::egress::Resolve>,
 }
 
 impl RoleBinding {
@@ -51,6 +53,17 @@ impl RoleBinding {
     pub(crate) fn deny<G>(&self, grant: &Spanned<G>, request: String, fix: String) -> Error {
         Error::Denied(format!(
             "role {} may not {request}; to allow it, change line {} of {} to: {fix}",
+            self.role,
+            line_of(&self.policy_source, grant.span().start),
+            self.policy_path.display(),
+        ))
+    }
+
+    /// A denial that no edit of the grant would lift: it names the grant's
+    /// line and says why, and what to do instead.
+    pub(crate) fn refuse<G>(&self, grant: &Spanned<G>, request: String, why: &str) -> Error {
+        Error::Denied(format!(
+            "role {} may not {request}: {why} (grant at line {} of {})",
             self.role,
             line_of(&self.policy_source, grant.span().start),
             self.policy_path.display(),
@@ -143,6 +156,14 @@ pub(crate) trait HostCall: Sized {
     /// The scope check: `Err` is a denial naming the policy line to edit.
     fn check(&self, binding: &RoleBinding) -> Result<(), Error>;
 
+    /// The checks that need the run's state or the world (where the run's
+    /// handles would go, what a name resolves to), after `check` and before
+    /// any intent is recorded: `Err` is a denial too. May add recorded
+    /// fields (the address that will be dialled).
+    fn admit(&mut self, _ctx: &CallContext, _audit: &mut Map<String, Value>) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// The effect, run only after `check` allowed it. May add fields to
     /// the recorded arguments (a digest of a value read, a version number).
     fn perform(
@@ -152,7 +173,7 @@ pub(crate) trait HostCall: Sized {
     ) -> Result<Self::Output, Error>;
 }
 
-pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, call: C) -> Result<C::Output, Error> {
+pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result<C::Output, Error> {
     if let Some(failure) = &ctx.audit_failure {
         return Err(Error::Unavailable(format!(
             "the audit sink failed earlier in this run ({failure}); no further calls are allowed"
@@ -162,7 +183,10 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, call: C) -> Result<C::
     let name = call.call();
     let mut args = call.audit_args(ctx);
     let effectful = call.effectful();
-    let (decision, result) = match call.check(&ctx.binding) {
+    let admitted = call
+        .check(&ctx.binding)
+        .and_then(|()| call.admit(ctx, &mut args));
+    let (decision, result) = match admitted {
         Err(denial) => (Decision::Deny, Err(denial)),
         Ok(()) => {
             if effectful {

@@ -20,7 +20,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
-    let policy = Policy::load(&super::policy_path(project, args.policy))?;
+    let policy = Policy::load(&super::policy_path(project, args.policy), project)?;
     // Nothing runs, so nothing is recorded and no audit key is needed.
     let host = super::host(
         project,

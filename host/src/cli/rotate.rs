@@ -114,7 +114,7 @@ struct Session {
 
 impl Session {
     fn open(project: &Path, common: &Common, dry_run: bool) -> Result<Session, Failure> {
-        let policy = Policy::load(&super::policy_path(project, common.policy.clone()))?;
+        let policy = Policy::load(&super::policy_path(project, common.policy.clone()), project)?;
         let workflow_path = common
             .workflow
             .clone()

@@ -42,7 +42,7 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
         )
     })?;
     serde_json::from_str::<serde_json::Value>(&args.input).context("--input is not valid JSON")?;
-    let policy = Policy::load(&super::policy_path(project, args.policy))?;
+    let policy = Policy::load(&super::policy_path(project, args.policy), project)?;
     // By default the project's embedded store (`agentward secrets import`
     // fills it); `--store openbao` a server.
     let real: Arc<dyn SecretStore> = args.store.open(project)?;

@@ -173,6 +173,11 @@ fn import(real: Arc<dyn SecretStore>, file: &Path, dry_run: bool) -> Result<(), 
         Some(dry) => &**dry,
         None => &*real,
     };
+    for (path, seed) in &secrets {
+        for origin in &seed.attributes.origins {
+            check_origin(file, path, origin)?;
+        }
+    }
     let verb = if dry_run { "would import" } else { "imported" };
     for (path, seed) in secrets {
         match store.describe(&path) {
@@ -207,6 +212,22 @@ fn import(real: Arc<dyn SecretStore>, file: &Path, dry_run: bool) -> Result<(), 
     Ok(())
 }
 
+/// A secret's `origins` entry must be an origin exactly as a grant writes
+/// it, or handles to it would match nothing and fail every request.
+fn check_origin(file: &Path, path: &str, origin: &str) -> Result<(), Failure> {
+    let normalised = url::Url::parse(origin)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|u| u.origin().ascii_serialization());
+    if normalised.as_deref() == Some(origin) {
+        return Ok(());
+    }
+    Err(Failure::BadInput(anyhow::anyhow!(
+        "{}: secret {path}: origin {origin:?} is not scheme://host[:port]\n  fix: write it as the http grant does, e.g. \"https://registry.example.com\" (no path, no trailing slash, default port omitted)",
+        file.display()
+    )))
+}
+
 fn users_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
@@ -218,6 +239,7 @@ fn list(store: &dyn SecretStore, prefix: &str) -> Result<(), Failure> {
         "VERSIONS".to_string(),
         "LABELS".to_string(),
         "EXPIRES".to_string(),
+        "ORIGINS".to_string(),
     ]];
     for path in store.list(prefix)? {
         let meta = store.describe(&path)?;
@@ -239,6 +261,11 @@ fn list(store: &dyn SecretStore, prefix: &str) -> Result<(), Failure> {
                 labels.join(" ")
             },
             meta.attributes.expires.unwrap_or_else(|| "-".to_string()),
+            if meta.attributes.origins.is_empty() {
+                "-".to_string()
+            } else {
+                meta.attributes.origins.join(" ")
+            },
         ]);
     }
     let count = rows.len() - 1;

@@ -1,6 +1,7 @@
 //! `--store …`: which secret store a command works on.
 
 use super::Failure;
+use agentward::net::tls::{load_ca_file, TlsClient};
 use agentward::store::openbao::OpenBaoStore;
 use agentward::store::SecretStore;
 use anyhow::{anyhow, Context};
@@ -20,9 +21,15 @@ pub(crate) enum StoreKind {
 pub(crate) struct StoreArgs {
     #[arg(long, value_enum, default_value = "embedded")]
     store: StoreKind,
-    /// The OpenBao server (with --store openbao).
+    /// The OpenBao server (with --store openbao): https://… (plain http
+    /// only on loopback).
     #[arg(long, default_value = "http://127.0.0.1:8200")]
     openbao_addr: String,
+    /// A PEM file of the CA that signed the OpenBao server's certificate,
+    /// trusted on top of the public roots. Default: the BAO_CACERT or
+    /// VAULT_CACERT environment variable.
+    #[arg(long, value_name = "FILE")]
+    openbao_ca_cert: Option<PathBuf>,
     /// A file holding the OpenBao token that mints the role tokens; never
     /// the token itself on the command line, where every user can read it.
     /// Default: the BAO_TOKEN environment variable.
@@ -37,7 +44,51 @@ pub(crate) struct StoreArgs {
     openbao_transit_key: Option<String>,
 }
 
+/// Plain http to OpenBao would carry its token and every value in clear,
+/// so it is refused off loopback, as `http` grants are.
+fn check_addr(addr: &str) -> Result<(), Failure> {
+    let url = url::Url::parse(addr).map_err(|e| {
+        anyhow!("--openbao-addr {addr:?} is not a URL ({e})\n  fix: pass e.g. https://bao.internal:8200")
+    })?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(Failure::BadInput(anyhow!(
+            "--openbao-addr {addr}: plain http would send the token and secret values unencrypted\n  \
+             fix: serve OpenBao over TLS and pass https://…, with --openbao-ca-cert FILE if an internal CA signed its certificate"
+        ))),
+    }
+}
+
 impl StoreArgs {
+    /// The trust for the OpenBao server: the public roots, plus the CA of
+    /// --openbao-ca-cert, BAO_CACERT or VAULT_CACERT (in that order).
+    fn tls(&self) -> Result<TlsClient, Failure> {
+        let named = match &self.openbao_ca_cert {
+            Some(file) => Some(("--openbao-ca-cert", file.clone())),
+            None => ["BAO_CACERT", "VAULT_CACERT"].into_iter().find_map(|var| {
+                std::env::var_os(var)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (var, PathBuf::from(v)))
+            }),
+        };
+        let Some((source, file)) = named else {
+            return Ok(TlsClient::default());
+        };
+        let certs = load_ca_file(&file).map_err(|e| {
+            Failure::BadInput(anyhow!(
+                "{source}: {e}\n  fix: point {source} at the PEM certificate of the CA that signed OpenBao's certificate (`bao server -dev-tls` writes it as bao-ca.pem)"
+            ))
+        })?;
+        Ok(TlsClient::new(certs))
+    }
+
     pub(crate) fn open(&self, project: &Path) -> Result<Arc<dyn SecretStore>, Failure> {
         match self.store {
             StoreKind::Embedded => Ok(super::open_store(project)?),
@@ -49,8 +100,10 @@ impl StoreArgs {
                         anyhow!("--store openbao needs a token: pass --openbao-token-file FILE or set BAO_TOKEN")
                     })?,
                 };
+                check_addr(&self.openbao_addr)?;
                 let store =
-                    OpenBaoStore::new(&self.openbao_addr, token.trim(), &self.openbao_mount);
+                    OpenBaoStore::new(&self.openbao_addr, token.trim(), &self.openbao_mount)
+                        .with_tls(&self.tls()?);
                 Ok(Arc::new(match &self.openbao_transit_key {
                     Some(key) => store.with_transit(key),
                     None => store,

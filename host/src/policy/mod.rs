@@ -109,26 +109,37 @@ struct RawRole {
 }
 
 impl Policy {
-    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+    /// Loads the policy at `path` for the project in `project`, the base of
+    /// the relative paths its grants name (CA files are read now, so a bad
+    /// one is an error here, not at the first request).
+    pub fn load(path: &Path, project: &Path) -> Result<Policy, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Policy::parse(path, &text)
+        Policy::parse(path, &text, project)
     }
 
-    /// Parses `text` as the contents of `path` (which is only used in messages).
-    pub fn parse(path: &Path, text: &str) -> Result<Policy, PolicyError> {
+    /// Parses `text` as the contents of `path` (which is only used in
+    /// messages), with relative paths under `project`.
+    pub fn parse(path: &Path, text: &str, project: &Path) -> Result<Policy, PolicyError> {
         let raw: RawPolicy =
             toml::from_str(text).map_err(|e| PolicyError::from_toml(path, text, &e))?;
         let mut roles = BTreeMap::new();
         for (role, spanned) in raw.roles {
             let role_start = spanned.span().start;
             let raw_role = spanned.into_inner();
-            let (grants, grants_line) = match raw_role.grants {
+            let (mut grants, grants_line) = match raw_role.grants {
                 Some(g) => (g.get_ref().clone(), line_of(text, g.span().start)),
                 None => (Grants::default(), line_of(text, role_start)),
             };
+            if let Some(http) = grants.http.as_mut() {
+                http.get_mut()
+                    .load_trust(project)
+                    .map_err(|(offset, message)| {
+                        PolicyError::with_fix(path, text, offset, &message)
+                    })?;
+            }
             if role != WRITER_ROLE && grants.secrets_write.is_some() {
                 return Err(PolicyError::at(
                     path,

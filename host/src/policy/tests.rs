@@ -4,7 +4,7 @@ use super::*;
 use crate::capabilities::Capability;
 
 fn parse(text: &str) -> Result<Policy, PolicyError> {
-    Policy::parse(Path::new("policies/p.toml"), text)
+    Policy::parse(Path::new("policies/p.toml"), text, Path::new("."))
 }
 
 fn error(text: &str) -> String {
@@ -143,6 +143,10 @@ fn empty_policy_is_an_error() {
 
 #[test]
 fn unreadable_policy_says_how_to_create_one() {
-    let err = Policy::load(Path::new("/nonexistent/policy.toml")).unwrap_err();
+    let err = Policy::load(
+        Path::new("/nonexistent/policy.toml"),
+        Path::new("/nonexistent"),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("agentward init DIR"), "{err}");
 }

@@ -119,6 +119,9 @@ pub struct HostConfig {
     pub cache_dir: Option<PathBuf>,
     /// Pool slots: how many roles may be instantiated at once.
     pub max_concurrent_roles: u32,
+    /// Resolves the names of `http` origins (the system's resolver unless
+    /// a test or an embedder supplies its own).
+    pub resolver: Arc<dyn crate::net::egress::Resolve>,
 }
 
 impl HostConfig {
@@ -127,6 +130,7 @@ impl HostConfig {
             project_dir: project_dir.into(),
             cache_dir: None,
             max_concurrent_roles: 16,
+            resolver: Arc::new(crate::net::egress::SystemResolver),
         }
     }
 }
@@ -210,6 +214,7 @@ pub struct Host {
     sink: Arc<dyn EventSink>,
     store: Arc<dyn SecretStore>,
     redactor: Arc<Redactor>,
+    resolver: Arc<dyn crate::net::egress::Resolve>,
     _epoch: engine::EpochTicker,
 }
 
@@ -227,6 +232,7 @@ impl Host {
             _epoch: engine::EpochTicker::start(&engine),
             engine,
             project_dir: config.project_dir,
+            resolver: config.resolver,
             sink,
             store,
             redactor,
@@ -313,6 +319,7 @@ impl Host {
                 grants: role_policy.grants.clone(),
                 component_digest: loaded.digest,
                 project_dir: self.project_dir.clone(),
+                resolver: self.resolver.clone(),
             }),
             limits: role_policy.limits.clone(),
         })

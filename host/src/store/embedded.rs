@@ -124,6 +124,9 @@ struct StoredAttributes {
     #[serde(deserialize_with = "required")]
     expires: Option<String>,
     scopes: Vec<String>,
+    /// Added after the first format: absent in older files.
+    #[serde(default)]
+    origins: Vec<String>,
     custom: Vec<(String, String)>,
 }
 
@@ -133,6 +136,7 @@ impl From<SecretAttributes> for StoredAttributes {
             owner: a.owner,
             expires: a.expires,
             scopes: a.scopes,
+            origins: a.origins,
             custom: a.custom,
         }
     }
@@ -144,6 +148,7 @@ impl From<StoredAttributes> for SecretAttributes {
             owner: a.owner,
             expires: a.expires,
             scopes: a.scopes,
+            origins: a.origins,
             custom: a.custom,
         }
     }

@@ -95,6 +95,10 @@ pub struct SecretAttributes {
     pub expires: Option<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The origins (`https://host[:port]`) a handle to this secret may be
+    /// sent to; empty: wherever the role's `http` grant allows.
+    #[serde(default)]
+    pub origins: Vec<String>,
     #[serde(default)]
     pub custom: Vec<(String, String)>,
 }

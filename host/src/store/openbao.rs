@@ -68,12 +68,16 @@ use super::{
     SecretValue, StoreError, VersionMeta,
 };
 use crate::capabilities::Grants;
+use crate::net::tls::{certificate_failure, TlsClient};
 use crate::policy::RoleName;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use zeroize::Zeroizing;
+
+/// How long one request to the server may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The first path segment, inside the mount, of the labels records.
 const LABELS_DIR: &str = "agentward-labels";
@@ -82,7 +86,8 @@ const LABELS_DIR: &str = "agentward-labels";
 /// after re-reading, when the caller's own expectation still holds.
 const LABEL_WRITE_ATTEMPTS: u32 = 16;
 
-/// A KV v2 store on an OpenBao server reached over plain HTTP.
+/// A KV v2 store on an OpenBao server, over HTTPS (certificates verified
+/// as [`crate::net::tls`] says) or plain HTTP on loopback.
 #[derive(Clone)]
 pub struct OpenBaoStore {
     addr: String,
@@ -197,13 +202,7 @@ impl OpenBaoStore {
     /// A store at `addr` (e.g. `http://127.0.0.1:8200`) using `token`, with
     /// secrets under KV v2 mount `mount` (the dev server's is `secret`).
     pub fn new(addr: &str, token: &str, mount: &str) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
+        let agent = TlsClient::default().agent(REQUEST_TIMEOUT);
         OpenBaoStore {
             addr: addr.trim_end_matches('/').to_string(),
             token: Arc::new(Zeroizing::new(token.to_string())),
@@ -249,6 +248,13 @@ impl OpenBaoStore {
 
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// Verifies the server's certificate with `tls` (the public roots plus
+    /// the CA of `--openbao-ca-cert` / `BAO_CACERT`).
+    pub fn with_tls(mut self, tls: &TlsClient) -> Self {
+        self.agent = tls.agent(REQUEST_TIMEOUT);
+        self
     }
 
     /// Encrypts new values with transit key `key` (see
@@ -373,11 +379,19 @@ impl OpenBaoStore {
             .body(bytes.to_vec())
             .map_err(|e| StoreError::Unavailable(format!("bad OpenBao request URL {url}: {e}")))?;
         let mut response = self.agent.run(request).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "cannot reach OpenBao at {}: {e} ({method_name} /v1/{api_path})\n  \
-                 fix: start the server or check --store-addr",
-                self.addr
-            ))
+            StoreError::Unavailable(match certificate_failure(&e) {
+                Some(failure) => format!(
+                    "TLS to OpenBao at {} refused: {failure}\n  \
+                     fix: pass the CA that signed the server's certificate with --openbao-ca-cert FILE \
+                     (or BAO_CACERT / VAULT_CACERT), or renew a certificate that expired or names another host",
+                    self.addr
+                ),
+                None => format!(
+                    "cannot reach OpenBao at {}: {e} ({method_name} /v1/{api_path})\n  \
+                     fix: start the server or check --openbao-addr",
+                    self.addr
+                ),
+            })
         })?;
         let status = response.status().as_u16();
         let body = Zeroizing::new(
@@ -956,6 +970,9 @@ impl Meta {
                 Some("scopes") => {
                     attributes.scopes = value.split(',').map(str::to_string).collect()
                 }
+                Some("origins") => {
+                    attributes.origins = value.split(' ').map(str::to_string).collect()
+                }
                 Some(other) => attributes.custom.push((other.to_string(), value.clone())),
                 None => {}
             }
@@ -1260,6 +1277,10 @@ impl SecretStore for OpenBaoStore {
             (
                 "scopes",
                 (!attributes.scopes.is_empty()).then(|| attributes.scopes.join(",")),
+            ),
+            (
+                "origins",
+                (!attributes.origins.is_empty()).then(|| attributes.origins.join(" ")),
             ),
         ];
         for (key, value) in fixed {

@@ -1,0 +1,244 @@
+//! Certificate verification for every TLS connection the host opens.
+//!
+//! The trust store is Mozilla's root program compiled in (the
+//! `webpki-root-certs` crate) plus the CA files a grant or a flag names:
+//! the same answer on every machine, pinned by Cargo.lock, and an internal
+//! CA is trusted only where the policy says so, not machine-wide. There is
+//! no way to switch verification off. rustls speaks TLS 1.2 and 1.3 only.
+//!
+//! A [`TlsClient`] is built once per trust configuration (per `http` grant,
+//! per OpenBao store) and shared by every request made under it, so the
+//! rustls client configuration, and its session cache, outlive one call.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{
+    ConnectionDetails, Connector, NextTimeout, RustlsConnector, TcpConnector, Transport,
+};
+
+/// Why a CA file cannot serve as a trust anchor.
+#[derive(Debug, thiserror::Error)]
+pub enum CaFileError {
+    #[error("cannot read CA file {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("CA file {} is not PEM: {reason}", path.display())]
+    NotPem { path: PathBuf, reason: String },
+    #[error("CA file {} holds no certificate (a PEM file of `-----BEGIN CERTIFICATE-----` blocks is expected)", path.display())]
+    NoCertificate { path: PathBuf },
+}
+
+/// The certificates of a PEM file, to be trusted as CAs.
+pub fn load_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>, CaFileError> {
+    let bytes = std::fs::read(path).map_err(|source| CaFileError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let not_pem = |reason: String| CaFileError::NotPem {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Err(not_pem(
+            "no `-----BEGIN …-----` line (DER or another format?)".into(),
+        ));
+    }
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&bytes) {
+        match item.map_err(|e| not_pem(e.to_string()))? {
+            PemItem::Certificate(cert) => certs.push(cert),
+            // A key next to the certificate is not an anchor; ignore it.
+            PemItem::PrivateKey(_) => {}
+            _ => {}
+        }
+    }
+    if certs.is_empty() {
+        return Err(CaFileError::NoCertificate {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(certs)
+}
+
+/// A TLS client configuration: the public roots plus `extra` anchors.
+#[derive(Clone)]
+pub struct TlsClient {
+    config: TlsConfig,
+    connector: Arc<RustlsConnector>,
+    extra_anchors: usize,
+}
+
+impl fmt::Debug for TlsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsClient")
+            .field("extra_anchors", &self.extra_anchors)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TlsClient {
+    fn default() -> Self {
+        TlsClient::new(Vec::new())
+    }
+}
+
+impl TlsClient {
+    pub fn new(extra: Vec<Certificate<'static>>) -> TlsClient {
+        let extra_anchors = extra.len();
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+            .chain(extra);
+        TlsClient {
+            config: TlsConfig::builder()
+                .root_certs(RootCerts::from(roots))
+                .build(),
+            connector: Arc::new(RustlsConnector::default()),
+            extra_anchors,
+        }
+    }
+
+    /// How many anchors came from CA files.
+    pub fn extra_anchors(&self) -> usize {
+        self.extra_anchors
+    }
+
+    fn agent_config(&self, timeout: Duration) -> ureq::config::Config {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            // A redirect would let an allowed origin bounce a request (and
+            // its credential) to one that is not: the caller sees the 3xx.
+            .max_redirects(0)
+            .proxy(None)
+            .timeout_global(Some(timeout))
+            .tls_config(self.config.clone())
+            .build()
+    }
+
+    /// An agent that resolves names the usual way: for a server the
+    /// operator named (OpenBao), not for a role's destinations.
+    pub fn agent(&self, timeout: Duration) -> ureq::Agent {
+        ureq::Agent::with_parts(
+            self.agent_config(timeout),
+            self.connector(),
+            ureq::unversioned::resolver::DefaultResolver::default(),
+        )
+    }
+
+    /// An agent that connects to `addr` and nowhere else, whatever the
+    /// URL's host resolves to; the host name still decides SNI and which
+    /// name the certificate must carry.
+    pub fn pinned_agent(&self, addr: SocketAddr, timeout: Duration) -> ureq::Agent {
+        ureq::Agent::with_parts(self.agent_config(timeout), self.connector(), Pinned(addr))
+    }
+
+    fn connector(&self) -> impl Connector {
+        TcpConnector::default().chain(SharedTls(self.connector.clone()))
+    }
+}
+
+/// The rustls connector of a [`TlsClient`], shared by all its agents: it
+/// builds the rustls configuration on first use and keeps it.
+#[derive(Debug)]
+struct SharedTls(Arc<RustlsConnector>);
+
+impl<In: Transport> Connector<In> for SharedTls {
+    type Out = <RustlsConnector as Connector<In>>::Out;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        self.0.connect(details, chained)
+    }
+}
+
+#[derive(Debug)]
+struct Pinned(SocketAddr);
+
+impl Resolver for Pinned {
+    fn resolve(
+        &self,
+        _uri: &ureq::http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let mut addrs = self.empty();
+        addrs.push(self.0);
+        Ok(addrs)
+    }
+}
+
+/// Why a server's certificate was refused, in an operator's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertificateFailure {
+    /// Not signed by a trusted CA; a self-signed certificate lands here too.
+    UnknownIssuer,
+    Expired,
+    NotYetValid,
+    /// Valid, but not for the name (or address) that was dialled.
+    WrongName,
+    Revoked,
+    Other(String),
+}
+
+impl CertificateFailure {
+    /// A short tag for the audit record.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            CertificateFailure::UnknownIssuer => "unknown-issuer",
+            CertificateFailure::Expired => "expired",
+            CertificateFailure::NotYetValid => "not-yet-valid",
+            CertificateFailure::WrongName => "wrong-name",
+            CertificateFailure::Revoked => "revoked",
+            CertificateFailure::Other(_) => "invalid",
+        }
+    }
+}
+
+impl fmt::Display for CertificateFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertificateFailure::UnknownIssuer => f.write_str(
+                "its certificate is signed by an unknown issuer (not a CA agentward trusts; a self-signed certificate is refused this way)",
+            ),
+            CertificateFailure::Expired => f.write_str("its certificate has expired"),
+            CertificateFailure::NotYetValid => f.write_str("its certificate is not valid yet"),
+            CertificateFailure::WrongName => {
+                f.write_str("its certificate is not valid for this host name or address")
+            }
+            CertificateFailure::Revoked => f.write_str("its certificate has been revoked"),
+            CertificateFailure::Other(reason) => write!(f, "its certificate is invalid: {reason}"),
+        }
+    }
+}
+
+/// The certificate failure inside a request error, if that is what it was.
+pub fn certificate_failure(error: &ureq::Error) -> Option<CertificateFailure> {
+    let rustls_error = match error {
+        ureq::Error::Rustls(e) => e,
+        ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>()?,
+        _ => return None,
+    };
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(cert) = rustls_error else {
+        return None;
+    };
+    Some(match cert {
+        C::UnknownIssuer => CertificateFailure::UnknownIssuer,
+        C::Expired | C::ExpiredContext { .. } => CertificateFailure::Expired,
+        C::NotValidYet | C::NotValidYetContext { .. } => CertificateFailure::NotYetValid,
+        C::NotValidForName | C::NotValidForNameContext { .. } => CertificateFailure::WrongName,
+        C::Revoked => CertificateFailure::Revoked,
+        other => CertificateFailure::Other(format!("{other:?}")),
+    })
+}
