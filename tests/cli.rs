@@ -120,7 +120,9 @@ fn import_canary(dir: &Path) {
     let seed = dir.join("seed.json");
     std::fs::write(
         &seed,
-        format!(r#"{{"npm/token": {{"value": "{CANARY}", "expires": "2026-12-01T00:00:00Z"}}}}"#),
+        format!(
+            r#"{{"npm/token": {{"value": "{CANARY}", "expires": "2026-12-01T00:00:00Z", "origins": ["https://registry.example.com"]}}}}"#
+        ),
     )
     .unwrap();
     let out = agentward(dir, &["secrets", "import", seed.to_str().unwrap()]);
@@ -208,6 +210,30 @@ fn init_creates_a_private_store_key_and_keeps_it() {
 }
 
 #[test]
+fn secrets_import_refuses_an_origin_that_is_not_an_origin() {
+    let dir = init();
+    let seed = dir.path().join("bad-seed.json");
+    std::fs::write(
+        &seed,
+        r#"{"npm/token": {"value": "v", "origins": ["https://registry.example.com/npm/"]}}"#,
+    )
+    .unwrap();
+    let out = agentward(dir.path(), &["secrets", "import", seed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("secret npm/token: origin \"https://registry.example.com/npm/\" is not scheme://host[:port]"), "{stderr}");
+    assert!(
+        stderr.contains("fix: write it as the http grant does"),
+        "{stderr}"
+    );
+    let out = agentward(dir.path(), &["secrets", "list"]);
+    assert!(
+        text(&out.stdout).ends_with("0 secrets\n"),
+        "nothing was imported"
+    );
+}
+
+#[test]
 fn secrets_import_then_list_shows_metadata_never_values() {
     let dir = init();
     import_canary(dir.path());
@@ -222,7 +248,13 @@ fn secrets_import_then_list_shows_metadata_never_values() {
     let row = stdout.lines().find(|l| l.starts_with("npm/token")).unwrap();
     assert_eq!(
         row.split_whitespace().collect::<Vec<_>>(),
-        ["npm/token", "1", "current=1", "2026-12-01T00:00:00Z"]
+        [
+            "npm/token",
+            "1",
+            "current=1",
+            "2026-12-01T00:00:00Z",
+            "https://registry.example.com"
+        ]
     );
     assert!(stdout.ends_with("1 secrets\n"), "{stdout}");
     assert!(!stdout.contains(CANARY));

@@ -294,3 +294,94 @@ fn transit_keeps_values_out_of_kv_and_decrypts_only_for_readers() {
     tester.end().unwrap();
     assert!(token.read("npm/token", Label::Current).is_err(), "revoked");
 }
+
+/// The CLI against a `-dev-tls` server: the CA comes from
+/// `--openbao-ca-cert` or `BAO_CACERT`; without it, with a file that is not
+/// PEM, or with plain http off loopback, the command says what to do.
+#[test]
+fn the_cli_reaches_openbao_over_tls_with_the_ca_from_a_flag_or_the_environment() {
+    let server = BaoServer::start_tls();
+    let ca = agentward::net::tls::load_ca_file(&server.ca_file()).unwrap();
+    let root = OpenBaoStore::new(&server.addr(), &server.root_token, "secret")
+        .with_tls(&agentward::net::tls::TlsClient::new(ca));
+    let version = root
+        .put_pending("npm/token", &SecretValue::new(CANARY), None)
+        .unwrap();
+    root.promote("npm/token", version, None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    let agentward = |args: &[&str], env: &[(&str, &std::path::Path)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_agentward"));
+        command
+            .arg("--project")
+            .arg(project)
+            .args(args)
+            .env("AGENTWARD_CACHE_DIR", project.join(".cache"))
+            .env("BAO_TOKEN", &server.root_token)
+            .env_remove("BAO_CACERT")
+            .env_remove("VAULT_CACERT");
+        for (var, value) in env {
+            command.env(var, value);
+        }
+        command.output().unwrap()
+    };
+    let addr = server.addr();
+    let list = [
+        "secrets",
+        "list",
+        "--store",
+        "openbao",
+        "--openbao-addr",
+        addr.as_str(),
+    ];
+    let ca_file = server.ca_file();
+    let with_flag = [&list[..], &["--openbao-ca-cert", ca_file.to_str().unwrap()]].concat();
+    for (args, env) in [
+        (with_flag.as_slice(), &[][..]),
+        (&list[..], &[("BAO_CACERT", ca_file.as_path())][..]),
+        (&list[..], &[("VAULT_CACERT", ca_file.as_path())][..]),
+    ] {
+        let out = agentward(args, env);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("npm/token"), "{stdout}");
+    }
+    let out = agentward(&list, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("unknown issuer") && stderr.contains("--openbao-ca-cert FILE"),
+        "{stderr}"
+    );
+    let not_pem = project.join("not-a-ca.pem");
+    std::fs::write(&not_pem, "just some text\n").unwrap();
+    let out = agentward(&list, &[("BAO_CACERT", not_pem.as_path())]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("BAO_CACERT: CA file") && stderr.contains("is not PEM"),
+        "{stderr}"
+    );
+    let out = agentward(
+        &[
+            "secrets",
+            "list",
+            "--store",
+            "openbao",
+            "--openbao-addr",
+            "http://bao.example.com:8200",
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("plain http would send the token"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&server.root_token) && !stderr.contains(CANARY));
+}

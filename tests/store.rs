@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 #[path = "support/openbao.rs"]
 mod bao;
+#[path = "support/tls.rs"]
+mod tls;
 
 const CANARY: &str = "store_CANARY_7f3a91c2";
 
@@ -369,7 +371,39 @@ macro_rules! for_each_backend {
     };
 }
 
-for_each_backend!(memory, embedded, openbao);
+/// A second dev server, over TLS, its certificate verified against the
+/// CA the server made (the public roots alone would refuse it).
+fn shared_bao_tls() -> &'static bao::BaoServer {
+    static SERVER: std::sync::OnceLock<bao::BaoServer> = std::sync::OnceLock::new();
+    SERVER.get_or_init(bao::BaoServer::start_tls)
+}
+
+fn openbao_tls() -> Backend {
+    let server = shared_bao_tls();
+    let ca = agentward::net::tls::load_ca_file(&server.ca_file()).unwrap();
+    let store = OpenBaoStore::new(&server.addr(), &server.root_token, "secret")
+        .with_tls(&agentward::net::tls::TlsClient::new(ca))
+        .with_prefix(&unique_prefix());
+    Backend {
+        store: Box::new(store),
+        _dir: None,
+    }
+}
+
+for_each_backend!(memory, embedded, openbao, openbao_tls);
+
+#[test]
+fn openbao_over_tls_without_its_ca_is_refused_naming_the_fix() {
+    let server = shared_bao_tls();
+    let store = OpenBaoStore::new(&server.addr(), &server.root_token, "secret");
+    let error = store.list("").unwrap_err().to_string();
+    assert!(
+        error.contains(&format!("TLS to OpenBao at {} refused", server.addr())),
+        "{error}"
+    );
+    assert!(error.contains("unknown issuer"), "{error}");
+    assert!(error.contains("--openbao-ca-cert FILE"), "{error}");
+}
 
 // ---- OpenBao alone: faults, tokens, races ----
 
@@ -402,7 +436,7 @@ mod openbao_faults {
         let expected = format!("cannot reach OpenBao at {addr}");
         let needles = [
             expected.as_str(),
-            "fix: start the server or check --store-addr",
+            "fix: start the server or check --openbao-addr",
         ];
         assert_unavailable_naming(&store.read("app/db", Label::Pending).unwrap_err(), &needles);
         assert_unavailable_naming(

@@ -19,6 +19,8 @@
 #[path = "../../tests/support/openbao.rs"]
 mod openbao;
 mod report;
+#[path = "../../tests/support/tls.rs"]
+mod tls;
 
 use agentward::store::openbao::OpenBaoStore;
 use agentward::store::{EmbeddedStore, Label, SecretStore, SecretValue};

@@ -20,6 +20,9 @@ pub struct BaoServer {
     dir: tempfile::TempDir,
     running: Option<(Child, ChildStdin)>,
     starts: u32,
+    /// `-dev-tls`: the server makes its own CA and certificate (for
+    /// 127.0.0.1) and serves https only.
+    tls: bool,
 }
 
 /// The `bao` binary, or a panic telling how to install it.
@@ -84,6 +87,16 @@ fn random_token() -> String {
 impl BaoServer {
     /// Starts a dev server and waits until it answers `/v1/sys/health`.
     pub fn start() -> BaoServer {
+        Self::start_with(false)
+    }
+
+    /// A dev server over TLS (`bao server -dev -dev-tls`), whose CA
+    /// certificate is at [`BaoServer::ca_file`].
+    pub fn start_tls() -> BaoServer {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> BaoServer {
         let mut server = BaoServer {
             port: free_port(),
             root_token: random_token(),
@@ -91,13 +104,21 @@ impl BaoServer {
             dir: tempfile::tempdir().unwrap(),
             running: None,
             starts: 0,
+            tls,
         };
         server.spawn();
         server
     }
 
     pub fn addr(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// The CA that signed a TLS dev server's certificate, PEM.
+    pub fn ca_file(&self) -> PathBuf {
+        assert!(self.tls, "only a -dev-tls server has a CA");
+        self.dir.path().join("tls/vault-ca.pem")
     }
 
     fn log_path(&self) -> PathBuf {
@@ -117,18 +138,25 @@ read -r _ || true
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 exit 0"#;
+        let mut args = vec![
+            "server".to_string(),
+            "-dev".into(),
+            "-dev-no-store-token".into(),
+            format!("-dev-listen-address=127.0.0.1:{}", self.port),
+            format!("-dev-root-token-id={}", self.root_token),
+        ];
+        if self.tls {
+            let dir = self.dir.path().join("tls");
+            std::fs::create_dir_all(&dir).unwrap();
+            args.push("-dev-tls".into());
+            args.push(format!("-dev-tls-cert-dir={}", dir.display()));
+        }
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(script)
             .arg("sh")
             .arg(&self.bao)
-            .args([
-                "server",
-                "-dev",
-                "-dev-no-store-token",
-                &format!("-dev-listen-address=127.0.0.1:{}", self.port),
-                &format!("-dev-root-token-id={}", self.root_token),
-            ])
+            .args(&args)
             .env("BAO_LOG", self.log_path())
             .env("HOME", self.dir.path())
             .env_remove("BAO_ADDR")
@@ -146,6 +174,9 @@ exit 0"#;
     }
 
     fn wait_healthy(&self) {
+        if self.tls {
+            return self.wait_healthy_tls();
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
         loop {
@@ -167,6 +198,28 @@ exit 0"#;
                 panic!(
                     "OpenBao dev server on 127.0.0.1:{} did not become healthy in 30s; its log:\n{}",
                     self.port,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_healthy_tls(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = format!("{}/v1/sys/health", self.addr());
+        loop {
+            // The CA file appears once the server has made it.
+            if let Ok(ca) = std::fs::read_to_string(self.ca_file()) {
+                let agent = super::tls::agent_trusting(&ca);
+                if agent.get(&url).call().is_ok_and(|r| r.status() == 200) {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "OpenBao -dev-tls server at {} did not become healthy in 30s; its log:\n{}",
+                    self.addr(),
                     self.log()
                 );
             }
