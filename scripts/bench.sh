@@ -44,7 +44,7 @@ executable() {
 }
 
 started=$SECONDS
-for bench in table audit store coldstart workflow languages; do
+for bench in table audit store coldstart workflow languages tls; do
     echo "== cargo bench --bench $bench" >&2
     t0=$SECONDS
     exe="$(executable "$bench")"
@@ -301,7 +301,7 @@ of the sha256 ceiling).
 | area | comparison | subject | baseline | ratio |
 | --- | --- | ---: | ---: | ---: |
 EOF
-    for area in 1 2 3 4 5 6 7; do cat_area rows $area; done
+    for area in 1 2 3 4 5 6 7 8; do cat_area rows $area; done
     if [ "${#failed[@]}" -gt 0 ]; then
         echo
         echo "**Failed in this run:** ${failed[*]} (their rows are missing; see the output of \`make bench\`)."
@@ -401,6 +401,20 @@ file written), paid once per component and machine.
 
 EOF
     cat_area detail 7
+    cat <<'EOF'
+
+## 8. HTTPS
+
+`cargo bench --bench tls`: a mediated HTTPS GET (the `bench-http-loop`
+guest through `Host::run`: scope and egress checks, audit intent and
+outcome, the grant's shared `TlsClient`, response scrubbing) against the
+same GET made from the host with rustls directly, both to a rustls server
+on 127.0.0.1 with a certificate from a test CA, a new connection per
+request; and the client configuration built once per policy (what a grant
+holds) against per call.
+
+EOF
+    cat_area detail 8
 } >"$out/report.md"
 
 cp "$out/report.md" "$doc"
