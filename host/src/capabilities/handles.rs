@@ -3,7 +3,9 @@
 //! `acquire` returns an opaque token; the host swaps it for the value only
 //! where the value leaves for its destination (an outbound header, a file
 //! proposed in a workspace) and scrubs the value from whatever comes back.
-//! A Tester proves a token works without ever holding it.
+//! A Tester proves a token works without ever holding it. Each handle keeps
+//! its secret's path and `origins` attribute, so `http` can refuse to send
+//! it anywhere its secret and grant do not allow.
 
 use super::bindings::agentward::host::{handles, types::Error};
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
