@@ -39,6 +39,14 @@ fn policy(dir: &std::path::Path, text: &str) -> Policy {
     Policy::load(&path, dir).unwrap()
 }
 
+/// `npm/token` = the canary, current.
+fn seed_canary(root: &OpenBaoStore) {
+    let version = root
+        .put_pending("npm/token", &SecretValue::new(CANARY), None)
+        .unwrap();
+    root.promote("npm/token", version, None).unwrap();
+}
+
 fn task(input: &str) -> Task {
     Task {
         change_id: "01JOPENBAOHOST".into(),
@@ -171,11 +179,7 @@ fn a_store_that_cannot_mint_a_run_token_fails_the_run_by_name() {
 #[test]
 fn the_cli_runs_a_role_against_openbao() {
     let server = BaoServer::start();
-    let root = OpenBaoStore::new(&server.addr(), &server.root_token, "secret");
-    let version = root
-        .put_pending("npm/token", &SecretValue::new(CANARY), None)
-        .unwrap();
-    root.promote("npm/token", version, None).unwrap();
+    seed_canary(&server.root_store());
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path();
     let agentward = |args: &[&str]| {
@@ -301,13 +305,7 @@ fn transit_keeps_values_out_of_kv_and_decrypts_only_for_readers() {
 #[test]
 fn the_cli_reaches_openbao_over_tls_with_the_ca_from_a_flag_or_the_environment() {
     let server = BaoServer::start_tls();
-    let ca = agentward::net::tls::load_ca_file(&server.ca_file()).unwrap();
-    let root = OpenBaoStore::new(&server.addr(), &server.root_token, "secret")
-        .with_tls(&agentward::net::tls::TlsClient::new(ca));
-    let version = root
-        .put_pending("npm/token", &SecretValue::new(CANARY), None)
-        .unwrap();
-    root.promote("npm/token", version, None).unwrap();
+    seed_canary(&server.root_store());
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path();
     let agentward = |args: &[&str], env: &[(&str, &std::path::Path)]| {

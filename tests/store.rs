@@ -379,11 +379,7 @@ fn shared_bao_tls() -> &'static bao::BaoServer {
 }
 
 fn openbao_tls() -> Backend {
-    let server = shared_bao_tls();
-    let ca = agentward::net::tls::load_ca_file(&server.ca_file()).unwrap();
-    let store = OpenBaoStore::new(&server.addr(), &server.root_token, "secret")
-        .with_tls(&agentward::net::tls::TlsClient::new(ca))
-        .with_prefix(&unique_prefix());
+    let store = shared_bao_tls().root_store().with_prefix(&unique_prefix());
     Backend {
         store: Box::new(store),
         _dir: None,

@@ -115,6 +115,18 @@ impl BaoServer {
         format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
+    /// A store on this server as root, trusting the server's own CA when
+    /// it serves TLS.
+    pub fn root_store(&self) -> agentward::store::openbao::OpenBaoStore {
+        let store =
+            agentward::store::openbao::OpenBaoStore::new(&self.addr(), &self.root_token, "secret");
+        if !self.tls {
+            return store;
+        }
+        let ca = agentward::net::tls::load_ca_file(&self.ca_file()).expect("the server's CA");
+        store.with_tls(&agentward::net::tls::TlsClient::new(ca))
+    }
+
     /// The CA that signed a TLS dev server's certificate, PEM.
     pub fn ca_file(&self) -> PathBuf {
         assert!(self.tls, "only a -dev-tls server has a CA");
