@@ -457,3 +457,54 @@ fn a_redirect_reaches_the_role_as_it_is_and_is_not_followed() {
         "the redirect was not followed"
     );
 }
+
+/// `openssl s_server` limited to TLS 1.1 (which OpenSSL 3 offers only at
+/// security level 0): agentward's client refuses to go below 1.2.
+#[test]
+fn a_server_that_speaks_only_tls_1_1_is_refused_as_too_old() {
+    let s = setup();
+    let leaf = s.ca.leaf(&["127.0.0.1"]);
+    let (cert, key) = leaf.write(&s.h.dir.path().join("old-server"));
+    let port = support::openbao::free_port();
+    let mut server = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-tls1_1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+            "-www",
+            "-quiet",
+        ])
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .args(["-accept", &port.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl (Debian's openssl package) runs");
+    let origin = format!("https://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "openssl s_server did not listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let policy = s.policy(
+        std::slice::from_ref(&origin),
+        ", ca_files = [\"certs/ca.pem\"]",
+    );
+    let error = error_of(&s.run(&policy, &origin, "", &["allowed"]), "allowed");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        error.contains(&format!("TLS to {origin} refused")),
+        "{error}"
+    );
+    assert!(error.contains("does not speak TLS 1.2 or 1.3"), "{error}");
+    assert_eq!(s.sends()[0].args["tls"], "old-protocol");
+}

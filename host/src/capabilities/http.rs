@@ -32,7 +32,7 @@ use super::handles::HandleUse;
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
 use super::path_scope::toml_list;
 use crate::net::egress::{self, EgressError};
-use crate::net::tls::{certificate_failure, CertificateFailure, TlsClient};
+use crate::net::tls::{tls_refusal, TlsClient, TlsRefusal};
 use crate::policy::error_fix;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -392,18 +392,16 @@ impl HostCall for Send {
         let request = builder
             .body(body)
             .map_err(|e| Error::Invalid(format!("malformed request: {e}")))?;
-        let mut response = agent
-            .run(request)
-            .map_err(|e| match certificate_failure(&e) {
-                Some(failure) => {
-                    audit.insert("tls".into(), json!(failure.tag()));
-                    Error::Unavailable(certificate_message(&ctx.binding, grant, &origin, &failure))
-                }
-                None => Error::Unavailable(ctx.scrub(&format!(
-                    "{} {}: {e}",
-                    self.request.method, self.request.url
-                ))),
-            })?;
+        let mut response = agent.run(request).map_err(|e| match tls_refusal(&e) {
+            Some(failure) => {
+                audit.insert("tls".into(), json!(failure.tag()));
+                Error::Unavailable(refusal_message(&ctx.binding, grant, &origin, &failure))
+            }
+            None => Error::Unavailable(ctx.scrub(&format!(
+                "{} {}: {e}",
+                self.request.method, self.request.url
+            ))),
+        })?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -521,17 +519,17 @@ impl Send {
     }
 }
 
-/// A refused certificate as the guest and the audit log see it: the
+/// A refused TLS connection as the guest and the audit log see it: the
 /// origin, the reason, and what would fix it.
-fn certificate_message(
+fn refusal_message(
     binding: &RoleBinding,
     grant: &Spanned<HttpGrant>,
     origin: &str,
-    failure: &CertificateFailure,
+    failure: &TlsRefusal,
 ) -> String {
     let g = grant.get_ref();
     let fix = match failure {
-        CertificateFailure::UnknownIssuer => {
+        TlsRefusal::UnknownIssuer => {
             let mut trusting = g.clone();
             trusting
                 .ca_files
@@ -543,14 +541,17 @@ fn certificate_message(
                 trusting.render()
             )
         }
-        CertificateFailure::Expired | CertificateFailure::NotYetValid => {
+        TlsRefusal::Expired | TlsRefusal::NotYetValid => {
             "renew the server's certificate (or correct this host's clock); agentward never skips verification".into()
         }
-        CertificateFailure::WrongName => format!(
+        TlsRefusal::WrongName => format!(
             "reissue the server's certificate with {} in its subjectAltName, or grant the origin under a name the certificate carries",
             origin.split_once("://").map_or(origin, |(_, h)| h)
         ),
-        CertificateFailure::Revoked | CertificateFailure::Other(_) => {
+        TlsRefusal::OldProtocol => {
+            "upgrade the server to TLS 1.2 or newer; agentward does not negotiate older versions".into()
+        }
+        TlsRefusal::Revoked | TlsRefusal::Other(_) => {
             "replace the server's certificate; agentward never skips verification".into()
         }
     };

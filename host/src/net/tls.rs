@@ -178,9 +178,11 @@ impl Resolver for Pinned {
     }
 }
 
-/// Why a server's certificate was refused, in an operator's words.
+/// Why a TLS connection was refused, in an operator's words.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CertificateFailure {
+pub enum TlsRefusal {
+    /// The server speaks no protocol version agentward accepts (1.2, 1.3).
+    OldProtocol,
     /// Not signed by a trusted CA; a self-signed certificate lands here too.
     UnknownIssuer,
     Expired,
@@ -191,54 +193,66 @@ pub enum CertificateFailure {
     Other(String),
 }
 
-impl CertificateFailure {
+impl TlsRefusal {
     /// A short tag for the audit record.
     pub fn tag(&self) -> &'static str {
         match self {
-            CertificateFailure::UnknownIssuer => "unknown-issuer",
-            CertificateFailure::Expired => "expired",
-            CertificateFailure::NotYetValid => "not-yet-valid",
-            CertificateFailure::WrongName => "wrong-name",
-            CertificateFailure::Revoked => "revoked",
-            CertificateFailure::Other(_) => "invalid",
+            TlsRefusal::OldProtocol => "old-protocol",
+            TlsRefusal::UnknownIssuer => "unknown-issuer",
+            TlsRefusal::Expired => "expired",
+            TlsRefusal::NotYetValid => "not-yet-valid",
+            TlsRefusal::WrongName => "wrong-name",
+            TlsRefusal::Revoked => "revoked",
+            TlsRefusal::Other(_) => "invalid",
         }
     }
 }
 
-impl fmt::Display for CertificateFailure {
+impl fmt::Display for TlsRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CertificateFailure::UnknownIssuer => f.write_str(
+            TlsRefusal::OldProtocol => f.write_str(
+                "it does not speak TLS 1.2 or 1.3 (agentward accepts nothing older)",
+            ),
+            TlsRefusal::UnknownIssuer => f.write_str(
                 "its certificate is signed by an unknown issuer (not a CA agentward trusts; a self-signed certificate is refused this way)",
             ),
-            CertificateFailure::Expired => f.write_str("its certificate has expired"),
-            CertificateFailure::NotYetValid => f.write_str("its certificate is not valid yet"),
-            CertificateFailure::WrongName => {
+            TlsRefusal::Expired => f.write_str("its certificate has expired"),
+            TlsRefusal::NotYetValid => f.write_str("its certificate is not valid yet"),
+            TlsRefusal::WrongName => {
                 f.write_str("its certificate is not valid for this host name or address")
             }
-            CertificateFailure::Revoked => f.write_str("its certificate has been revoked"),
-            CertificateFailure::Other(reason) => write!(f, "its certificate is invalid: {reason}"),
+            TlsRefusal::Revoked => f.write_str("its certificate has been revoked"),
+            TlsRefusal::Other(reason) => write!(f, "its certificate is invalid: {reason}"),
         }
     }
 }
 
-/// The certificate failure inside a request error, if that is what it was.
-pub fn certificate_failure(error: &ureq::Error) -> Option<CertificateFailure> {
+/// The TLS refusal inside a request error, if that is what it was.
+pub fn tls_refusal(error: &ureq::Error) -> Option<TlsRefusal> {
     let rustls_error = match error {
         ureq::Error::Rustls(e) => e,
         ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>()?,
         _ => return None,
     };
     use rustls::CertificateError as C;
-    let rustls::Error::InvalidCertificate(cert) = rustls_error else {
-        return None;
+    let cert = match rustls_error {
+        rustls::Error::InvalidCertificate(cert) => cert,
+        rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)
+        | rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13,
+        )
+        | rustls::Error::InvalidMessage(rustls::InvalidMessage::UnknownProtocolVersion) => {
+            return Some(TlsRefusal::OldProtocol)
+        }
+        _ => return None,
     };
     Some(match cert {
-        C::UnknownIssuer => CertificateFailure::UnknownIssuer,
-        C::Expired | C::ExpiredContext { .. } => CertificateFailure::Expired,
-        C::NotValidYet | C::NotValidYetContext { .. } => CertificateFailure::NotYetValid,
-        C::NotValidForName | C::NotValidForNameContext { .. } => CertificateFailure::WrongName,
-        C::Revoked => CertificateFailure::Revoked,
-        other => CertificateFailure::Other(format!("{other:?}")),
+        C::UnknownIssuer => TlsRefusal::UnknownIssuer,
+        C::Expired | C::ExpiredContext { .. } => TlsRefusal::Expired,
+        C::NotValidYet | C::NotValidYetContext { .. } => TlsRefusal::NotYetValid,
+        C::NotValidForName | C::NotValidForNameContext { .. } => TlsRefusal::WrongName,
+        C::Revoked => TlsRefusal::Revoked,
+        other => TlsRefusal::Other(format!("{other:?}")),
     })
 }

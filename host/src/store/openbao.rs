@@ -68,7 +68,7 @@ use super::{
     SecretValue, StoreError, VersionMeta,
 };
 use crate::capabilities::Grants;
-use crate::net::tls::{certificate_failure, TlsClient};
+use crate::net::tls::{tls_refusal, TlsClient};
 use crate::policy::RoleName;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -379,7 +379,7 @@ impl OpenBaoStore {
             .body(bytes.to_vec())
             .map_err(|e| StoreError::Unavailable(format!("bad OpenBao request URL {url}: {e}")))?;
         let mut response = self.agent.run(request).map_err(|e| {
-            StoreError::Unavailable(match certificate_failure(&e) {
+            StoreError::Unavailable(match tls_refusal(&e) {
                 Some(failure) => format!(
                     "TLS to OpenBao at {} refused: {failure}\n  \
                      fix: pass the CA that signed the server's certificate with --openbao-ca-cert FILE \
