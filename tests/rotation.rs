@@ -112,6 +112,35 @@ fn a_clean_rotation_is_done_with_a_readable_timeline_and_json_summary() {
     ] {
         assert!(timeline.contains(step), "{step} missing:\n{timeline}");
     }
+    // Every request went to the registry over TLS, at the address checked.
+    let registry = v.url();
+    assert!(registry.starts_with("https://"));
+    assert!(
+        timeline.contains(&format!("{registry}/-/npm/v1/tokens")),
+        "{timeline}"
+    );
+    assert!(!timeline.contains("http://127.0.0.1"), "{timeline}");
+    let log = std::fs::read_to_string(p.path().join("logs/audit.jsonl")).unwrap();
+    let sends: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["call"] == "http.send" && r["outcome"] != "intent")
+        .collect();
+    assert!(sends.len() >= 4, "{sends:?}");
+    for send in &sends {
+        assert!(
+            send["args"]["url"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://"),
+            "{send}"
+        );
+        assert_eq!(
+            send["args"]["address"],
+            format!("127.0.0.1:{}", v.port),
+            "{send}"
+        );
+    }
 }
 
 #[test]

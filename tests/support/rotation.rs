@@ -99,6 +99,10 @@ pub fn text(out: &Output) -> String {
     )
 }
 
+/// Where a project keeps the registry's CA certificate, as its policy's
+/// `ca_files` names it (relative to the project).
+pub const REGISTRY_CA: &str = "certs/registry-ca.pem";
+
 pub fn policy(url: &str, setup: &Setup<'_>) -> String {
     let (planner, reviewer) = (setup.planner, setup.reviewer);
     format!(
@@ -116,7 +120,7 @@ log = {{}}
 secrets-meta = {{ paths = ["npm/**"] }}
 secrets-write = {{ paths = ["npm/**"] }}
 handles = {{ paths = ["npm/**", "registry/**"] }}
-http = {{ origins = ["{url}"], methods = ["GET", "POST", "DELETE"] }}
+http = {{ origins = ["{url}"], methods = ["GET", "POST", "DELETE"], ca_files = ["{REGISTRY_CA}"], handle_body = true }}
 workspace = {{ roots = ["repos"], mode = "propose" }}
 
 [roles.reviewer]
@@ -131,7 +135,7 @@ component = "tester"
 log = {{}}
 secrets-meta = {{ paths = ["npm/**"] }}
 handles = {{ paths = ["npm/**"] }}
-http = {{ origins = ["{url}"], methods = ["GET"] }}
+http = {{ origins = ["{url}"], methods = ["GET"], ca_files = ["{REGISTRY_CA}"] }}
 "#
     )
 }
@@ -212,6 +216,7 @@ pub fn project(v: &Verdaccio, bot: &Bot, setup: &Setup<'_>) -> Project {
     assert!(out.status.success(), "{}", text(&out));
     let p = dir.path();
     std::fs::create_dir_all(p.join("repos")).unwrap();
+    v.write_ca(&p.join(REGISTRY_CA));
     std::fs::write(p.join("policies/default.toml"), policy(&v.url(), setup)).unwrap();
     std::fs::write(
         p.join("policies/workflow.toml"),
@@ -227,9 +232,10 @@ pub fn project(v: &Verdaccio, bot: &Bot, setup: &Setup<'_>) -> Project {
         bot.token_path(): {
             "value": bot.token,
             "expires": "2026-11-28T00:00:00Z",
+            "origins": [v.url()],
             "custom": custom,
         },
-        format!("registry/{}-password", bot.name): { "value": bot.password },
+        format!("registry/{}-password", bot.name): { "value": bot.password, "origins": [v.url()] },
     });
     std::fs::write(p.join("seed.json"), seed.to_string()).unwrap();
     let seed_file = p.join("seed.json");

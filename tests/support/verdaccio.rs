@@ -8,12 +8,18 @@
 //! small `sh` wrapper that kills it when the wrapper's stdin closes, so it
 //! dies with the test process even if that process aborts.
 //!
+//! The registry serves HTTPS only, with a certificate for 127.0.0.1 from a
+//! throwaway CA the harness makes ([`super::tls::TestCa`]); a project that
+//! talks to it trusts that CA through `ca_files` ([`Verdaccio::write_ca`]),
+//! and the harness's own requests trust it too. Nothing skips verification.
+//!
 //! `Verdaccio::new()` starts a server; `stop()` / `start()` keep the tempdir, so users, tokens, the server's
 //! token-signing secret and published packages survive a restart.
 
 #![allow(dead_code)]
 
 use super::openbao::free_port;
+use super::tls::{agent_trusting, TestCa};
 use base64::Engine as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -33,6 +39,8 @@ pub struct Verdaccio {
     starts: u32,
     /// How long the last `start` took until `/-/ping` answered.
     pub last_startup: Duration,
+    /// The CA that signed the server's certificate, PEM.
+    ca_pem: String,
 }
 
 /// An HTTP answer: status and body text.
@@ -68,14 +76,6 @@ pub fn find_install() -> PathBuf {
     dir
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into()
-}
-
 fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
     let mut response = result.expect("HTTP request to Verdaccio");
     let status = response.status().as_u16();
@@ -93,6 +93,7 @@ impl Verdaccio {
     /// answers `/-/ping`.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Verdaccio {
+        let ca = TestCa::new("agentward test registry CA");
         let mut server = Verdaccio {
             port: free_port(),
             install: find_install(),
@@ -100,14 +101,34 @@ impl Verdaccio {
             running: None,
             starts: 0,
             last_startup: Duration::ZERO,
+            ca_pem: ca.cert_pem.clone(),
         };
+        ca.leaf(&["127.0.0.1", "localhost"])
+            .write(&server.dir.path().join("tls"));
         server.write_config();
         server.spawn();
         server
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The PEM of the CA that signed the server's certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// Writes the CA certificate to `path`, e.g. a project's
+    /// `certs/registry-ca.pem` named in its policy's `ca_files`.
+    pub fn write_ca(&self, path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, &self.ca_pem).unwrap();
+    }
+
+    /// A client for the harness's own requests, trusting the server's CA.
+    fn agent(&self) -> ureq::Agent {
+        agent_trusting(&self.ca_pem)
     }
 
     /// The tempdir holding config, storage and htpasswd.
@@ -147,11 +168,14 @@ impl Verdaccio {
              packages:\n  \
                '@agentward/*':\n    access: $authenticated\n    publish: $authenticated\n  \
                '**':\n    access: $all\n    publish: $authenticated\n\
-             listen: 127.0.0.1:{port}\n\
+             listen: https://127.0.0.1:{port}\n\
+             https:\n  key: {key}\n  cert: {cert}\n\
              web:\n  enable: false\n\
              log: {{ type: stdout, format: pretty, level: info }}\n",
             storage = quote(root.join("storage")),
             htpasswd = quote(root.join("htpasswd")),
+            key = quote(root.join("tls/key.pem")),
+            cert = quote(root.join("tls/cert.pem")),
             port = self.port,
         );
         std::fs::write(self.config_path(), config).unwrap();
@@ -195,11 +219,7 @@ exit 0"#;
 
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let probe: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(2)))
-            .build()
-            .into();
+        let probe = self.agent();
         loop {
             if let Ok(response) = probe.get(format!("{}/-/ping", self.url())).call() {
                 if response.status().as_u16() == 200 {
@@ -259,7 +279,7 @@ exit 0"#;
         json: Option<&str>,
     ) -> Answer {
         let url = format!("{}{path}", self.url());
-        let agent = agent();
+        let agent = self.agent();
         let auth = token.map(|t| format!("Bearer {t}"));
         macro_rules! with_auth {
             ($builder:expr) => {{
@@ -318,7 +338,8 @@ exit 0"#;
     pub fn login(&self, name: &str, password: &str) -> String {
         let b64 = base64::engine::general_purpose::STANDARD;
         let body = serde_json::json!({ "name": name, "password": password });
-        let response = agent()
+        let response = self
+            .agent()
             .put(format!("{}/-/user/org.couchdb.user:{name}", self.url()))
             .header(
                 "authorization",
@@ -431,7 +452,7 @@ exit 0"#;
 
     /// The tarball bytes (status, body) fetched as `token`.
     pub fn get_bytes(&self, path: &str, token: Option<&str>) -> (u16, Vec<u8>) {
-        let mut builder = agent().get(format!("{}{path}", self.url()));
+        let mut builder = self.agent().get(format!("{}{path}", self.url()));
         if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {token}"));
         }
