@@ -508,3 +508,67 @@ fn a_server_that_speaks_only_tls_1_1_is_refused_as_too_old() {
     assert!(error.contains("does not speak TLS 1.2 or 1.3"), "{error}");
     assert_eq!(s.sends()[0].args["tls"], "old-protocol");
 }
+
+/// The same hostile role against a real registry it may reach (Verdaccio
+/// over TLS): it authenticates as the bot, as it may, and publishes a
+/// package whose README carries the token. Under the default grant (no
+/// `handle_body`) the publish is refused before anything is sent and the
+/// package does not exist; under a grant that allows handles in bodies the
+/// very same request publishes the token for anyone to read, which is why
+/// only the Implementer's grant says `handle_body = true`.
+#[test]
+fn a_hostile_role_cannot_publish_the_token_in_a_readme_through_its_registry() {
+    let v = support::rotation::registry();
+    let bot = support::rotation::bot(&v, "leaky");
+    let s = setup();
+    s.h.store.insert_current(
+        SECRET,
+        SecretValue::new(&bot.token),
+        SecretAttributes {
+            origins: vec![v.url()],
+            ..Default::default()
+        },
+    );
+    v.write_ca(&s.h.dir.path().join("certs/registry-ca.pem"));
+    let trust = ", ca_files = [\"certs/registry-ca.pem\"]";
+    let leak = "/@agentward%2fleak";
+    let run = |policy: &Policy| {
+        let input = json!({ "path": SECRET, "origin": v.url(), "other_origin": "", "routes": ["url", "header", "readme", "allowed"] });
+        let outcome =
+            s.h.run(policy, RoleName::Tester, &input.to_string())
+                .expect("the hostile role runs");
+        assert!(
+            !outcome.report.output.contains(&bot.token),
+            "the role saw the token"
+        );
+        serde_json::from_str::<Value>(&outcome.report.output).unwrap()
+    };
+
+    let outcome = run(&s.policy(&[v.url()], trust));
+    for route in ["url", "header", "readme"] {
+        assert!(
+            error_of(&outcome, route).contains("Denied"),
+            "{route}: {outcome}"
+        );
+    }
+    assert!(error_of(&outcome, "readme").contains("handle_body = true"));
+    assert_eq!(
+        outcome["allowed"]["status"], 200,
+        "the grant itself works: {outcome}"
+    );
+    assert_eq!(
+        v.get(leak, Some(&bot.token)).status,
+        404,
+        "nothing was published"
+    );
+
+    // The control: a grant that lets handles into bodies publishes it.
+    let outcome = run(&s.policy(&[v.url()], &format!("{trust}, handle_body = true")));
+    assert_eq!(outcome["readme"]["status"], 201, "{outcome}");
+    let published = v.get(leak, Some(&bot.token));
+    assert_eq!(published.status, 200);
+    assert!(
+        published.body.contains(&bot.token),
+        "the README holds the token"
+    );
+}
