@@ -32,6 +32,12 @@ fn the_flagship_rotates_the_npm_token_end_to_end() {
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
+    // Over TLS by default: the timeline shows only https registry calls.
+    let sends: Vec<&str> = stdout.lines().filter(|l| l.contains("http.send")).collect();
+    assert!(sends.len() >= 6, "{stdout}");
+    for send in sends {
+        assert!(send.contains("https://127.0.0.1:"), "{send}");
+    }
 
     let project = keep.path().join("project");
     let manifests: Vec<_> = std::fs::read_dir(project.join("manifests"))
