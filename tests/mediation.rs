@@ -157,7 +157,7 @@ fn effectful_calls_record_an_intent_first() {
     let events = h.events();
     let writes: Vec<&str> = events
         .iter()
-        .filter(|e| e.call == "secrets-write.put-pending")
+        .filter(|e| e.call == "secrets-write.generate")
         .map(|e| e.outcome.as_str())
         .collect();
     assert_eq!(writes, ["intent", "ok"]);

@@ -60,6 +60,65 @@ fn planner_finds_what_is_due() {
     assert!(!outcome.report.output.contains(CANARY));
 }
 
+/// The default provider, `generated`: the host draws the value and stores
+/// it (`secrets-write.generate`); the Implementer gets a version and a
+/// handle, and no call of the run carries the value from the guest.
+#[test]
+fn the_generated_provider_has_the_host_make_the_value_so_no_role_holds_it() {
+    let (h, policy) = harness();
+    h.seed("npm/token", CANARY);
+    let input = mint_task("npm/token", Some(1), false, &[]);
+    let outcome = h.run(&policy, RoleName::Implementer, &input).unwrap();
+    let events = h.events();
+    assert!(
+        events.iter().all(|e| e.call != "secrets-write.put-pending"),
+        "the role wrote no value of its own"
+    );
+    let generate = events
+        .iter()
+        .find(|e| e.call == "secrets-write.generate" && e.outcome == "ok")
+        .expect("the host generated the value");
+    assert_eq!(generate.args["version"], 2);
+    assert_eq!(generate.args["length"], 40);
+    assert_eq!(generate.args["prefix"], "npm_");
+    assert!(generate.args["handle"].as_str().unwrap().starts_with("{{agentward:handle:"));
+    let minted = h.store.read("npm/token", Label::Pending).unwrap();
+    let body = minted.expose().strip_prefix("npm_").unwrap();
+    assert_eq!(body.len(), 40);
+    assert!(body.bytes().all(|b| b.is_ascii_alphanumeric()));
+    assert!(!outcome.report.output.contains(minted.expose()));
+    assert_eq!(generate.args["value"], serde_json::json!(h.digest(minted.expose())));
+    // Two draws differ.
+    h.run(&policy, RoleName::Implementer, &input).unwrap();
+    let versions = h.store.describe("npm/token").unwrap().versions;
+    assert_eq!(versions.len(), 3);
+    let again = h.store.read("npm/token", Label::Pending).unwrap();
+    assert_ne!(again.expose(), minted.expose());
+}
+
+#[test]
+fn a_generate_spec_under_128_bits_is_refused_naming_the_length_needed() {
+    let (h, policy) = harness();
+    h.seed("npm/token", CANARY);
+    let task = agentward_handoff::ImplementTask::Mint {
+        path: "npm/token".into(),
+        expected_current: Some(1),
+        retry_since: None,
+        files: Vec::new(),
+        dry_run: false,
+        config: serde_json::json!({ "issuer": { "kind": "generated", "length": 8, "prefix": "x_" } }),
+    };
+    let err = h
+        .run(&policy, RoleName::Implementer, &serde_json::to_string(&task).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("8 characters of a 62-character alphabet carry 48 bits; at least 128 are needed: use length = 22 or more"),
+        "{err}"
+    );
+    assert_eq!(h.store.describe("npm/token").unwrap().versions.len(), 1, "nothing stored");
+}
+
 #[test]
 fn implementer_stores_a_pending_version_and_stages_npmrc() {
     let (h, policy) = harness();

@@ -19,6 +19,9 @@ use agentward_handoff::{
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The harness host's redaction key: events carry values as keyed digests.
+const REDACTION_KEY: [u8; 32] = [42; 32];
+
 pub struct Harness {
     pub dir: tempfile::TempDir,
     /// Events, unless the harness was built `with_sink`.
@@ -61,7 +64,7 @@ impl Harness {
             config,
             sink.unwrap_or_else(|| memory.clone()),
             store.clone(),
-            Arc::new(Redactor::new([42; 32])),
+            Arc::new(Redactor::new(REDACTION_KEY)),
         )
         .expect("host");
         Harness {
@@ -117,6 +120,11 @@ impl Harness {
                 input: input.into(),
             },
         )
+    }
+
+    /// How the harness's events record `value`.
+    pub fn digest(&self, value: &str) -> String {
+        Redactor::new(REDACTION_KEY).digest(value)
     }
 
     pub fn events(&self) -> Vec<CallEvent> {

@@ -59,6 +59,17 @@ impl HandleTable {
             })
     }
 
+    /// A new handle to `value`, the secret at `path` whose `origins`
+    /// attribute is `origins`.
+    pub(crate) fn insert(&mut self, value: SecretValue, path: String, origins: Vec<String>) -> String {
+        let token = format!(
+            "{TOKEN_PREFIX}{}}}}}",
+            hex::encode(rand::random::<[u8; 12]>())
+        );
+        self.values.insert(token.clone(), Held { value, path, origins });
+        token
+    }
+
     /// The live handles that occur in `text`.
     pub(crate) fn found_in(&self, text: &str) -> Vec<HandleUse<'_>> {
         if !text.contains(TOKEN_PREFIX) {
@@ -112,24 +123,13 @@ impl HostCall for Acquire {
             .map_err(store_error)?
             .attributes
             .origins;
-        let token = format!(
-            "{TOKEN_PREFIX}{}}}}}",
-            hex::encode(rand::random::<[u8; 12]>())
-        );
-        audit.insert("handle".into(), json!(token));
         audit.insert("value".into(), ctx.digest(&value));
         if !origins.is_empty() {
             audit.insert("origins".into(), json!(origins));
         }
         ctx.remember_secret(&value);
-        ctx.handles.values.insert(
-            token.clone(),
-            Held {
-                value,
-                path: self.path,
-                origins,
-            },
-        );
+        let token = ctx.handles.insert(value, self.path, origins);
+        audit.insert("handle".into(), json!(token));
         Ok(token)
     }
 }

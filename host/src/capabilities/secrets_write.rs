@@ -1,6 +1,12 @@
 //! `secrets-write`: a new version, labelled pending — never a label move on
 //! current, never a rewrite of history. Only the Implementer holds it.
+//!
+//! `generate` is the way to write a value no role ever holds: the host
+//! draws it from the operating system's CSPRNG, stores it, and hands back
+//! only a handle. A spec that would make a guessable value (under 128 bits)
+//! is refused.
 
+use super::bindings::agentward::host::secrets_write::{GenerateSpec, Generated};
 use super::bindings::agentward::host::{secrets_write, types::Error};
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
 use super::path_scope::check_path;
@@ -57,11 +63,144 @@ impl HostCall for PutPending {
     }
 }
 
+/// Characters a generated value uses when the spec names none.
+const DEFAULT_ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/// The least entropy a generated value may carry.
+const MIN_BITS: f64 = 128.0;
+const MAX_PREFIX_BYTES: usize = 64;
+
+/// A spec, checked: the alphabet as distinct printable ASCII characters.
+struct Spec {
+    length: usize,
+    alphabet: Vec<char>,
+    prefix: String,
+}
+
+impl Spec {
+    fn parse(spec: &GenerateSpec) -> Result<Spec, Error> {
+        let invalid = |why: String| Error::Invalid(format!("generate spec: {why}"));
+        let written = if spec.alphabet.is_empty() {
+            DEFAULT_ALPHABET
+        } else {
+            &spec.alphabet
+        };
+        let mut alphabet: Vec<char> = written.chars().collect();
+        alphabet.sort_unstable();
+        alphabet.dedup();
+        if alphabet.len() != written.chars().count() {
+            return Err(invalid("the alphabet repeats a character, which would skew the draw; list each once".into()));
+        }
+        if alphabet.len() < 2 || alphabet.iter().any(|c| !c.is_ascii_graphic()) {
+            return Err(invalid(
+                "the alphabet must be two or more printable ASCII characters without spaces".into(),
+            ));
+        }
+        if spec.prefix.len() > MAX_PREFIX_BYTES || spec.prefix.chars().any(|c| !c.is_ascii_graphic()) {
+            return Err(invalid(format!(
+                "the prefix must be at most {MAX_PREFIX_BYTES} printable ASCII characters"
+            )));
+        }
+        let length = spec.length as usize;
+        let bits = length as f64 * (alphabet.len() as f64).log2();
+        if bits < MIN_BITS {
+            let needed = (MIN_BITS / (alphabet.len() as f64).log2()).ceil();
+            return Err(invalid(format!(
+                "{length} characters of a {}-character alphabet carry {bits:.0} bits; at least {MIN_BITS:.0} are needed: use length = {needed} or more",
+                alphabet.len()
+            )));
+        }
+        if spec.prefix.len() + length > MAX_VALUE_BYTES {
+            return Err(invalid(format!("the value would exceed {MAX_VALUE_BYTES} bytes")));
+        }
+        Ok(Spec {
+            length,
+            alphabet,
+            prefix: spec.prefix.clone(),
+        })
+    }
+
+    /// `prefix` and `length` characters, each drawn uniformly.
+    fn draw(&self) -> SecretValue {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let mut value = self.prefix.clone();
+        value.extend((0..self.length).map(|_| self.alphabet[rng.random_range(0..self.alphabet.len())]));
+        SecretValue::new(value)
+    }
+}
+
+struct Generate {
+    path: String,
+    spec: GenerateSpec,
+}
+
+impl HostCall for Generate {
+    type Output = Generated;
+    fn call(&self) -> &'static str {
+        "secrets-write.generate"
+    }
+
+    fn effectful(&self) -> bool {
+        true
+    }
+
+    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
+        let mut args = Map::new();
+        args.insert("path".into(), json!(self.path));
+        args.insert("length".into(), json!(self.spec.length));
+        args.insert(
+            "alphabet".into(),
+            json!(if self.spec.alphabet.is_empty() {
+                "A-Za-z0-9"
+            } else {
+                &self.spec.alphabet
+            }),
+        );
+        args.insert("prefix".into(), json!(self.spec.prefix));
+        args
+    }
+
+    fn check(&self, binding: &RoleBinding) -> Result<(), Error> {
+        check_path(binding, Capability::SecretsWrite, &self.path, || {
+            format!("write a pending version of secret `{}`", self.path)
+        })
+    }
+
+    fn perform(
+        self,
+        ctx: &mut CallContext,
+        audit: &mut Map<String, Value>,
+    ) -> Result<Generated, Error> {
+        let value = Spec::parse(&self.spec)?.draw();
+        ctx.remember_secret(&value);
+        audit.insert("value".into(), ctx.digest(&value));
+        let change_id = (!ctx.change_id.is_empty()).then_some(ctx.change_id.as_str());
+        let version = ctx
+            .store
+            .put_pending(&self.path, &value, change_id)
+            .map_err(store_error)?;
+        audit.insert("version".into(), json!(version));
+        let origins = ctx
+            .store
+            .describe(&self.path)
+            .map_err(store_error)?
+            .attributes
+            .origins;
+        let handle = ctx.handles.insert(value, self.path, origins);
+        audit.insert("handle".into(), json!(handle));
+        Ok(Generated { version, handle })
+    }
+}
+
 impl secrets_write::Host for CallContext {
     fn put_pending(&mut self, path: String, value: String) -> Result<u32, Error> {
         let value = SecretValue::new(value);
         // Remembered before mediation so a denied write's value is scrubbed too.
         self.remember_secret(&value);
         mediate(self, PutPending { path, value })
+    }
+
+    fn generate(&mut self, path: String, spec: GenerateSpec) -> Result<Generated, Error> {
+        mediate(self, Generate { path, spec })
     }
 }

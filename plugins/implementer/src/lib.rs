@@ -7,15 +7,15 @@
 //! again: the handoff carries the version number and the issuer's key, and
 //! the staged `.npmrc` refers to `${NPM_TOKEN}`.
 //!
-//! Config (the workflow step's `input`): `issuer` (see [`issuer::Issuer`];
-//! default a generated 40-character token) and `npmrc`, the files to stage,
-//! as `[{"root": "repos", "file": "app/.npmrc"}]`.
+//! Config (the workflow step's `input`): `issuer`, the provider (see
+//! [`providers::Issuer`]; default a host-generated 40-character token) and
+//! `npmrc`, the files to stage, as `[{"root": "repos", "file": "app/.npmrc"}]`.
 
-mod issuer;
+mod providers;
 
 use agentward_handoff::{Changes, Check, ImplementTask, Revocation, StagedFile};
-use agentward_sdk::{export_role, secrets_write, workspace, Report, Role, Task};
-use issuer::Issuer;
+use agentward_sdk::{export_role, workspace, Report, Role, Task};
+use providers::Issuer;
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -76,7 +76,7 @@ fn stage(config: &Config, files: Vec<StagedFile>) -> Result<Vec<StagedFile>, Str
         let current = workspace::read_file(&target.root, &target.file)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
-        let staged = stage_npmrc(&current, config.issuer.registry_key().as_deref());
+        let staged = stage_npmrc(&current, config.issuer.provider().npmrc_key().as_deref());
         workspace::propose_change(&target.root, &target.file, staged.as_bytes())
             .map_err(|e| format!("staging {}: {}", target.file, e.message()))?;
     }
@@ -97,25 +97,11 @@ fn mint(
     dry_run: bool,
     c: Config,
 ) -> Result<Report, String> {
-    let minted = c.issuer.mint(&path, retry_since.as_deref(), dry_run)?;
-    let version = match secrets_write::put_pending(&path, &minted.token) {
-        Ok(version) => version,
-        Err(e) => {
-            // The credential exists at its issuer but not in the store:
-            // take it back rather than leave it live without a record.
-            let undone = c
-                .issuer
-                .revoke(&path, minted.credential_id.as_deref(), dry_run);
-            return Err(format!(
-                "storing the pending version of {path}: {}; the new credential {}",
-                e.message(),
-                match undone {
-                    Ok(_) => "was revoked".to_string(),
-                    Err(why) => format!("could NOT be revoked: {why}"),
-                }
-            ));
-        }
-    };
+    let minted = c
+        .issuer
+        .provider()
+        .mint(&path, retry_since.as_deref(), dry_run)?;
+    let version = minted.version;
     agentward_sdk::info(&format!("stored version {version} of {path} as pending"));
     let changes = Changes {
         path: path.clone(),
@@ -162,7 +148,11 @@ impl Role for Implementer {
                 let changes = Changes {
                     path: path.clone(),
                     version,
-                    credential_id: c.issuer.identify(&path, minted_since.as_deref(), dry_run)?,
+                    credential_id: c.issuer.provider().identify(
+                        &path,
+                        minted_since.as_deref(),
+                        dry_run,
+                    )?,
                     expires: None,
                     validation: Vec::new(),
                     staged: stage(&c, files)?,
@@ -179,9 +169,11 @@ impl Role for Implementer {
                 dry_run,
                 config: c,
             } => {
-                let detail = config(c)?
-                    .issuer
-                    .revoke(&path, credential_id.as_deref(), dry_run);
+                let detail = config(c)?.issuer.provider().revoke(
+                    &path,
+                    credential_id.as_deref(),
+                    dry_run,
+                );
                 let revocation = Revocation {
                     path: path.clone(),
                     version,
