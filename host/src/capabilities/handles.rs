@@ -61,12 +61,24 @@ impl HandleTable {
 
     /// A new handle to `value`, the secret at `path` whose `origins`
     /// attribute is `origins`.
-    pub(crate) fn insert(&mut self, value: SecretValue, path: String, origins: Vec<String>) -> String {
+    pub(crate) fn insert(
+        &mut self,
+        value: SecretValue,
+        path: String,
+        origins: Vec<String>,
+    ) -> String {
         let token = format!(
             "{TOKEN_PREFIX}{}}}}}",
             hex::encode(rand::random::<[u8; 12]>())
         );
-        self.values.insert(token.clone(), Held { value, path, origins });
+        self.values.insert(
+            token.clone(),
+            Held {
+                value,
+                path,
+                origins,
+            },
+        );
         token
     }
 
@@ -117,21 +129,33 @@ impl HostCall for Acquire {
     ) -> Result<String, Error> {
         let label = parse_label(&self.label)?;
         let value = ctx.store.read(&self.path, label).map_err(store_error)?;
-        let origins = ctx
-            .store
-            .describe(&self.path)
-            .map_err(store_error)?
-            .attributes
-            .origins;
         audit.insert("value".into(), ctx.digest(&value));
-        if !origins.is_empty() {
-            audit.insert("origins".into(), json!(origins));
-        }
-        ctx.remember_secret(&value);
-        let token = ctx.handles.insert(value, self.path, origins);
-        audit.insert("handle".into(), json!(token));
-        Ok(token)
+        hand_out(ctx, value, self.path, audit)
     }
+}
+
+/// A new handle to `value`, the secret at `path`, bound to the secret's
+/// `origins`; the value is remembered for scrubbing and the handle (and
+/// any origins) recorded.
+pub(crate) fn hand_out(
+    ctx: &mut CallContext,
+    value: SecretValue,
+    path: String,
+    audit: &mut Map<String, Value>,
+) -> Result<String, Error> {
+    let origins = ctx
+        .store
+        .describe(&path)
+        .map_err(store_error)?
+        .attributes
+        .origins;
+    if !origins.is_empty() {
+        audit.insert("origins".into(), json!(origins));
+    }
+    ctx.remember_secret(&value);
+    let token = ctx.handles.insert(value, path, origins);
+    audit.insert("handle".into(), json!(token));
+    Ok(token)
 }
 
 struct Release {

@@ -88,14 +88,19 @@ impl Spec {
         alphabet.sort_unstable();
         alphabet.dedup();
         if alphabet.len() != written.chars().count() {
-            return Err(invalid("the alphabet repeats a character, which would skew the draw; list each once".into()));
+            return Err(invalid(
+                "the alphabet repeats a character, which would skew the draw; list each once"
+                    .into(),
+            ));
         }
         if alphabet.len() < 2 || alphabet.iter().any(|c| !c.is_ascii_graphic()) {
             return Err(invalid(
                 "the alphabet must be two or more printable ASCII characters without spaces".into(),
             ));
         }
-        if spec.prefix.len() > MAX_PREFIX_BYTES || spec.prefix.chars().any(|c| !c.is_ascii_graphic()) {
+        if spec.prefix.len() > MAX_PREFIX_BYTES
+            || spec.prefix.chars().any(|c| !c.is_ascii_graphic())
+        {
             return Err(invalid(format!(
                 "the prefix must be at most {MAX_PREFIX_BYTES} printable ASCII characters"
             )));
@@ -110,7 +115,9 @@ impl Spec {
             )));
         }
         if spec.prefix.len() + length > MAX_VALUE_BYTES {
-            return Err(invalid(format!("the value would exceed {MAX_VALUE_BYTES} bytes")));
+            return Err(invalid(format!(
+                "the value would exceed {MAX_VALUE_BYTES} bytes"
+            )));
         }
         Ok(Spec {
             length,
@@ -124,7 +131,9 @@ impl Spec {
         use rand::Rng;
         let mut rng = rand::rng();
         let mut value = self.prefix.clone();
-        value.extend((0..self.length).map(|_| self.alphabet[rng.random_range(0..self.alphabet.len())]));
+        value.extend(
+            (0..self.length).map(|_| self.alphabet[rng.random_range(0..self.alphabet.len())]),
+        );
         SecretValue::new(value)
     }
 }
@@ -180,14 +189,7 @@ impl HostCall for Generate {
             .put_pending(&self.path, &value, change_id)
             .map_err(store_error)?;
         audit.insert("version".into(), json!(version));
-        let origins = ctx
-            .store
-            .describe(&self.path)
-            .map_err(store_error)?
-            .attributes
-            .origins;
-        let handle = ctx.handles.insert(value, self.path, origins);
-        audit.insert("handle".into(), json!(handle));
+        let handle = super::handles::hand_out(ctx, value, self.path, audit)?;
         Ok(Generated { version, handle })
     }
 }
