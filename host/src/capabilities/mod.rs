@@ -14,6 +14,7 @@ pub mod path_scope;
 pub mod secrets_meta;
 pub mod secrets_read;
 pub mod secrets_write;
+pub mod sql;
 pub mod workspace;
 
 pub use mediation::{CallContext, INTENT};
@@ -45,18 +46,20 @@ pub enum Capability {
     SecretsWrite,
     Handles,
     Http,
+    Sql,
     Workspace,
     Docs,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 9] = [
         Capability::Log,
         Capability::SecretsMeta,
         Capability::SecretsRead,
         Capability::SecretsWrite,
         Capability::Handles,
         Capability::Http,
+        Capability::Sql,
         Capability::Workspace,
         Capability::Docs,
     ];
@@ -70,6 +73,7 @@ impl Capability {
             Capability::SecretsWrite => "secrets-write",
             Capability::Handles => "handles",
             Capability::Http => "http",
+            Capability::Sql => "sql",
             Capability::Workspace => "workspace",
             Capability::Docs => "docs",
         }
@@ -99,6 +103,9 @@ impl Capability {
             Capability::Http => {
                 "http = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\"] }"
             }
+            Capability::Sql => {
+                "sql = { endpoints = [\"postgres://127.0.0.1:5432/app\"], statements = [\"SELECT 1\"] }"
+            }
             Capability::Workspace => "workspace = { roots = [\"repos\"], mode = \"read\" }",
             Capability::Docs => "docs = { dir = \"docs\" }",
         }
@@ -120,6 +127,7 @@ impl Capability {
             Capability::SecretsWrite => wit::secrets_write::add_to_linker::<T, Ctx>(linker, get),
             Capability::Handles => wit::handles::add_to_linker::<T, Ctx>(linker, get),
             Capability::Http => wit::http::add_to_linker::<T, Ctx>(linker, get),
+            Capability::Sql => wit::sql::add_to_linker::<T, Ctx>(linker, get),
             Capability::Workspace => wit::workspace::add_to_linker::<T, Ctx>(linker, get),
             Capability::Docs => wit::docs::add_to_linker::<T, Ctx>(linker, get),
         }
@@ -151,6 +159,7 @@ pub struct Grants {
     pub secrets_write: Option<Spanned<path_scope::PathScope>>,
     pub handles: Option<Spanned<path_scope::PathScope>>,
     pub http: Option<Spanned<http::HttpGrant>>,
+    pub sql: Option<Spanned<sql::SqlGrant>>,
     pub workspace: Option<Spanned<workspace::WorkspaceGrant>>,
     pub docs: Option<Spanned<docs::DocsGrant>>,
 }
@@ -164,9 +173,23 @@ impl Grants {
             Capability::SecretsWrite => self.secrets_write.is_some(),
             Capability::Handles => self.handles.is_some(),
             Capability::Http => self.http.is_some(),
+            Capability::Sql => self.sql.is_some(),
             Capability::Workspace => self.workspace.is_some(),
             Capability::Docs => self.docs.is_some(),
         }
+    }
+
+    /// Reads the files grants name (CA certificates), relative to
+    /// `project`; on failure the byte offset of the bad entry and a message
+    /// with its fix.
+    pub(crate) fn load_files(&mut self, project: &std::path::Path) -> Result<(), (usize, String)> {
+        if let Some(http) = self.http.as_mut() {
+            http.get_mut().load_trust(project)?;
+        }
+        if let Some(sql) = self.sql.as_mut() {
+            sql.get_mut().load_trust(project)?;
+        }
+        Ok(())
     }
 
     pub fn granted(&self) -> Vec<Capability> {

@@ -68,6 +68,33 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>, CaFileErro
     Ok(certs)
 }
 
+/// The trust anchors of every TLS client the host makes: the public roots
+/// plus `extra`.
+fn anchors(extra: Vec<Certificate<'static>>) -> impl Iterator<Item = Certificate<'static>> {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .chain(extra)
+}
+
+/// A bare rustls configuration with the same anchors, for protocols that
+/// bring their own client (PostgreSQL). TLS 1.2 and 1.3, no way to skip
+/// verification.
+pub fn rustls_config(extra: Vec<Certificate<'static>>) -> std::sync::Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(
+        anchors(extra).map(|c| rustls::pki_types::CertificateDer::from(c.der().to_vec())),
+    );
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports TLS 1.2 and 1.3")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
 /// A TLS client configuration: the public roots plus `extra` anchors.
 #[derive(Clone)]
 pub struct TlsClient {
@@ -93,10 +120,7 @@ impl Default for TlsClient {
 impl TlsClient {
     pub fn new(extra: Vec<Certificate<'static>>) -> TlsClient {
         let extra_anchors = extra.len();
-        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-            .chain(extra);
+        let roots = anchors(extra);
         TlsClient {
             config: TlsConfig::builder()
                 .root_certs(RootCerts::from(roots))
@@ -230,11 +254,34 @@ impl fmt::Display for TlsRefusal {
 
 /// The TLS refusal inside a request error, if that is what it was.
 pub fn tls_refusal(error: &ureq::Error) -> Option<TlsRefusal> {
-    let rustls_error = match error {
-        ureq::Error::Rustls(e) => e,
-        ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>()?,
-        _ => return None,
-    };
+    match error {
+        ureq::Error::Rustls(e) => classify(e),
+        ureq::Error::Io(io) => classify(io.get_ref()?.downcast_ref::<rustls::Error>()?),
+        _ => None,
+    }
+}
+
+/// The TLS refusal anywhere in `error`'s chain of causes (a client that
+/// wraps rustls's error in its own, as tokio-postgres does).
+pub fn tls_refusal_in(error: &(dyn std::error::Error + 'static)) -> Option<TlsRefusal> {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(rustls_error) = e.downcast_ref::<rustls::Error>() {
+            return classify(rustls_error);
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|i| i.downcast_ref::<rustls::Error>())
+        {
+            return classify(inner);
+        }
+        cause = e.source();
+    }
+    None
+}
+
+fn classify(rustls_error: &rustls::Error) -> Option<TlsRefusal> {
     use rustls::CertificateError as C;
     let cert = match rustls_error {
         rustls::Error::InvalidCertificate(cert) => cert,

@@ -133,13 +133,9 @@ impl Policy {
                 Some(g) => (g.get_ref().clone(), line_of(text, g.span().start)),
                 None => (Grants::default(), line_of(text, role_start)),
             };
-            if let Some(http) = grants.http.as_mut() {
-                http.get_mut()
-                    .load_trust(project)
-                    .map_err(|(offset, message)| {
-                        PolicyError::with_fix(path, text, offset, &message)
-                    })?;
-            }
+            grants
+                .load_files(project)
+                .map_err(|(offset, message)| PolicyError::with_fix(path, text, offset, &message))?;
             if role != WRITER_ROLE && grants.secrets_write.is_some() {
                 return Err(PolicyError::at(
                     path,

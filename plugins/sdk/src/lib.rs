@@ -26,7 +26,7 @@ wit_bindgen::generate!({
 });
 
 pub use agentward::host::{
-    docs, handles, http, log, secrets_meta, secrets_read, secrets_write, types, workspace,
+    docs, handles, http, log, secrets_meta, secrets_read, secrets_write, sql, types, workspace,
 };
 pub use exports::agentward::host::agent::{Guest as Role, Report, Task};
 pub use types::Error;

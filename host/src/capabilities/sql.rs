@@ -1,0 +1,576 @@
+//! `sql`: statements against the PostgreSQL endpoints a grant names, each
+//! one of the statements the grant lists, word for word.
+//!
+//! ```toml
+//! sql = { endpoints = ["postgres://127.0.0.1:5432/app"],
+//!         statements = ["ALTER ROLE app_a PASSWORD $1", "SELECT 1"],
+//!         ca_files = ["certs/db-ca.pem"], max_rows = 100 }
+//! ```
+//!
+//! The password is always a handle and the user may be one: the host puts
+//! them into the connection, so the role never holds the credential it
+//! rotates with. Parameters (`$1`, …) may be handles too. They are sent as
+//! dollar-quoted literals under a random tag (PostgreSQL takes no bind
+//! parameters in `ALTER ROLE`), and a parameter that follows `PASSWORD` goes
+//! as its SCRAM-SHA-256 verifier: the server, its statement log included,
+//! never sees the password itself. Connections use TLS whenever the server
+//! offers it, verified as `http` verifies (public roots plus `ca_files`);
+//! the address dialled is checked as `http` checks it. Results are capped
+//! (`max_rows`, `max_bytes`) and scrubbed of every value the run touched;
+//! every statement is recorded, handles as digests of their values.
+
+use super::bindings::agentward::host::sql::{self, Rows, Statement};
+use super::bindings::agentward::host::types::Error;
+use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
+use super::path_scope::toml_list;
+use crate::net::egress::{self, EgressError};
+use crate::net::tls::{load_ca_file, rustls_config, tls_refusal_in};
+use crate::policy::error_fix;
+use crate::store::SecretValue;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use toml::Spanned;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "RawSqlGrant")]
+pub struct SqlGrant {
+    /// `postgres://host:port/database`, normalised.
+    endpoints: Vec<String>,
+    /// As written; compared with white space collapsed.
+    statements: Vec<String>,
+    ca_files: Vec<Spanned<String>>,
+    max_rows: usize,
+    max_bytes: usize,
+    timeout_ms: u64,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSqlGrant {
+    endpoints: Vec<String>,
+    statements: Vec<String>,
+    #[serde(default)]
+    ca_files: Vec<Spanned<String>>,
+    #[serde(default = "default_max_rows")]
+    max_rows: usize,
+    #[serde(default = "default_max_bytes")]
+    max_bytes: usize,
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: u64,
+}
+
+fn default_max_rows() -> usize {
+    100
+}
+
+fn default_max_bytes() -> usize {
+    64 * 1024
+}
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+/// A parsed endpoint: where to connect and which database.
+#[derive(Clone, Debug, PartialEq)]
+struct Endpoint {
+    host: String,
+    port: u16,
+    database: String,
+}
+
+impl Endpoint {
+    fn parse(written: &str) -> Option<Endpoint> {
+        let url = url::Url::parse(written).ok()?;
+        if !matches!(url.scheme(), "postgres" | "postgresql")
+            || !url.username().is_empty()
+            || url.password().is_some()
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
+            return None;
+        }
+        let database = url.path().strip_prefix('/')?;
+        if database.is_empty() || database.contains('/') {
+            return None;
+        }
+        Some(Endpoint {
+            host: url.host_str()?.trim_matches(['[', ']']).to_string(),
+            port: url.port().unwrap_or(5432),
+            database: database.to_string(),
+        })
+    }
+
+    fn render(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("postgres://{host}:{}/{}", self.port, self.database)
+    }
+}
+
+/// White space collapsed, so a grant's line breaks do not matter.
+fn normalise(statement: &str) -> String {
+    statement.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl TryFrom<RawSqlGrant> for SqlGrant {
+    type Error = String;
+
+    fn try_from(raw: RawSqlGrant) -> Result<Self, String> {
+        let mut endpoints = Vec::new();
+        for written in &raw.endpoints {
+            let endpoint = Endpoint::parse(written).ok_or_else(|| {
+                error_fix(
+                    format!("invalid sql endpoint `{written}`"),
+                    "write it as \"postgres://127.0.0.1:5432/app\": host, port and database, no user, password or options (credentials are handles)",
+                )
+            })?;
+            endpoints.push(endpoint.render());
+        }
+        if let Some(empty) = raw.statements.iter().find(|s| s.trim().is_empty()) {
+            return Err(error_fix(
+                format!("empty sql statement {empty:?}"),
+                "list each statement the role may run, e.g. \"SELECT 1\"",
+            ));
+        }
+        Ok(SqlGrant {
+            endpoints,
+            statements: raw.statements.iter().map(|s| normalise(s)).collect(),
+            ca_files: raw.ca_files,
+            max_rows: raw.max_rows,
+            max_bytes: raw.max_bytes,
+            timeout_ms: raw.timeout_ms,
+            tls: rustls_config(Vec::new()),
+        })
+    }
+}
+
+impl SqlGrant {
+    /// Loads the `ca_files` (relative to `project`); on failure the byte
+    /// offset of the bad entry and a message with its fix.
+    pub(crate) fn load_trust(&mut self, project: &Path) -> Result<(), (usize, String)> {
+        let mut anchors = Vec::new();
+        for file in &self.ca_files {
+            let path = project.join(file.get_ref());
+            let certs = load_ca_file(&path).map_err(|e| {
+                (
+                    file.span().start,
+                    error_fix(
+                        e.to_string(),
+                        &format!(
+                            "put the PEM certificate of the CA that signs the database server's certificate at {}, or remove \"{}\" from ca_files",
+                            path.display(),
+                            file.get_ref()
+                        ),
+                    ),
+                )
+            })?;
+            anchors.extend(certs);
+        }
+        if !anchors.is_empty() {
+            self.tls = rustls_config(anchors);
+        }
+        Ok(())
+    }
+
+    fn render(&self) -> String {
+        let strs = |v: &[String]| toml_list(&v.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut line = format!(
+            "sql = {{ endpoints = {}, statements = {}",
+            strs(&self.endpoints),
+            strs(&self.statements)
+        );
+        if !self.ca_files.is_empty() {
+            let files: Vec<String> = self.ca_files.iter().map(|f| f.get_ref().clone()).collect();
+            line.push_str(&format!(", ca_files = {}", strs(&files)));
+        }
+        line.push_str(&format!(
+            ", max_rows = {}, max_bytes = {}, timeout_ms = {} }}",
+            self.max_rows, self.max_bytes, self.timeout_ms
+        ));
+        line
+    }
+
+    fn names_address(&self, addr: SocketAddr) -> bool {
+        self.endpoints.iter().any(|e| {
+            Endpoint::parse(e).is_some_and(|e| {
+                e.port == addr.port() && e.host.parse::<std::net::IpAddr>().ok() == Some(addr.ip())
+            })
+        })
+    }
+}
+
+fn grant_of(binding: &RoleBinding) -> &Spanned<SqlGrant> {
+    binding
+        .grants
+        .sql
+        .as_ref()
+        .expect("sql is linked only when granted")
+}
+
+/// A value the statement carries: its text, and how it is recorded.
+struct Resolved {
+    value: SecretValue,
+    /// `handle:PATH` for a handle, else `None` (recorded as scrubbed text).
+    from_handle: Option<String>,
+}
+
+struct Execute {
+    statement: Statement,
+    /// Set by `admit`.
+    target: Option<Admitted>,
+}
+
+struct Admitted {
+    endpoint: Endpoint,
+    addr: SocketAddr,
+    user: Resolved,
+    password: SecretValue,
+    params: Vec<Resolved>,
+}
+
+impl HostCall for Execute {
+    type Output = Rows;
+
+    fn call(&self) -> &'static str {
+        "sql.execute"
+    }
+
+    fn effectful(&self) -> bool {
+        true
+    }
+
+    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
+        let mut args = Map::new();
+        args.insert("endpoint".into(), json!(self.statement.endpoint));
+        args.insert("statement".into(), json!(normalise(&self.statement.text)));
+        args
+    }
+
+    fn check(&self, binding: &RoleBinding) -> Result<(), Error> {
+        let grant = grant_of(binding);
+        let g = grant.get_ref();
+        let Some(endpoint) = Endpoint::parse(&self.statement.endpoint) else {
+            return Err(Error::Invalid(format!(
+                "`{}` is not a postgres://host:port/database endpoint",
+                self.statement.endpoint
+            )));
+        };
+        if !g.endpoints.contains(&endpoint.render()) {
+            let mut wider = g.clone();
+            wider.endpoints.push(endpoint.render());
+            return Err(binding.deny(
+                grant,
+                format!("connect to {}", endpoint.render()),
+                wider.render(),
+            ));
+        }
+        let text = normalise(&self.statement.text);
+        if !g.statements.contains(&text) {
+            let mut wider = g.clone();
+            wider.statements.push(text.clone());
+            return Err(binding.deny(grant, format!("run `{text}`"), wider.render()));
+        }
+        Ok(())
+    }
+
+    fn admit(&mut self, ctx: &CallContext, audit: &mut Map<String, Value>) -> Result<(), Error> {
+        let binding = &ctx.binding;
+        let grant = grant_of(binding);
+        let g = grant.get_ref();
+        let endpoint = Endpoint::parse(&self.statement.endpoint).expect("checked");
+        let resolve = |text: &str| -> Resolved {
+            match ctx.handles.lookup(text) {
+                Some((value, path)) => Resolved {
+                    value: value.clone(),
+                    from_handle: Some(format!("handle:{path}")),
+                },
+                None => Resolved {
+                    value: SecretValue::new(text),
+                    from_handle: None,
+                },
+            }
+        };
+        let Some((password, password_path)) = ctx.handles.lookup(&self.statement.password) else {
+            return Err(binding.refuse(
+                grant,
+                format!("connect to {} with a password that is not a handle", endpoint.render()),
+                "a role never holds a database password: take a handle to the secret (handles.acquire) and pass the handle",
+            ));
+        };
+        let user = resolve(&self.statement.user);
+        let params: Vec<Resolved> = self.statement.params.iter().map(|p| resolve(p)).collect();
+        audit.insert(
+            "user".into(),
+            json!(user
+                .from_handle
+                .clone()
+                .unwrap_or_else(|| user.value.expose().to_string())),
+        );
+        audit.insert("password".into(), json!(format!("handle:{password_path}")));
+        audit.insert(
+            "params".into(),
+            Value::Array(
+                params
+                    .iter()
+                    .map(|p| match &p.from_handle {
+                        Some(from) => json!({ "from": from, "value": ctx.digest(&p.value) }),
+                        None => json!(ctx.scrub(p.value.expose())),
+                    })
+                    .collect(),
+            ),
+        );
+        let host = match endpoint.host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => url::Host::Ipv4(ip),
+            Ok(std::net::IpAddr::V6(ip)) => url::Host::Ipv6(ip),
+            Err(_) => url::Host::Domain(endpoint.host.as_str()),
+        };
+        let addr = egress::choose(&host, endpoint.port, binding.resolver.as_ref(), |a| {
+            g.names_address(a)
+        })
+        .map_err(|e| match e {
+            EgressError::Internal { addr, range } => {
+                let mut wider = g.clone();
+                wider.endpoints.push(
+                    Endpoint {
+                        host: addr.ip().to_string(),
+                        ..endpoint.clone()
+                    }
+                    .render(),
+                );
+                binding.deny(
+                    grant,
+                    format!(
+                        "connect to {}: its name resolves to {addr}, a {range} address, which a grant reaches only by naming it",
+                        endpoint.render()
+                    ),
+                    wider.render(),
+                )
+            }
+            EgressError::Unresolved { host, reason } => Error::Unavailable(format!(
+                "{}: cannot resolve {host}: {reason}",
+                endpoint.render()
+            )),
+        })?;
+        audit.insert("address".into(), json!(addr.to_string()));
+        self.target = Some(Admitted {
+            endpoint,
+            addr,
+            user,
+            password: password.clone(),
+            params,
+        });
+        Ok(())
+    }
+
+    fn perform(self, ctx: &mut CallContext, audit: &mut Map<String, Value>) -> Result<Rows, Error> {
+        let binding = ctx.binding.clone();
+        let g = grant_of(&binding).get_ref();
+        let target = self.target.expect("admitted");
+        // What came from handles is scrubbed from everything the run writes;
+        // a user name or parameter the role wrote itself is not a secret.
+        let from_handles = std::iter::once(&target.user)
+            .chain(&target.params)
+            .filter(|r| r.from_handle.is_some())
+            .map(|r| &r.value);
+        for secret in std::iter::once(&target.password).chain(from_handles) {
+            ctx.remember_secret(secret);
+        }
+        let text = interpolate(&normalise(&self.statement.text), &target.params)?;
+        let where_ = target.endpoint.render();
+        let mut config = postgres::Config::new();
+        config
+            .host(&target.endpoint.host)
+            .hostaddr(target.addr.ip())
+            .port(target.addr.port())
+            .dbname(&target.endpoint.database)
+            .user(target.user.value.expose())
+            .password(target.password.expose())
+            .ssl_mode(postgres::config::SslMode::Prefer)
+            .connect_timeout(Duration::from_millis(g.timeout_ms))
+            .application_name("agentward");
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new((*g.tls).clone());
+        let failed = |ctx: &CallContext, doing: &str, e: postgres::Error| -> Error {
+            if let Some(refusal) = tls_refusal_in(&e) {
+                return Error::Unavailable(format!(
+                    "TLS to {where_} refused: {refusal}\n  fix: put the CA that signed the database server's certificate in the project and name it in the grant's ca_files"
+                ));
+            }
+            let detail = e
+                .as_db_error()
+                .map(|db| format!("{} ({})", db.message(), db.code().code()))
+                .unwrap_or_else(|| format!("{e}"));
+            Error::Unavailable(ctx.scrub(&format!("{doing} {where_}: {detail}")))
+        };
+        let mut client = config
+            .connect(tls)
+            .map_err(|e| failed(ctx, "connecting to", e))?;
+        let messages = client
+            .simple_query(&text)
+            .map_err(|e| failed(ctx, "running the statement on", e))?;
+        let mut rows = Rows {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            affected: 0,
+            truncated: false,
+        };
+        let mut bytes = 0;
+        for message in messages {
+            match message {
+                postgres::SimpleQueryMessage::RowDescription(columns) => {
+                    rows.columns = columns.iter().map(|c| c.name().to_string()).collect();
+                }
+                postgres::SimpleQueryMessage::Row(row) => {
+                    if rows.columns.is_empty() {
+                        rows.columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+                    }
+                    let values: Vec<Option<String>> = (0..row.len())
+                        .map(|i| row.get(i).map(|v| ctx.scrub(v)))
+                        .collect();
+                    let size: usize = values.iter().flatten().map(String::len).sum();
+                    if rows.rows.len() >= g.max_rows || bytes + size > g.max_bytes {
+                        rows.truncated = true;
+                        continue;
+                    }
+                    bytes += size;
+                    rows.rows.push(values);
+                }
+                postgres::SimpleQueryMessage::CommandComplete(n) => rows.affected = n,
+                _ => {}
+            }
+        }
+        audit.insert("rows".into(), json!(rows.rows.len()));
+        audit.insert("affected".into(), json!(rows.affected));
+        if rows.truncated {
+            audit.insert("truncated".into(), json!(true));
+        }
+        Ok(rows)
+    }
+}
+
+/// `statement` with each `$n` replaced by parameter n as a dollar-quoted
+/// literal; after `PASSWORD`, by the literal of its SCRAM-SHA-256 verifier.
+fn interpolate(statement: &str, params: &[Resolved]) -> Result<String, Error> {
+    let mut out = String::with_capacity(statement.len());
+    let mut rest = statement;
+    while let Some(at) = rest.find('$') {
+        let digits: String = rest[at + 1..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if digits.is_empty() {
+            out.push_str(&rest[..=at]);
+            rest = &rest[at + 1..];
+            continue;
+        }
+        let n: usize = digits.parse().unwrap_or(0);
+        let param = n
+            .checked_sub(1)
+            .and_then(|i| params.get(i))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "the statement uses ${n} but {} parameters were given",
+                    params.len()
+                ))
+            })?;
+        let before = &rest[..at];
+        let is_password = before.trim_end().to_ascii_uppercase().ends_with("PASSWORD");
+        let value = if is_password {
+            postgres_protocol::password::scram_sha_256(param.value.expose().as_bytes())
+        } else {
+            param.value.expose().to_string()
+        };
+        out.push_str(before);
+        out.push_str(&dollar_quoted(&value));
+        rest = &rest[at + 1 + digits.len()..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `value` as a dollar-quoted literal under a random tag it cannot contain.
+fn dollar_quoted(value: &str) -> String {
+    loop {
+        let tag = format!("agentward{}", hex::encode(rand::random::<[u8; 6]>()));
+        let fence = format!("${tag}$");
+        if !value.contains(&fence) {
+            return format!("{fence}{value}{fence}");
+        }
+    }
+}
+
+impl sql::Host for CallContext {
+    fn execute(&mut self, statement: Statement) -> Result<Rows, Error> {
+        mediate(
+            self,
+            Execute {
+                statement,
+                target: None,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn literal(v: &str) -> Resolved {
+        Resolved {
+            value: SecretValue::new(v),
+            from_handle: None,
+        }
+    }
+
+    #[test]
+    fn parameters_become_quoted_literals_and_passwords_verifiers() {
+        let hostile = "x'); DROP TABLE t; --";
+        let out = interpolate(
+            "SELECT has_table_privilege($1, $2, 'SELECT')",
+            &[literal("app_a"), literal(hostile)],
+        )
+        .unwrap();
+        let args = out
+            .strip_prefix("SELECT has_table_privilege(")
+            .and_then(|a| a.strip_suffix(", 'SELECT')"))
+            .unwrap_or_else(|| panic!("{out}"));
+        let (first, second) = args.split_once(", ").unwrap();
+        for (literal, value) in [(first, "app_a"), (second, hostile)] {
+            let fence = &literal[..literal[1..].find('$').unwrap() + 2];
+            assert!(
+                fence.starts_with("$agentward") && fence.ends_with('$'),
+                "{literal}"
+            );
+            assert_eq!(literal, format!("{fence}{value}{fence}"));
+        }
+        let out = interpolate("ALTER ROLE app_a PASSWORD $1", &[literal("hunter2")]).unwrap();
+        assert!(!out.contains("hunter2"), "{out}");
+        assert!(out.contains("SCRAM-SHA-256$4096:"), "{out}");
+        let err = interpolate("SELECT $2", &[literal("a")]).unwrap_err();
+        assert!(
+            format!("{err:?}").contains("uses $2 but 1 parameters"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn endpoints_carry_no_credentials_or_options() {
+        assert!(Endpoint::parse("postgres://127.0.0.1:5432/app").is_some());
+        for bad in [
+            "postgres://u:p@127.0.0.1:5432/app",
+            "postgres://127.0.0.1:5432/app?sslmode=disable",
+            "postgres://127.0.0.1:5432/",
+            "mysql://127.0.0.1/app",
+        ] {
+            assert!(Endpoint::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
