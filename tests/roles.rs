@@ -81,13 +81,19 @@ fn the_generated_provider_has_the_host_make_the_value_so_no_role_holds_it() {
     assert_eq!(generate.args["version"], 2);
     assert_eq!(generate.args["length"], 40);
     assert_eq!(generate.args["prefix"], "npm_");
-    assert!(generate.args["handle"].as_str().unwrap().starts_with("{{agentward:handle:"));
+    assert!(generate.args["handle"]
+        .as_str()
+        .unwrap()
+        .starts_with("{{agentward:handle:"));
     let minted = h.store.read("npm/token", Label::Pending).unwrap();
     let body = minted.expose().strip_prefix("npm_").unwrap();
     assert_eq!(body.len(), 40);
     assert!(body.bytes().all(|b| b.is_ascii_alphanumeric()));
     assert!(!outcome.report.output.contains(minted.expose()));
-    assert_eq!(generate.args["value"], serde_json::json!(h.digest(minted.expose())));
+    assert_eq!(
+        generate.args["value"],
+        serde_json::json!(h.digest(minted.expose()))
+    );
     // Two draws differ.
     h.run(&policy, RoleName::Implementer, &input).unwrap();
     let versions = h.store.describe("npm/token").unwrap().versions;
@@ -109,14 +115,22 @@ fn a_generate_spec_under_128_bits_is_refused_naming_the_length_needed() {
         config: serde_json::json!({ "issuer": { "kind": "generated", "length": 8, "prefix": "x_" } }),
     };
     let err = h
-        .run(&policy, RoleName::Implementer, &serde_json::to_string(&task).unwrap())
+        .run(
+            &policy,
+            RoleName::Implementer,
+            &serde_json::to_string(&task).unwrap(),
+        )
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("8 characters of a 62-character alphabet carry 48 bits; at least 128 are needed: use length = 22 or more"),
         "{err}"
     );
-    assert_eq!(h.store.describe("npm/token").unwrap().versions.len(), 1, "nothing stored");
+    assert_eq!(
+        h.store.describe("npm/token").unwrap().versions.len(),
+        1,
+        "nothing stored"
+    );
 }
 
 #[test]

@@ -167,25 +167,7 @@ impl HttpGrant {
     /// client. On failure: the byte offset of the bad entry and a message
     /// with its fix.
     pub(crate) fn load_trust(&mut self, project: &Path) -> Result<(), (usize, String)> {
-        let mut anchors = Vec::new();
-        for file in &self.ca_files {
-            let path = project.join(file.get_ref());
-            let certs = crate::net::tls::load_ca_file(&path).map_err(|e| {
-                (
-                    file.span().start,
-                    error_fix(
-                        e.to_string(),
-                        &format!(
-                            "put the PEM certificate of the CA that signs the server's certificate at {} (paths are relative to the project {}), or remove \"{}\" from ca_files",
-                            path.display(),
-                            project.display(),
-                            file.get_ref()
-                        ),
-                    ),
-                )
-            })?;
-            anchors.extend(certs);
-        }
+        let anchors = super::ca_files::load(&self.ca_files, project)?;
         if !anchors.is_empty() {
             self.tls = TlsClient::new(anchors);
         }
@@ -206,7 +188,7 @@ impl HttpGrant {
             strs(&self.methods)
         );
         if !self.ca_files.is_empty() {
-            let files: Vec<String> = self.ca_files.iter().map(|f| f.get_ref().clone()).collect();
+            let files = super::ca_files::names(&self.ca_files);
             line.push_str(&format!(", ca_files = {}", strs(&files)));
         }
         if self.handle_headers != default_handle_headers() {

@@ -5,6 +5,7 @@
 //! leaves behind. All of them meet in [`mediation::mediate`], the one
 //! function every host call passes through.
 
+mod ca_files;
 pub mod docs;
 pub mod handles;
 pub mod http;

@@ -24,7 +24,7 @@ use super::bindings::agentward::host::types::Error;
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
 use super::path_scope::toml_list;
 use crate::net::egress::{self, EgressError};
-use crate::net::tls::{load_ca_file, rustls_config, tls_refusal_in};
+use crate::net::tls::{rustls_config, tls_refusal_in};
 use crate::policy::error_fix;
 use crate::store::SecretValue;
 use serde::Deserialize;
@@ -157,24 +157,7 @@ impl SqlGrant {
     /// Loads the `ca_files` (relative to `project`); on failure the byte
     /// offset of the bad entry and a message with its fix.
     pub(crate) fn load_trust(&mut self, project: &Path) -> Result<(), (usize, String)> {
-        let mut anchors = Vec::new();
-        for file in &self.ca_files {
-            let path = project.join(file.get_ref());
-            let certs = load_ca_file(&path).map_err(|e| {
-                (
-                    file.span().start,
-                    error_fix(
-                        e.to_string(),
-                        &format!(
-                            "put the PEM certificate of the CA that signs the database server's certificate at {}, or remove \"{}\" from ca_files",
-                            path.display(),
-                            file.get_ref()
-                        ),
-                    ),
-                )
-            })?;
-            anchors.extend(certs);
-        }
+        let anchors = super::ca_files::load(&self.ca_files, project)?;
         if !anchors.is_empty() {
             self.tls = rustls_config(anchors);
         }
@@ -189,7 +172,7 @@ impl SqlGrant {
             strs(&self.statements)
         );
         if !self.ca_files.is_empty() {
-            let files: Vec<String> = self.ca_files.iter().map(|f| f.get_ref().clone()).collect();
+            let files = super::ca_files::names(&self.ca_files);
             line.push_str(&format!(", ca_files = {}", strs(&files)));
         }
         line.push_str(&format!(

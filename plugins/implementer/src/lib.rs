@@ -169,11 +169,11 @@ impl Role for Implementer {
                 dry_run,
                 config: c,
             } => {
-                let detail = config(c)?.issuer.provider().revoke(
-                    &path,
-                    credential_id.as_deref(),
-                    dry_run,
-                );
+                let detail =
+                    config(c)?
+                        .issuer
+                        .provider()
+                        .revoke(&path, credential_id.as_deref(), dry_run);
                 let revocation = Revocation {
                     path: path.clone(),
                     version,

@@ -38,7 +38,12 @@ fn default_prefix() -> String {
 }
 
 impl Provider for Generated {
-    fn mint(&self, path: &str, _retry_since: Option<&str>, _dry_run: bool) -> Result<Minted, String> {
+    fn mint(
+        &self,
+        path: &str,
+        _retry_since: Option<&str>,
+        _dry_run: bool,
+    ) -> Result<Minted, String> {
         let spec = secrets_write::GenerateSpec {
             length: self.length,
             alphabet: self.alphabet.clone(),
@@ -52,7 +57,12 @@ impl Provider for Generated {
         })
     }
 
-    fn revoke(&self, _path: &str, _credential_id: Option<&str>, _dry_run: bool) -> Result<String, String> {
+    fn revoke(
+        &self,
+        _path: &str,
+        _credential_id: Option<&str>,
+        _dry_run: bool,
+    ) -> Result<String, String> {
         Ok("generated credential: no issuer holds it".into())
     }
 }

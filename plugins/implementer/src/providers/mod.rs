@@ -21,14 +21,24 @@ pub trait Provider {
 
     /// The provider's id of the credential an interrupted mint that began
     /// at `since` stored as `path`'s pending version.
-    fn identify(&self, _path: &str, _since: Option<&str>, _dry_run: bool) -> Result<Option<String>, String> {
+    fn identify(
+        &self,
+        _path: &str,
+        _since: Option<&str>,
+        _dry_run: bool,
+    ) -> Result<Option<String>, String> {
         Ok(None)
     }
 
     /// Revokes the credential `credential_id` of `path`: `Ok(detail)` when
     /// it is revoked (or there is nothing to revoke), `Err` when it may
     /// still be live.
-    fn revoke(&self, path: &str, credential_id: Option<&str>, dry_run: bool) -> Result<String, String>;
+    fn revoke(
+        &self,
+        path: &str,
+        credential_id: Option<&str>,
+        dry_run: bool,
+    ) -> Result<String, String>;
 
     /// The registry as `.npmrc` keys name it (`//host:port/`), for
     /// providers that are npm registries.

@@ -78,7 +78,8 @@ impl Provider for NpmRegistry {
             revoke_minted_since(registry, &bearer, since)?;
         }
         let password = handle(password, "current")?;
-        let body = serde_json::json!({ "password": password, "readonly": false, "cidr_whitelist": [] });
+        let body =
+            serde_json::json!({ "password": password, "readonly": false, "cidr_whitelist": [] });
         let url = format!("{registry}/-/npm/v1/tokens");
         let (status, text) = send("POST", url.clone(), &bearer, Some(body.to_string()))?;
         if status != 200 {
@@ -100,7 +101,12 @@ impl Provider for NpmRegistry {
         store_or_revoke(self, path, &created.token, Some(created.key), dry_run)
     }
 
-    fn identify(&self, path: &str, since: Option<&str>, dry_run: bool) -> Result<Option<String>, String> {
+    fn identify(
+        &self,
+        path: &str,
+        since: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Option<String>, String> {
         let (Some(since), false) = (since, dry_run) else {
             return Ok(None);
         };
@@ -115,7 +121,12 @@ impl Provider for NpmRegistry {
         }
     }
 
-    fn revoke(&self, path: &str, credential_id: Option<&str>, dry_run: bool) -> Result<String, String> {
+    fn revoke(
+        &self,
+        path: &str,
+        credential_id: Option<&str>,
+        dry_run: bool,
+    ) -> Result<String, String> {
         let registry = &self.registry;
         if dry_run {
             return Ok(format!(
