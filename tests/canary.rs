@@ -70,6 +70,7 @@ component = "tester"
 secrets-meta = {{ paths = ["npm/**"] }}
 handles = {{ paths = ["npm/**"] }}
 http = {{ origins = ["{}"], methods = ["GET"] }}
+sql = {{}}
 
 [roles.reviewer]
 component = "reviewer"

@@ -64,7 +64,7 @@ fn each_run_gets_a_scoped_token_that_is_revoked_when_it_ends() {
     root.promote("npm/token", version, None).unwrap();
     let policy = policy(
         dir.path(),
-        "[roles.implementer]\ncomponent = \"implementer\"\n[roles.implementer.grants]\nlog = {}\nsecrets-write = { paths = [\"npm/**\"] }\nhandles = { paths = [\"npm/**\"] }\nhttp = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\", \"POST\", \"DELETE\"] }\nworkspace = { roots = [\"repos\"], mode = \"propose\" }\n",
+        "[roles.implementer]\ncomponent = \"implementer\"\n[roles.implementer.grants]\nlog = {}\nsecrets-write = { paths = [\"npm/**\"] }\nhandles = { paths = [\"npm/**\"] }\nhttp = { origins = [\"http://127.0.0.1:4873\"], methods = [\"GET\", \"POST\", \"DELETE\"] }\nsql = {}\nworkspace = { roots = [\"repos\"], mode = \"propose\" }\n",
     );
     let prepared = host.prepare(&policy, RoleName::Implementer).unwrap();
     let outcome = host

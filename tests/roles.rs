@@ -109,6 +109,7 @@ fn a_generate_spec_under_128_bits_is_refused_naming_the_length_needed() {
     let task = agentward_handoff::ImplementTask::Mint {
         path: "npm/token".into(),
         expected_current: Some(1),
+        current_credential_id: None,
         retry_since: None,
         files: Vec::new(),
         dry_run: false,

@@ -5,6 +5,7 @@
 
 pub mod openbao;
 pub mod postgres;
+pub mod postgres_rotation;
 pub mod rotation;
 pub mod tls;
 pub mod verdaccio;
@@ -250,6 +251,7 @@ pub fn mint_task(
     serde_json::to_string(&ImplementTask::Mint {
         path: path.into(),
         expected_current,
+        current_credential_id: None,
         retry_since: None,
         files: npmrc,
         dry_run,

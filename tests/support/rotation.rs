@@ -121,6 +121,7 @@ secrets-meta = {{ paths = ["npm/**"] }}
 secrets-write = {{ paths = ["npm/**"] }}
 handles = {{ paths = ["npm/**", "registry/**"] }}
 http = {{ origins = ["{url}"], methods = ["GET", "POST", "DELETE"], ca_files = ["{REGISTRY_CA}"], handle_body = true }}
+sql = {{}}
 workspace = {{ roots = ["repos"], mode = "propose" }}
 
 [roles.reviewer]
@@ -136,6 +137,7 @@ log = {{}}
 secrets-meta = {{ paths = ["npm/**"] }}
 handles = {{ paths = ["npm/**"] }}
 http = {{ origins = ["{url}"], methods = ["GET"], ca_files = ["{REGISTRY_CA}"] }}
+sql = {{}}
 "#
     )
 }

@@ -432,6 +432,23 @@ fn subject(call: &str, args: &Map<String, Value>) -> Subject {
             (Some(out), None) if out != "0" => detail.push(format!("{out} B sent")),
             _ => {}
         }
+    } else if let Some(statement) = text("statement") {
+        // `sql`: the statement is what was done; who, where and what came
+        // back follow.
+        pin_first = true;
+        main = format!("`{statement}`");
+        if let Some(user) = text("user") {
+            detail.push(format!("as {user}"));
+        }
+        if let Some(endpoint) = text("endpoint") {
+            detail.push(format!("on {endpoint}"));
+        }
+        if let Some(params) = text("params").filter(|p| !p.is_empty()) {
+            detail.push(format!("params: {params}"));
+        }
+        if let Some(rows) = text("rows") {
+            detail.push(format!("{rows} rows"));
+        }
     } else if let Some(message) = text("message") {
         main = message;
         if let Some(level) = text("level") {

@@ -62,7 +62,11 @@ pub struct HttpGrant {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHttpGrant {
+    // `http = {}` links the interface and reaches nothing (a role whose
+    // component carries providers or checks this project does not use).
+    #[serde(default)]
     origins: Vec<String>,
+    #[serde(default)]
     methods: Vec<String>,
     #[serde(default = "default_max_body_bytes")]
     max_body_bytes: usize,

@@ -67,13 +67,15 @@ impl HostCall for PutPending {
 const DEFAULT_ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 /// The least entropy a generated value may carry.
 const MIN_BITS: f64 = 128.0;
-const MAX_PREFIX_BYTES: usize = 64;
+/// The longest prefix or suffix: room for a connection URL around a password.
+const MAX_AFFIX_BYTES: usize = 128;
 
 /// A spec, checked: the alphabet as distinct printable ASCII characters.
 struct Spec {
     length: usize,
     alphabet: Vec<char>,
     prefix: String,
+    suffix: String,
 }
 
 impl Spec {
@@ -98,12 +100,12 @@ impl Spec {
                 "the alphabet must be two or more printable ASCII characters without spaces".into(),
             ));
         }
-        if spec.prefix.len() > MAX_PREFIX_BYTES
-            || spec.prefix.chars().any(|c| !c.is_ascii_graphic())
-        {
-            return Err(invalid(format!(
-                "the prefix must be at most {MAX_PREFIX_BYTES} printable ASCII characters"
-            )));
+        for (name, affix) in [("prefix", &spec.prefix), ("suffix", &spec.suffix)] {
+            if affix.len() > MAX_AFFIX_BYTES || affix.chars().any(|c| !c.is_ascii_graphic()) {
+                return Err(invalid(format!(
+                    "the {name} must be at most {MAX_AFFIX_BYTES} printable ASCII characters without spaces"
+                )));
+            }
         }
         let length = spec.length as usize;
         let bits = length as f64 * (alphabet.len() as f64).log2();
@@ -114,7 +116,7 @@ impl Spec {
                 alphabet.len()
             )));
         }
-        if spec.prefix.len() + length > MAX_VALUE_BYTES {
+        if spec.prefix.len() + length + spec.suffix.len() > MAX_VALUE_BYTES {
             return Err(invalid(format!(
                 "the value would exceed {MAX_VALUE_BYTES} bytes"
             )));
@@ -123,10 +125,11 @@ impl Spec {
             length,
             alphabet,
             prefix: spec.prefix.clone(),
+            suffix: spec.suffix.clone(),
         })
     }
 
-    /// `prefix` and `length` characters, each drawn uniformly.
+    /// `prefix`, `length` characters each drawn uniformly, `suffix`.
     fn draw(&self) -> SecretValue {
         use rand::Rng;
         let mut rng = rand::rng();
@@ -134,6 +137,7 @@ impl Spec {
         value.extend(
             (0..self.length).map(|_| self.alphabet[rng.random_range(0..self.alphabet.len())]),
         );
+        value.push_str(&self.suffix);
         SecretValue::new(value)
     }
 }
@@ -166,6 +170,7 @@ impl HostCall for Generate {
             }),
         );
         args.insert("prefix".into(), json!(self.spec.prefix));
+        args.insert("suffix".into(), json!(self.spec.suffix));
         args
     }
 

@@ -771,11 +771,15 @@ impl<'a> Orchestrator<'a> {
             .find(|p| p.path == path)
             .map(|p| p.files.clone())
             .unwrap_or_default();
+        let current_credential_id = m.items[i]
+            .expected_current
+            .and_then(|v| self.credential_id_of(&path, v));
         let step = self.workflow.step(Stage::Implement);
         let task = match existing {
             Some(version) => ImplementTask::Stage {
                 path: path.clone(),
                 version,
+                current_credential_id,
                 minted_since: m.items[i].intent_since.clone(),
                 files: files.clone(),
                 dry_run: self.dry_run,
@@ -784,6 +788,7 @@ impl<'a> Orchestrator<'a> {
             None => ImplementTask::Mint {
                 path: path.clone(),
                 expected_current: m.items[i].expected_current,
+                current_credential_id,
                 retry_since,
                 files,
                 dry_run: self.dry_run,

@@ -171,6 +171,10 @@ pub enum ImplementTask {
     Mint {
         path: String,
         expected_current: Option<u32>,
+        /// The issuer's id of the credential consumers hold now (the
+        /// current version's), for providers that alternate between two.
+        #[serde(default)]
+        current_credential_id: Option<String>,
         /// Set when an earlier attempt of this mint was cut off (a crash):
         /// credentials the issuer created since then and that never reached
         /// the store must be revoked before minting again.
@@ -186,6 +190,9 @@ pub enum ImplementTask {
     Stage {
         path: String,
         version: u32,
+        /// As in `Mint`.
+        #[serde(default)]
+        current_credential_id: Option<String>,
         /// When the interrupted mint began: the issuer's id of the
         /// credential it stored is found among those minted since.
         minted_since: Option<String>,

@@ -15,7 +15,7 @@ mod providers;
 
 use agentward_handoff::{Changes, Check, ImplementTask, Revocation, StagedFile};
 use agentward_sdk::{export_role, workspace, Report, Role, Task};
-use providers::Issuer;
+use providers::{Issuer, Rotation};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -91,20 +91,17 @@ fn report<T: serde::Serialize>(summary: String, output: &T) -> Result<Report, St
 }
 
 fn mint(
-    path: String,
+    rotation: &Rotation,
     retry_since: Option<String>,
     files: Vec<StagedFile>,
-    dry_run: bool,
     c: Config,
 ) -> Result<Report, String> {
-    let minted = c
-        .issuer
-        .provider()
-        .mint(&path, retry_since.as_deref(), dry_run)?;
+    let path = rotation.path;
+    let minted = c.issuer.provider().mint(rotation, retry_since.as_deref())?;
     let version = minted.version;
     agentward_sdk::info(&format!("stored version {version} of {path} as pending"));
     let changes = Changes {
-        path: path.clone(),
+        path: path.to_string(),
         version,
         credential_id: minted.credential_id,
         expires: None,
@@ -130,29 +127,42 @@ impl Role for Implementer {
         match implement {
             ImplementTask::Mint {
                 path,
+                current_credential_id,
                 retry_since,
                 files,
                 dry_run,
                 config: c,
                 ..
-            } => mint(path, retry_since, files, dry_run, config(c)?),
+            } => {
+                let rotation = Rotation {
+                    path: &path,
+                    current_credential_id: current_credential_id.as_deref(),
+                    dry_run,
+                };
+                mint(&rotation, retry_since, files, config(c)?)
+            }
             ImplementTask::Stage {
                 path,
                 version,
+                current_credential_id,
                 minted_since,
                 files,
                 dry_run,
                 config: c,
             } => {
                 let c = config(c)?;
+                let rotation = Rotation {
+                    path: &path,
+                    current_credential_id: current_credential_id.as_deref(),
+                    dry_run,
+                };
                 let changes = Changes {
                     path: path.clone(),
                     version,
-                    credential_id: c.issuer.provider().identify(
-                        &path,
-                        minted_since.as_deref(),
-                        dry_run,
-                    )?,
+                    credential_id: c
+                        .issuer
+                        .provider()
+                        .identify(&rotation, minted_since.as_deref())?,
                     expires: None,
                     validation: Vec::new(),
                     staged: stage(&c, files)?,

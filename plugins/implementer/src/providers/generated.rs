@@ -3,7 +3,7 @@
 //! The Implementer gets only the version and a handle: no role ever holds
 //! the value, and nothing outside the store holds it to revoke.
 
-use super::{Minted, Provider};
+use super::{Minted, Provider, Rotation};
 use agentward_sdk::secrets_write;
 use serde::Deserialize;
 
@@ -14,6 +14,8 @@ pub struct Generated {
     length: u32,
     #[serde(default = "default_prefix")]
     prefix: String,
+    #[serde(default)]
+    suffix: String,
     /// Empty: A-Z, a-z and 0-9.
     #[serde(default)]
     alphabet: String,
@@ -24,6 +26,7 @@ impl Default for Generated {
         Generated {
             length: default_length(),
             prefix: default_prefix(),
+            suffix: String::new(),
             alphabet: String::new(),
         }
     }
@@ -38,16 +41,13 @@ fn default_prefix() -> String {
 }
 
 impl Provider for Generated {
-    fn mint(
-        &self,
-        path: &str,
-        _retry_since: Option<&str>,
-        _dry_run: bool,
-    ) -> Result<Minted, String> {
+    fn mint(&self, r: &Rotation, _retry_since: Option<&str>) -> Result<Minted, String> {
+        let path = r.path;
         let spec = secrets_write::GenerateSpec {
             length: self.length,
             alphabet: self.alphabet.clone(),
             prefix: self.prefix.clone(),
+            suffix: self.suffix.clone(),
         };
         let generated = secrets_write::generate(path, &spec)
             .map_err(|e| format!("generating a new value for {path}: {}", e.message()))?;

@@ -8,25 +8,31 @@
 
 mod generated;
 mod npm_registry;
+mod postgres;
 
-use agentward_sdk::secrets_write;
+use agentward_sdk::{handles, secrets_write};
 use serde::Deserialize;
+
+/// The secret under rotation, as the orchestrator describes it.
+pub struct Rotation<'a> {
+    pub path: &'a str,
+    /// The provider's id of the credential consumers hold now (the current
+    /// version's), when one is on record.
+    pub current_credential_id: Option<&'a str>,
+    pub dry_run: bool,
+}
 
 /// What a provider does for a rotation.
 pub trait Provider {
-    /// Makes a new credential for `path` and stores it as `path`'s pending
+    /// Makes a new credential for `r.path` and stores it as its pending
     /// version. `retry_since`: an earlier attempt was cut off then; what
     /// the provider minted since is revoked first.
-    fn mint(&self, path: &str, retry_since: Option<&str>, dry_run: bool) -> Result<Minted, String>;
+    fn mint(&self, r: &Rotation, retry_since: Option<&str>) -> Result<Minted, String>;
 
-    /// The provider's id of the credential an interrupted mint that began
-    /// at `since` stored as `path`'s pending version.
-    fn identify(
-        &self,
-        _path: &str,
-        _since: Option<&str>,
-        _dry_run: bool,
-    ) -> Result<Option<String>, String> {
+    /// After a mint that began at `since` stored a pending version and was
+    /// cut off: finishes what that mint did after storing, and returns the
+    /// provider's id of the pending credential.
+    fn identify(&self, _r: &Rotation, _since: Option<&str>) -> Result<Option<String>, String> {
         Ok(None)
     }
 
@@ -60,6 +66,7 @@ pub struct Minted {
 pub enum Issuer {
     Generated(generated::Generated),
     NpmRegistry(npm_registry::NpmRegistry),
+    Postgres(postgres::Postgres),
 }
 
 impl Default for Issuer {
@@ -73,6 +80,7 @@ impl Issuer {
         match self {
             Issuer::Generated(p) => p,
             Issuer::NpmRegistry(p) => p,
+            Issuer::Postgres(p) => p,
         }
     }
 }
@@ -105,4 +113,10 @@ pub fn store_or_revoke(
             ))
         }
     }
+}
+
+/// A handle to `path`'s version labelled `label`.
+pub fn handle(path: &str, label: &str) -> Result<String, String> {
+    handles::acquire(path, label)
+        .map_err(|e| format!("handle for {path} ({label}): {}", e.message()))
 }

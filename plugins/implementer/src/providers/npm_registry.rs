@@ -5,8 +5,8 @@
 //! new token to this role, which stores it at once; the orchestrator's
 //! records carry only its key.
 
-use super::{store_or_revoke, Minted, Provider};
-use agentward_sdk::{handles, http, secrets_write};
+use super::{handle, store_or_revoke, Minted, Provider, Rotation};
+use agentward_sdk::{http, secrets_write};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -41,11 +41,6 @@ fn send(
     ))
 }
 
-fn handle(path: &str, label: &str) -> Result<String, String> {
-    handles::acquire(path, label)
-        .map_err(|e| format!("handle for {path} ({label}): {}", e.message()))
-}
-
 impl Provider for NpmRegistry {
     fn npmrc_key(&self) -> Option<String> {
         let rest = self
@@ -55,7 +50,8 @@ impl Provider for NpmRegistry {
         Some(format!("//{}/", rest.trim_end_matches('/')))
     }
 
-    fn mint(&self, path: &str, retry_since: Option<&str>, dry_run: bool) -> Result<Minted, String> {
+    fn mint(&self, r: &Rotation, retry_since: Option<&str>) -> Result<Minted, String> {
+        let (path, dry_run) = (r.path, r.dry_run);
         let (registry, password) = (&self.registry, &self.password);
         if dry_run {
             // Minting at the registry is a real effect: a dry run stores a
@@ -64,6 +60,7 @@ impl Provider for NpmRegistry {
                 length: 24,
                 alphabet: String::new(),
                 prefix: "dry-run-placeholder-".into(),
+                suffix: String::new(),
             };
             let placeholder = secrets_write::generate(path, &spec)
                 .map_err(|e| format!("storing a placeholder for {path}: {}", e.message()))?;
@@ -101,13 +98,9 @@ impl Provider for NpmRegistry {
         store_or_revoke(self, path, &created.token, Some(created.key), dry_run)
     }
 
-    fn identify(
-        &self,
-        path: &str,
-        since: Option<&str>,
-        dry_run: bool,
-    ) -> Result<Option<String>, String> {
-        let (Some(since), false) = (since, dry_run) else {
+    fn identify(&self, r: &Rotation, since: Option<&str>) -> Result<Option<String>, String> {
+        let path = r.path;
+        let (Some(since), false) = (since, r.dry_run) else {
             return Ok(None);
         };
         let bearer = handle(path, "current")?;

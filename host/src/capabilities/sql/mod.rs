@@ -9,15 +9,18 @@
 //!
 //! The password is always a handle and the user may be one: the host puts
 //! them into the connection, so the role never holds the credential it
-//! rotates with. Parameters (`$1`, …) may be handles too. They are sent as
+//! rotates with. A handle to a `postgres://user:password@…` URL (the form
+//! consumers read) gives both (see [`credential`]). Parameters (`$1`, …) may be handles too. They are sent as
 //! dollar-quoted literals under a random tag (PostgreSQL takes no bind
 //! parameters in `ALTER ROLE`), and a parameter that follows `PASSWORD` goes
-//! as its SCRAM-SHA-256 verifier: the server, its statement log included,
-//! never sees the password itself. Connections use TLS whenever the server
+//! as its SCRAM-SHA-256 verifier (see [`statement`]). Connections use TLS whenever the server
 //! offers it, verified as `http` verifies (public roots plus `ca_files`);
 //! the address dialled is checked as `http` checks it. Results are capped
 //! (`max_rows`, `max_bytes`) and scrubbed of every value the run touched;
 //! every statement is recorded, handles as digests of their values.
+
+mod credential;
+mod statement;
 
 use super::bindings::agentward::host::sql::{self, Rows, Statement};
 use super::bindings::agentward::host::types::Error;
@@ -27,8 +30,10 @@ use crate::net::egress::{self, EgressError};
 use crate::net::tls::{rustls_config, tls_refusal_in};
 use crate::policy::error_fix;
 use crate::store::SecretValue;
+use credential::Credential;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use statement::{interpolate, normalise};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -52,7 +57,11 @@ pub struct SqlGrant {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSqlGrant {
+    // `sql = {}` links the interface and reaches nothing: the Implementer
+    // and Tester components carry the postgres provider and checks.
+    #[serde(default)]
     endpoints: Vec<String>,
+    #[serde(default)]
     statements: Vec<String>,
     #[serde(default)]
     ca_files: Vec<Spanned<String>>,
@@ -114,11 +123,6 @@ impl Endpoint {
         };
         format!("postgres://{host}:{}/{}", self.port, self.database)
     }
-}
-
-/// White space collapsed, so a grant's line breaks do not matter.
-fn normalise(statement: &str) -> String {
-    statement.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl TryFrom<RawSqlGrant> for SqlGrant {
@@ -200,7 +204,7 @@ fn grant_of(binding: &RoleBinding) -> &Spanned<SqlGrant> {
 }
 
 /// A value the statement carries: its text, and how it is recorded.
-struct Resolved {
+pub(super) struct Resolved {
     value: SecretValue,
     /// `handle:PATH` for a handle, else `None` (recorded as scrubbed text).
     from_handle: Option<String>,
@@ -289,7 +293,28 @@ impl HostCall for Execute {
                 "a role never holds a database password: take a handle to the secret (handles.acquire) and pass the handle",
             ));
         };
-        let user = resolve(&self.statement.user);
+        let credential = Credential::of(password);
+        let user = match (self.statement.user.as_str(), credential.user) {
+            ("", None) => {
+                return Err(Error::Invalid(format!(
+                    "no user to connect to {} as: name the login role, or pass a handle to a postgres:// URL that names it",
+                    endpoint.render()
+                )))
+            }
+            ("", Some(from_url)) => Resolved {
+                value: SecretValue::new(from_url),
+                from_handle: None,
+            },
+            (written, from_url) => {
+                let user = resolve(written);
+                if from_url.is_some_and(|u| u != user.value.expose()) {
+                    return Err(Error::Invalid(format!(
+                        "the user given differs from the login role {password_path}'s URL names; leave the user empty to connect as that one"
+                    )));
+                }
+                user
+            }
+        };
         let params: Vec<Resolved> = self.statement.params.iter().map(|p| resolve(p)).collect();
         audit.insert(
             "user".into(),
@@ -348,7 +373,7 @@ impl HostCall for Execute {
             endpoint,
             addr,
             user,
-            password: password.clone(),
+            password: credential.password,
             params,
         });
         Ok(())
@@ -366,6 +391,8 @@ impl HostCall for Execute {
             .map(|r| &r.value);
         for secret in std::iter::once(&target.password).chain(from_handles) {
             ctx.remember_secret(secret);
+            // The password inside a connection URL, on its own too.
+            ctx.remember_secret(&Credential::of(secret).password);
         }
         let text = interpolate(&normalise(&self.statement.text), &target.params)?;
         let where_ = target.endpoint.render();
@@ -439,57 +466,6 @@ impl HostCall for Execute {
     }
 }
 
-/// `statement` with each `$n` replaced by parameter n as a dollar-quoted
-/// literal; after `PASSWORD`, by the literal of its SCRAM-SHA-256 verifier.
-fn interpolate(statement: &str, params: &[Resolved]) -> Result<String, Error> {
-    let mut out = String::with_capacity(statement.len());
-    let mut rest = statement;
-    while let Some(at) = rest.find('$') {
-        let digits: String = rest[at + 1..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        if digits.is_empty() {
-            out.push_str(&rest[..=at]);
-            rest = &rest[at + 1..];
-            continue;
-        }
-        let n: usize = digits.parse().unwrap_or(0);
-        let param = n
-            .checked_sub(1)
-            .and_then(|i| params.get(i))
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "the statement uses ${n} but {} parameters were given",
-                    params.len()
-                ))
-            })?;
-        let before = &rest[..at];
-        let is_password = before.trim_end().to_ascii_uppercase().ends_with("PASSWORD");
-        let value = if is_password {
-            postgres_protocol::password::scram_sha_256(param.value.expose().as_bytes())
-        } else {
-            param.value.expose().to_string()
-        };
-        out.push_str(before);
-        out.push_str(&dollar_quoted(&value));
-        rest = &rest[at + 1 + digits.len()..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// `value` as a dollar-quoted literal under a random tag it cannot contain.
-fn dollar_quoted(value: &str) -> String {
-    loop {
-        let tag = format!("agentward{}", hex::encode(rand::random::<[u8; 6]>()));
-        let fence = format!("${tag}$");
-        if !value.contains(&fence) {
-            return format!("{fence}{value}{fence}");
-        }
-    }
-}
-
 impl sql::Host for CallContext {
     fn execute(&mut self, statement: Statement) -> Result<Rows, Error> {
         mediate(
@@ -505,44 +481,6 @@ impl sql::Host for CallContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn literal(v: &str) -> Resolved {
-        Resolved {
-            value: SecretValue::new(v),
-            from_handle: None,
-        }
-    }
-
-    #[test]
-    fn parameters_become_quoted_literals_and_passwords_verifiers() {
-        let hostile = "x'); DROP TABLE t; --";
-        let out = interpolate(
-            "SELECT has_table_privilege($1, $2, 'SELECT')",
-            &[literal("app_a"), literal(hostile)],
-        )
-        .unwrap();
-        let args = out
-            .strip_prefix("SELECT has_table_privilege(")
-            .and_then(|a| a.strip_suffix(", 'SELECT')"))
-            .unwrap_or_else(|| panic!("{out}"));
-        let (first, second) = args.split_once(", ").unwrap();
-        for (literal, value) in [(first, "app_a"), (second, hostile)] {
-            let fence = &literal[..literal[1..].find('$').unwrap() + 2];
-            assert!(
-                fence.starts_with("$agentward") && fence.ends_with('$'),
-                "{literal}"
-            );
-            assert_eq!(literal, format!("{fence}{value}{fence}"));
-        }
-        let out = interpolate("ALTER ROLE app_a PASSWORD $1", &[literal("hunter2")]).unwrap();
-        assert!(!out.contains("hunter2"), "{out}");
-        assert!(out.contains("SCRAM-SHA-256$4096:"), "{out}");
-        let err = interpolate("SELECT $2", &[literal("a")]).unwrap_err();
-        assert!(
-            format!("{err:?}").contains("uses $2 but 1 parameters"),
-            "{err:?}"
-        );
-    }
 
     #[test]
     fn endpoints_carry_no_credentials_or_options() {
