@@ -1,7 +1,7 @@
 # The two quick-start commands are `make demo` and `make test`.
 # Everything else is what they need.
 
-.PHONY: setup build demo hello test lint ci bench
+.PHONY: setup build demo demo-postgres hello test lint ci bench
 
 # The guest components build for wasm32-wasip2; a fresh machine lacks it.
 # Chromium renders the audit timeline in its screenshot test; the store
@@ -27,6 +27,11 @@ build: setup
 # real registry on 127.0.0.1 (it installs Verdaccio itself).
 demo: build
 	AGENTWARD_BIN=$(CURDIR)/target/debug/agentward bash examples/npm-token-rotation/run.sh
+
+# The second flagship: a PostgreSQL credential rotated with alternating
+# users while a consumer under `secrets exec --watch` keeps querying.
+demo-postgres: build
+	AGENTWARD_BIN=$(CURDIR)/target/debug/agentward bash examples/postgres-password-rotation/run.sh
 
 hello: build
 	bash examples/hello-agent/run.sh

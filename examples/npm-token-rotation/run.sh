@@ -55,17 +55,9 @@ export AGENTWARD_CACHE_DIR="${AGENTWARD_CACHE_DIR:-$work/cache}"
 
 step "a throwaway CA and a certificate for the registry on 127.0.0.1"
 tls="$work/tls"
-mkdir -p "$tls"
 ca="$tls/registry-ca.pem"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj "/CN=agentward flagship throwaway CA" -keyout "$tls/ca.key" -out "$ca" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
-    -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' >"$tls/server.ext"
-openssl x509 -req -in "$tls/server.csr" -CA "$ca" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
-    -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
-openssl verify -CAfile "$ca" "$tls/server.pem" >/dev/null || fail "the registry certificate does not verify"
+source "$root/examples/lib/throwaway-ca.sh"
+throwaway_ca "$tls" registry-ca.pem "agentward flagship throwaway CA"
 # Every request of this script trusts that CA, and only through it.
 curl() { command curl --cacert "$ca" "$@"; }
 echo "CA $ca; server certificate for 127.0.0.1"

@@ -156,6 +156,8 @@ impl AuditLog {
                 "an earlier append failed ({reason}); the log accepts nothing more in this process"
             ))));
         }
+        let _exclusive = FileLock::take(&self.sync_handle).map_err(|e| self.error(e))?;
+        self.follow(&mut state)?;
         let seq = state.next_seq;
         let (line, hash) = encode(&state.prev, seq, event);
         if let Err(e) = state.file.write_all(&line) {
@@ -217,11 +219,16 @@ impl AuditLog {
     /// Syncs the log and writes a signed checkpoint of its current size
     /// into `logs/checkpoints/`.
     pub fn checkpoint(&self, keys: &AuditKeys) -> Result<Checkpoint, AuditError> {
-        let state = self.lock();
+        let mut state = self.lock();
         let io = |source| AuditError::Io {
             path: self.path.clone(),
             source,
         };
+        let _exclusive = FileLock::take(&self.sync_handle).map_err(io)?;
+        self.follow(&mut state).map_err(|e| AuditError::Io {
+            path: self.path.clone(),
+            source: e.source,
+        })?;
         state.file.sync_data().map_err(io)?;
         let checkpoint = Checkpoint {
             origin: origin(keys),
@@ -240,6 +247,51 @@ impl AuditLog {
         )
         .map_err(|source| AuditError::Io { path: dir, source })?;
         Ok(checkpoint)
+    }
+}
+
+impl AuditLog {
+    /// Another process (a `secrets exec --watch` supervisor beside a
+    /// `rotate`) may have appended since this one last did: the chain goes
+    /// on from the last record on disk, not from this process's memory.
+    /// Called under the file lock.
+    fn follow(&self, state: &mut State) -> Result<(), SinkError> {
+        let len = state.file.metadata().map_err(|e| self.error(e))?.len();
+        if len == state.len {
+            return Ok(());
+        }
+        let tail = read_tail(&self.path, &mut state.file)
+            .map_err(|e| self.error(std::io::Error::other(e.to_string())))?;
+        state.next_seq = tail.next_seq;
+        state.prev = tail.prev;
+        state.len = tail.len;
+        state.written = state.written.max(tail.next_seq);
+        state.durable = state.durable.max(state.written.min(tail.next_seq));
+        Ok(())
+    }
+}
+
+/// An exclusive `flock(2)` on the log, held while a record is appended or
+/// a checkpoint taken, so processes sharing a project extend one chain.
+/// Taken on the log's second handle: the same open file, so the same lock.
+struct FileLock<'a>(&'a File);
+
+impl<'a> FileLock<'a> {
+    fn take(file: &'a File) -> std::io::Result<FileLock<'a>> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor this File owns for its lifetime.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(FileLock(file))
+    }
+}
+
+impl Drop for FileLock<'_> {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: as in `take`.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
     }
 }
 

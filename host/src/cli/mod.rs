@@ -2,6 +2,7 @@
 
 mod audit;
 mod check;
+mod exec;
 mod init;
 mod rotate;
 mod run;

@@ -1,7 +1,6 @@
 //! `agentward secrets …`: seed the project's embedded store, list what it holds.
 
 use super::Failure;
-use agentward::audit::{AuditLog, Durability, EventSink};
 use agentward::store::overlay::DryRunStore;
 use agentward::store::{Label, SecretAttributes, SecretStore, SecretValue, StoreError};
 use anyhow::Context;
@@ -24,19 +23,11 @@ pub(crate) enum Command {
         store: super::store_args::StoreArgs,
     },
     /// Run a command with secrets in its environment, e.g.
-    /// `secrets exec --env NPM_TOKEN=npm/bot-token -- npm install`.
+    /// `secrets exec --env NPM_TOKEN=npm/bot-token -- npm install`;
+    /// with --watch, keep it running and restart it when a secret changes.
     /// Values reach only the child's environment (never the terminal, a
     /// file or the log); the audit log records who used which secret.
-    Exec {
-        /// `VAR=PATH` or `VAR=PATH@LABEL` (label current by default).
-        #[arg(long = "env", value_name = "VAR=PATH[@LABEL]", required = true)]
-        env: Vec<String>,
-        #[command(flatten)]
-        store: super::store_args::StoreArgs,
-        /// The command and its arguments, after `--`.
-        #[arg(last = true, required = true)]
-        command: Vec<String>,
-    },
+    Exec(super::exec::ExecArgs),
     /// Paths, versions, labels and expiry of the secrets under PREFIX; never a value.
     List {
         #[arg(default_value = "")]
@@ -61,95 +52,7 @@ pub(crate) fn run(project: &Path, command: Command) -> Result<(), Failure> {
             store,
         } => import(store.open(project)?, &file, dry_run),
         Command::List { prefix, store } => list(&*store.open(project)?, &prefix),
-        Command::Exec {
-            env,
-            store,
-            command,
-        } => exec(project, &*store.open(project)?, &env, &command),
-    }
-}
-
-fn exec(
-    project: &Path,
-    store: &dyn SecretStore,
-    env: &[String],
-    command: &[String],
-) -> Result<(), Failure> {
-    let keys = super::audit_keys(project)?;
-    let redactor = agentward::audit::Redactor::new(*keys.hmac);
-    let mut values = Vec::new();
-    let mut args = serde_json::Map::new();
-    for spec in env {
-        let (var, source) = spec
-            .split_once('=')
-            .with_context(|| format!("--env {spec:?}: expected VAR=PATH or VAR=PATH@LABEL"))?;
-        let (path, label) = match source.split_once('@') {
-            Some((path, label)) => (
-                path,
-                Label::parse(label).with_context(|| {
-                    format!("--env {spec:?}: label must be current, pending or previous")
-                })?,
-            ),
-            None => (source, Label::Current),
-        };
-        let value = store
-            .read(path, label)
-            .map_err(|e| Failure::Failed(e.into()))?;
-        args.insert(
-            var.to_string(),
-            serde_json::json!({
-                "path": path,
-                "label": label.as_str(),
-                "value": redactor.digest(value.expose()),
-            }),
-        );
-        values.push((var.to_string(), value));
-    }
-    // The command line as typed, with any injected value replaced by its
-    // digest (an operator may have pasted one into an argument).
-    let exposed: Vec<&str> = values.iter().map(|(_, v)| v.expose()).collect();
-    let argv: Vec<String> = command
-        .iter()
-        .map(|a| redactor.scrub(a, exposed.iter().copied()).into_owned())
-        .collect();
-    args.insert("command".into(), serde_json::json!(argv));
-    let operator = std::env::var("USER").unwrap_or_else(|_| format!("uid {}", users_uid()));
-    args.insert("operator".into(), operator.into());
-    let log = AuditLog::open_dir(&project.join("logs"), Durability::EachRecord)?;
-    let event = |outcome: String| {
-        agentward::audit::CallEvent::by_host(
-            "",
-            "operator",
-            "",
-            "secrets.exec",
-            args.clone(),
-            &outcome,
-        )
-    };
-    // On record before the value leaves: a failing log stops the command.
-    log.record(&event(agentward::capabilities::INTENT.into()))?;
-    let mut child = std::process::Command::new(&command[0]);
-    child.args(&command[1..]);
-    for (var, value) in &values {
-        child.env(var, value.expose());
-    }
-    let status = child.status();
-    log.record(&event(match &status {
-        Ok(s) => format!("ok: {s}"),
-        Err(e) => format!("failed: cannot run {}: {e}", command[0]),
-    }))?;
-    log.checkpoint(&keys)?;
-    let status = status.with_context(|| format!("running {}", command[0]))?;
-    match status.code() {
-        Some(0) => Ok(()),
-        Some(code) => Err(Failure::Code(
-            u8::try_from(code).unwrap_or(1),
-            anyhow::anyhow!("{} exited with status {code}", command[0]),
-        )),
-        None => Err(Failure::Failed(anyhow::anyhow!(
-            "{} was killed by a signal",
-            command[0]
-        ))),
+        Command::Exec(args) => super::exec::run(project, &*args.store.open(project)?, args),
     }
 }
 
@@ -226,11 +129,6 @@ fn check_origin(file: &Path, path: &str, origin: &str) -> Result<(), Failure> {
         "{}: secret {path}: origin {origin:?} is not scheme://host[:port]\n  fix: write it as the http grant does, e.g. \"https://registry.example.com\" (no path, no trailing slash, default port omitted)",
         file.display()
     )))
-}
-
-fn users_uid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
 }
 
 fn list(store: &dyn SecretStore, prefix: &str) -> Result<(), Failure> {

@@ -1092,7 +1092,10 @@ impl<'a> Orchestrator<'a> {
         self.begin(m, i, Effect::Health)?;
         let mut failures = Vec::new();
         let mut samples = Vec::new();
-        for _ in 0..health.samples {
+        for sample in 0..health.samples {
+            if sample > 0 && !self.dry_run {
+                std::thread::sleep(std::time::Duration::from_millis(health.interval_ms));
+            }
             match self.test(m, i, TestPurpose::Health, Label::Current) {
                 Ok(v) => {
                     if !v.passed() {

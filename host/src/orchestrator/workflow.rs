@@ -99,6 +99,10 @@ pub struct Health {
     pub samples: u32,
     /// More failed samples than this roll the change back.
     pub max_failures: u32,
+    /// The wait between samples: the watch lasts about `samples - 1` of
+    /// these, time for consumers to move to the new credential before the
+    /// old one is revoked.
+    pub interval_ms: u64,
 }
 
 /// Who is told about a breach, an abort, a rollback or a pending approval.
@@ -200,6 +204,8 @@ struct RawHealth {
     samples: u32,
     #[serde(default)]
     max_failures: u32,
+    #[serde(default)]
+    interval_ms: u64,
 }
 
 fn default_samples() -> u32 {
@@ -351,6 +357,7 @@ impl Workflow {
                     config: table_to_json(h.input.as_ref()),
                     samples: h.samples,
                     max_failures: h.max_failures,
+                    interval_ms: h.interval_ms,
                 })
             }
         };

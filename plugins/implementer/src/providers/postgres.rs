@@ -238,6 +238,12 @@ impl Provider for Postgres {
                 self.set_password(user, handle(path, "current")?)?;
                 Ok(format!("{user}'s password is the current version's"))
             }
+            // In a dry run the current version may be a placeholder the
+            // database has never seen: say what would happen, ask nothing.
+            Strategy::AlternatingUsers if dry_run => Ok(format!(
+                "dry run: would ALTER ROLE {} PASSWORD NULL",
+                credential_id.unwrap_or("(the login role consumers do not hold)")
+            )),
             Strategy::AlternatingUsers => {
                 let live = self.current_user(&current)?;
                 let user = match credential_id {
@@ -259,9 +265,6 @@ impl Provider for Postgres {
                     return Err(format!(
                         "refusing to invalidate {user}: {path}'s current version logs in as it"
                     ));
-                }
-                if dry_run {
-                    return Ok(format!("dry run: would ALTER ROLE {user} PASSWORD NULL"));
                 }
                 self.as_admin(&format!("ALTER ROLE {user} PASSWORD NULL"), Vec::new())?;
                 Ok(format!("{user} can no longer log in with a password"))
