@@ -193,3 +193,130 @@ fn a_postgres_rotation_killed_at_any_boundary_resumes_to_done() {
         }
     }
 }
+
+fn failed_rotation(p: &Project) -> String {
+    let out = rotate(p, None);
+    assert!(!out.status.success(), "{}", text(&out));
+    text(&out)
+}
+
+/// Resumes a change that ends ABORTED or ROLLED_BACK (exit status 1).
+fn resume(p: &Project, change: &str) -> String {
+    let out = p.run(&["resume", change, "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    text(&out)
+}
+
+#[test]
+fn an_unreachable_database_stops_with_the_endpoint_and_resume_finishes_the_abort() {
+    let (mut pg, p, original) = setup(&Setup::default());
+    pg.stop();
+    let report = failed_rotation(&p);
+    let endpoint = pg.endpoint("app");
+    assert!(
+        report.contains(&format!("connecting to {endpoint}")),
+        "{report}"
+    );
+    let change = p.change_id();
+    pg.start();
+    resume(&p, &change);
+    assert_eq!(
+        assert_invariants(&p, &pg, &original, "alternating-users", &change),
+        "ABORTED"
+    );
+}
+
+#[test]
+fn a_wrong_admin_password_is_named_and_nothing_is_left_live() {
+    let (pg, p, original) = setup(&Setup {
+        admin_password: Some("not-the-rotator-password"),
+        ..Setup::default()
+    });
+    let report = failed_rotation(&p);
+    assert!(
+        report.contains("password authentication failed for user \"rotator\""),
+        "{report}"
+    );
+    assert!(
+        !has_password(&pg, "app_b"),
+        "the new password was never set"
+    );
+    // The abort cannot invalidate app_b as the rotator either: the change
+    // stops there, and the operator confirms nothing is live, on record.
+    let change = p.change_id();
+    assert_eq!(p.manifest(&change)["items"][0]["state"], "ABORTING");
+    let out = p.run(&[
+        "resume",
+        &change,
+        "--now",
+        NOW,
+        "--revoked-by-hand",
+        "db/app@2",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        assert_invariants(&p, &pg, &original, "alternating-users", &change),
+        "ABORTED"
+    );
+}
+
+#[test]
+fn a_statement_not_granted_is_denied_with_the_policy_line_that_would_allow_it() {
+    let (pg, p, original) = setup(&Setup {
+        ungranted: Some("ALTER ROLE app_b PASSWORD $1"),
+        ..Setup::default()
+    });
+    failed_rotation(&p);
+    let change = p.change_id();
+    let manifest = p.manifest(&change).to_string();
+    assert!(
+        manifest.contains("run `ALTER ROLE app_b PASSWORD $1`"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("\\\"ALTER ROLE app_b PASSWORD $1\\\"]"),
+        "the denial carries the widened grant: {manifest}"
+    );
+    assert_eq!(
+        assert_invariants(&p, &pg, &original, "alternating-users", &change),
+        "ABORTED"
+    );
+}
+
+#[test]
+fn a_login_role_that_does_not_exist_aborts_cleanly() {
+    let (pg, p, original) = setup(&Setup {
+        users: vec!["app_a", "app_c"],
+        ..Setup::default()
+    });
+    failed_rotation(&p);
+    let change = p.change_id();
+    let manifest = p.manifest(&change).to_string();
+    assert!(
+        manifest.contains("role \\\"app_c\\\" does not exist"),
+        "{manifest}"
+    );
+    let state = assert_invariants(&p, &pg, &original, "alternating-users", &change);
+    assert_eq!(state, "ABORTED");
+}
+
+#[test]
+fn a_database_that_goes_away_mid_rotation_rolls_back_once_it_is_back() {
+    let (mut pg, p, original) = setup(&Setup::default());
+    let out = rotate(&p, Some("state:PROMOTED"));
+    assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
+    let change = p.change_id();
+    // The health watch finds the database gone: the change rolls back,
+    // and stops where undoing needs the database.
+    pg.stop();
+    let out = p.run(&["resume", &change, "--now", NOW]);
+    assert!(!out.status.success(), "{}", text(&out));
+    pg.start();
+    if p.manifest(&change)["state"] != "CLOSED" {
+        resume(&p, &change);
+    }
+    assert_eq!(
+        assert_invariants(&p, &pg, &original, "alternating-users", &change),
+        "ROLLED_BACK"
+    );
+}

@@ -25,6 +25,8 @@ pub struct Postgres {
     pub ca: TestCa,
     dir: tempfile::TempDir,
     bin: PathBuf,
+    /// The server's certificate and key.
+    tls: (PathBuf, PathBuf),
     running: Option<(Child, ChildStdin)>,
 }
 
@@ -106,9 +108,10 @@ impl Postgres {
             ca,
             dir,
             bin,
+            tls: (cert, key),
             running: None,
         };
-        server.spawn(&cert, &key);
+        server.start();
         server
     }
 
@@ -123,6 +126,20 @@ impl Postgres {
 
     pub fn endpoint(&self, database: &str) -> String {
         format!("postgres://127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Stops the server (a fast shutdown: sessions are cut).
+    pub fn stop(&mut self) {
+        if let Some((mut child, stdin)) = self.running.take() {
+            drop(stdin);
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server (again) on the same port and data.
+    pub fn start(&mut self) {
+        let (cert, key) = self.tls.clone();
+        self.spawn(&cert, &key);
     }
 
     fn spawn(&mut self, cert: &Path, key: &Path) {
@@ -217,9 +234,6 @@ exit 0"#;
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        if let Some((mut child, stdin)) = self.running.take() {
-            drop(stdin);
-            let _ = child.wait();
-        }
+        self.stop();
     }
 }

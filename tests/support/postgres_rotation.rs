@@ -51,16 +51,21 @@ pub fn credential(url: &str) -> (String, String) {
     )
 }
 
-pub fn policy(pg: &Postgres) -> String {
+/// The policy for `setup`: the implementer may set and clear the
+/// passwords of the workflow's login roles (but `setup.ungranted`).
+pub fn policy(pg: &Postgres, setup: &Setup) -> String {
     let endpoint = pg.endpoint("app");
-    let alter: Vec<String> = USERS
+    let alter: Vec<String> = setup
+        .users
         .iter()
         .flat_map(|u| {
             [
-                format!("\"ALTER ROLE {u} PASSWORD $1\""),
-                format!("\"ALTER ROLE {u} PASSWORD NULL\""),
+                format!("ALTER ROLE {u} PASSWORD $1"),
+                format!("ALTER ROLE {u} PASSWORD NULL"),
             ]
         })
+        .filter(|s| Some(s.as_str()) != setup.ungranted)
+        .map(|s| format!("\"{s}\""))
         .collect();
     format!(
         r#"
@@ -102,11 +107,12 @@ sql = {{ endpoints = ["{endpoint}"], statements = ["SELECT 1", "SELECT has_table
 
 /// The workflow: the `postgres` provider with `strategy`, the Tester's two
 /// checks as the new credential, a health check as the current one.
-pub fn workflow(pg: &Postgres, strategy: &str) -> String {
+pub fn workflow(pg: &Postgres, setup: &Setup) -> String {
     let endpoint = pg.endpoint("app");
+    let strategy = setup.strategy;
     let users = match strategy {
-        "single-user" => r#"["app_a"]"#,
-        _ => r#"["app_a", "app_b"]"#,
+        "single-user" => format!("{:?}", &setup.users[..1]),
+        _ => format!("{:?}", setup.users),
     };
     format!(
         r#"
@@ -152,6 +158,10 @@ pub struct Setup<'a> {
     /// The admin password the project holds (the right one unless a test
     /// says otherwise).
     pub admin_password: Option<&'a str>,
+    /// The workflow's login roles (the first is current).
+    pub users: Vec<&'a str>,
+    /// A statement the policy leaves out.
+    pub ungranted: Option<&'a str>,
 }
 
 impl Default for Setup<'_> {
@@ -160,6 +170,8 @@ impl Default for Setup<'_> {
             strategy: "alternating-users",
             record_user: true,
             admin_password: None,
+            users: USERS.to_vec(),
+            ungranted: None,
         }
     }
 }
@@ -172,12 +184,8 @@ pub fn project(pg: &Postgres, password: &str, rotator_password: &str, setup: &Se
     let p = dir.path();
     std::fs::create_dir_all(p.join("repos")).unwrap();
     pg.write_ca(&p.join(DB_CA));
-    std::fs::write(p.join("policies/default.toml"), policy(pg)).unwrap();
-    std::fs::write(
-        p.join("policies/workflow.toml"),
-        workflow(pg, setup.strategy),
-    )
-    .unwrap();
+    std::fs::write(p.join("policies/default.toml"), policy(pg, setup)).unwrap();
+    std::fs::write(p.join("policies/workflow.toml"), workflow(pg, setup)).unwrap();
     let custom = if setup.record_user {
         serde_json::json!([["credential_id", "app_a"]])
     } else {

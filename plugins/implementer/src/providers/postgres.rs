@@ -266,8 +266,15 @@ impl Provider for Postgres {
                         "refusing to invalidate {user}: {path}'s current version logs in as it"
                     ));
                 }
-                self.as_admin(&format!("ALTER ROLE {user} PASSWORD NULL"), Vec::new())?;
-                Ok(format!("{user} can no longer log in with a password"))
+                match self.as_admin(&format!("ALTER ROLE {user} PASSWORD NULL"), Vec::new()) {
+                    Ok(_) => Ok(format!("{user} can no longer log in with a password")),
+                    // undefined_object: a login role that does not exist
+                    // holds no password to invalidate.
+                    Err(e) if e.contains("(42704)") => {
+                        Ok(format!("{user} does not exist: nothing to invalidate"))
+                    }
+                    Err(e) => Err(e),
+                }
             }
         }
     }
