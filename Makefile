@@ -36,8 +36,10 @@ demo-postgres: build
 hello: build
 	bash examples/hello-agent/run.sh
 
+# The host's suites, then the role plugins' own unit tests (natively).
 test: setup
 	cargo test --workspace
+	cd plugins && cargo test --workspace
 
 lint: setup
 	cargo fmt --all -- --check

@@ -30,6 +30,10 @@ fn the_postgres_flagship_rotates_without_a_failed_query() {
         "old password: refused by the server (password authentication failed for user \"app_a\")",
         "no password in any manifest, audit log, consumer log or the database's statement log",
         "db/app: version 1 -> 2, DONE",
+        // The service's config files, staged as references.
+        "orders-service/.env on agentward/",
+        ": DATABASE_URL=${DATABASE_URL}",
+        ":   url: <%= ENV.fetch(\"DATABASE_URL\") %>",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }

@@ -108,6 +108,15 @@ cp "$ca" "$project/certs/db-ca.pem"
 sed "s#@ENDPOINT@#$endpoint#g" "$here/policy.toml" >"$project/policies/default.toml"
 sed "s#@ENDPOINT@#$endpoint#g" "$here/workflow.toml" >"$project/policies/workflow.toml"
 old_url="postgres://app_a:$app_password@127.0.0.1:$port/app"
+# A service whose config holds the credential in plaintext, as many do.
+service="$project/repos/orders-service"
+mkdir -p "$service/config"
+printf 'PORT=8080\nDATABASE_URL=%s\n' "$old_url" >"$service/.env"
+printf 'production:\n  adapter: postgresql\n  host: 127.0.0.1\n  port: %s\n  database: app\n  username: app_a\n  password: %s\n' \
+    "$port" "$app_password" >"$service/config/database.yml"
+git -C "$service" init -q -b main
+git -C "$service" add -A
+git -C "$service" -c user.name=dev -c user.email=dev@localhost commit -qm "initial"
 python3 - "$work/seed.json" "$old_url" "postgres://rotator:$rotator_password@127.0.0.1:$port/app" <<'EOF'
 import json, sys
 path, app, rotator = sys.argv[1:]
@@ -183,6 +192,13 @@ if PGPASSWORD="" "$pgbin/psql" "$old_url" -tAXqc 'SELECT 1' >/dev/null 2>"$work/
 fi
 echo "old password: refused by the server ($(grep -o 'password authentication failed for user "[a-z_]*"' "$work/old.err" | head -n 1))"
 "$agentward" --project "$project" audit verify
+branch="agentward/$change"
+git -C "$service" log -1 --format='%h %s%n%(trailers:key=Change-Id)' "$branch" || fail "no staged commit in orders-service"
+for file in .env config/database.yml; do
+    staged="$(git -C "$service" show "$branch:$file")"
+    if printf '%s' "$staged" | grep -qF "$app_password"; then fail "$file still holds the password on $branch"; fi
+    echo "orders-service/$file on $branch: $(printf '%s' "$staged" | grep -E 'DATABASE_URL|url:')"
+done
 # The new password is checked for inside a child that holds it: it never
 # passes through this script. The old one goes by environment, not on the
 # command line (which the audit log records).

@@ -38,29 +38,70 @@ pub fn repository_of(top: &Path, file: &Path) -> Option<(PathBuf, String)> {
     }
 }
 
-/// `text` with every literal credential in `.npmrc` syntax
-/// (`_authToken=`, `_password=`, `_auth=`) replaced by `[redacted]`;
-/// references to environment variables (`${NPM_TOKEN}`) stay.
-pub fn redact_credentials(text: &str) -> String {
+/// `text` with every literal credential replaced by `[redacted]`: the
+/// `.npmrc` keys (`_authToken=`, `_password=`, `_auth=`), any key ending in
+/// `password` (`DB_PASSWORD=…`, `password: …`), the password in a URL
+/// (`postgres://app:…@db`), and each of `known` (the values of the secret
+/// under change, which a file may hold in any form). References to
+/// environment variables (`${NPM_TOKEN}`, `<%= ENV… %>`) stay.
+pub fn redact_credentials(text: &str, known: &[&str]) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
-        let key = ["_authToken=", "_password=", "_auth="]
-            .into_iter()
-            .find_map(|k| line.find(k).map(|at| at + k.len()));
-        match key {
-            Some(at)
-                if !line[at..].trim_start().starts_with("${") && !line[at..].trim().is_empty() =>
-            {
-                out.push_str(&line[..at]);
-                out.push_str("[redacted]");
-                if line.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
-            _ => out.push_str(line),
+        let body = line.trim_end_matches(['\n', '\r']);
+        let mut shown = redact_line(body);
+        for value in known.iter().filter(|v| v.len() >= 8) {
+            shown = shown.replace(value, "[redacted]");
         }
+        out.push_str(&shown);
+        out.push_str(&line[body.len()..]);
     }
     out
+}
+
+fn is_reference(value: &str) -> bool {
+    let value = value.trim().trim_matches(['"', '\'']);
+    value.is_empty() || value.starts_with("${") || value.starts_with("<%=")
+}
+
+fn redact_line(line: &str) -> String {
+    let npm = ["_authToken=", "_password=", "_auth="]
+        .into_iter()
+        .find_map(|k| line.find(k).map(|at| at + k.len()));
+    let key_value = line
+        .find(['=', ':'])
+        .filter(|&at| {
+            let key = line[..at].trim().trim_start_matches("export ");
+            key.to_ascii_lowercase().ends_with("password")
+        })
+        .map(|at| at + 1);
+    if let Some(at) = npm.or(key_value) {
+        if !is_reference(&line[at..]) {
+            let space = if line[at..].starts_with(' ') { " " } else { "" };
+            return format!("{}{space}[redacted]", &line[..at]);
+        }
+        return line.to_string();
+    }
+    // scheme://user:password@host
+    let mut shown = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        shown.push_str(head);
+        let end = tail.find(['/', ' ', '"', '\'']).unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rsplit_once('@').and_then(|(user, host)| {
+            user.split_once(':')
+                .map(|(name, password)| (name, password, host))
+        }) {
+            Some((name, password, host)) if !is_reference(password) => {
+                shown.push_str(&format!("{name}:[redacted]@{host}"));
+            }
+            _ => shown.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    shown.push_str(rest);
+    shown
 }
 
 pub fn branch_for(change_id: &str) -> String {
@@ -216,7 +257,7 @@ mod tests {
     #[test]
     fn literal_credentials_are_redacted_and_references_kept() {
         let npmrc = "@a:registry=http://127.0.0.1:4873/\n//127.0.0.1:4873/:_authToken=npm_SECRET\n//r/:_password=cGFzcw==\n//x/:_authToken=${NPM_TOKEN}\n";
-        let shown = redact_credentials(npmrc);
+        let shown = redact_credentials(npmrc, &[]);
         assert!(
             !shown.contains("npm_SECRET") && !shown.contains("cGFzcw=="),
             "{shown}"
@@ -226,6 +267,12 @@ mod tests {
         assert!(
             shown.starts_with("@a:registry=http://127.0.0.1:4873/\n"),
             "{shown}"
+        );
+        let env = "DATABASE_URL=postgres://app_a:hunter2-x@db:5432/app\r\nexport DB_PASSWORD=s3cret\nDB_PASSWORD_REF=${DB_PASSWORD}\n  password: pw-yaml\nTOKEN=odd-format-CANARY-1234\n";
+        let shown = redact_credentials(env, &["odd-format-CANARY-1234"]);
+        assert_eq!(
+            shown,
+            "DATABASE_URL=postgres://app_a:[redacted]@db:5432/app\r\nexport DB_PASSWORD=[redacted]\nDB_PASSWORD_REF=${DB_PASSWORD}\n  password: [redacted]\nTOKEN=[redacted]\n"
         );
     }
 }

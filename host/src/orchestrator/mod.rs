@@ -29,7 +29,7 @@ use crate::capabilities::mediation::INTENT;
 use crate::capabilities::Task;
 use crate::policy::{Policy, RoleName};
 use crate::runtime::{Host, PreparedRole, RunError, RunOutcome, RuntimeError};
-use crate::store::{Label, SecretStore, StoreError};
+use crate::store::{Label, SecretStore, SecretValue, StoreError};
 use agentward_handoff::{
     Briefing, Changes, Failure, ImplementTask, MapTask, Plan, PlanTask, ResearchTask, ReviewTask,
     Revocation, ScopeMap, SignOff, TestPurpose, TestTask, Trigger, Usage, Verification,
@@ -884,13 +884,19 @@ impl<'a> Orchestrator<'a> {
         let message = self.commit_message(m, i);
         let project = self.host.project_dir().to_path_buf();
         let mut notes = Vec::new();
+        // The file being replaced may hold the very credential being
+        // rotated: the manifest's diff shows that it goes, not what it was.
+        let path = m.items[i].path.clone();
+        let known: Vec<SecretValue> = [Label::Current, Label::Previous, Label::Pending]
+            .into_iter()
+            .filter_map(|label| self.store.read(&path, label).ok())
+            .collect();
+        let known: Vec<&str> = known.iter().map(SecretValue::expose).collect();
         for staged in &mut m.items[i].staged {
             let top = project.join(&staged.root);
             let target = top.join(&staged.file);
             let before = std::fs::read_to_string(&target).unwrap_or_default();
-            // The file being replaced may hold the very token being
-            // rotated: the manifest's diff shows that it goes, not what it was.
-            let shown_before = git::redact_credentials(&before);
+            let shown_before = git::redact_credentials(&before, &known);
             staged.diff = similar::TextDiff::from_lines(&shown_before, &staged.contents)
                 .unified_diff()
                 .header(&format!("a/{}", staged.file), &format!("b/{}", staged.file))

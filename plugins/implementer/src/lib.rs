@@ -8,10 +8,14 @@
 //! the staged `.npmrc` refers to `${NPM_TOKEN}`.
 //!
 //! Config (the workflow step's `input`): `issuer`, the provider (see
-//! [`providers::Issuer`]; default a host-generated 40-character token) and
-//! `npmrc`, the files to stage, as `[{"root": "repos", "file": "app/.npmrc"}]`.
+//! [`providers::Issuer`]; default a host-generated 40-character token);
+//! `npmrc`, `.npmrc` files to stage, as `[{"root": "repos", "file":
+//! "app/.npmrc"}]`; and `files`, other config files with the variable that
+//! carries the secret, as `[{"root": "repos", "file": "svc/.env", "var":
+//! "DATABASE_URL"}]` (see [`staging`]).
 
 mod providers;
+mod staging;
 
 use agentward_handoff::{Changes, Check, ImplementTask, Revocation, StagedFile};
 use agentward_sdk::{export_role, workspace, Report, Role, Task};
@@ -25,6 +29,8 @@ struct Config {
     issuer: Issuer,
     #[serde(default)]
     npmrc: Vec<StagedFile>,
+    #[serde(default)]
+    files: Vec<ConfigFile>,
 }
 
 fn config(value: serde_json::Value) -> Result<Config, String> {
@@ -34,53 +40,45 @@ fn config(value: serde_json::Value) -> Result<Config, String> {
     serde_json::from_value(value).map_err(|e| format!("implementer config: {e}"))
 }
 
-/// `.npmrc` whose token lines take the token from the environment: a line
-/// that already does (`${NPM_TOKEN}`, `${CI_NPM_TOKEN}`) is kept as it is,
-/// a literal token becomes `${NPM_TOKEN}`. The file then never changes on
-/// a rotation again: CI gets the new token from the store. A file with no
-/// token line gets one for `registry` (the issuer's, as `//host:port/`);
-/// without a known registry it is left as it is. Line endings are kept.
-fn stage_npmrc(current: &str, registry: Option<&str>) -> String {
-    let newline = if current.contains("\r\n") {
-        "\r\n"
-    } else {
-        "\n"
-    };
-    let mut lines: Vec<String> = current
-        .lines()
-        .map(|line| match line.split_once(":_authToken=") {
-            Some((_, value)) if value.trim().starts_with("${") => line.to_string(),
-            Some((registry, _)) => format!("{registry}:_authToken=${{NPM_TOKEN}}"),
-            None => line.to_string(),
-        })
-        .collect();
-    if !lines.iter().any(|l| l.contains(":_authToken=")) {
-        match registry {
-            Some(registry) => lines.push(format!("{registry}:_authToken=${{NPM_TOKEN}}")),
-            None => return current.to_string(),
-        }
-    }
-    lines.join(newline) + newline
+/// A repository config file the workflow names, and the environment
+/// variable that carries the secret into it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    root: String,
+    file: String,
+    var: String,
 }
 
-/// Proposes the `.npmrc` changes for `files` (from the plan) and the
-/// workflow's own list; returns what it staged.
+/// Proposes each file of the plan (`files`), of `npmrc` and of `files` in
+/// the config as a reference to the secret (see [`staging`]); returns what
+/// it staged.
 fn stage(config: &Config, files: Vec<StagedFile>) -> Result<Vec<StagedFile>, String> {
-    let mut targets = files;
+    let mut targets: Vec<(StagedFile, Option<&str>)> =
+        files.into_iter().map(|f| (f, None)).collect();
     for extra in &config.npmrc {
-        if !targets.contains(extra) {
-            targets.push(extra.clone());
+        if !targets.iter().any(|(t, _)| t == extra) {
+            targets.push((extra.clone(), None));
         }
     }
-    for target in &targets {
+    for named in &config.files {
+        let staged = StagedFile {
+            root: named.root.clone(),
+            file: named.file.clone(),
+        };
+        targets.retain(|(t, _)| *t != staged);
+        targets.push((staged, Some(named.var.as_str())));
+    }
+    let registry = config.issuer.provider().npmrc_key();
+    for (target, var) in &targets {
         let current = workspace::read_file(&target.root, &target.file)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
-        let staged = stage_npmrc(&current, config.issuer.provider().npmrc_key().as_deref());
+        let staged = staging::reference(&target.file, &current, *var, registry.as_deref())?;
         workspace::propose_change(&target.root, &target.file, staged.as_bytes())
             .map_err(|e| format!("staging {}: {}", target.file, e.message()))?;
     }
-    Ok(targets)
+    Ok(targets.into_iter().map(|(t, _)| t).collect())
 }
 
 fn report<T: serde::Serialize>(summary: String, output: &T) -> Result<Report, String> {

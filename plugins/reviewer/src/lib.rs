@@ -21,19 +21,78 @@ fn default_allowed() -> Vec<String> {
     vec![".npmrc".into()]
 }
 
-/// Lines of `text` that carry a literal credential.
-fn plaintext_tokens(text: &str) -> Vec<usize> {
+/// Whether `value` refers to a secret rather than holding one: an
+/// environment reference (`${VAR}`, ERB's `<%= ENV… %>`) or nothing.
+fn is_reference(value: &str) -> bool {
+    let value = value.trim().trim_matches(['"', '\'']);
+    value.is_empty() || value.starts_with("${") || value.starts_with("<%=")
+}
+
+/// Whether `line` carries a literal credential: an npm token or password,
+/// a `…password` key with a value, or a URL with a password in it.
+fn holds_credential(line: &str) -> bool {
+    if let Some((_, value)) = line
+        .split_once("_authToken=")
+        .or_else(|| line.split_once("_password="))
+    {
+        return !is_reference(value);
+    }
+    let key_value = line.split_once('=').or_else(|| line.split_once(':'));
+    if let Some((key, value)) = key_value {
+        let key = key
+            .trim()
+            .trim_start_matches("export ")
+            .to_ascii_lowercase();
+        if key.ends_with("password") && !is_reference(value) {
+            return true;
+        }
+    }
+    // scheme://user:password@host
+    line.match_indices("://").any(|(at, _)| {
+        let rest = &line[at + 3..];
+        let userinfo = rest.split(['/', ' ', '"', '\'']).next().unwrap_or("");
+        userinfo
+            .rsplit_once('@')
+            .and_then(|(user, _)| user.split_once(':'))
+            .is_some_and(|(_, password)| !is_reference(password))
+    })
+}
+
+/// Lines of `text` (numbered from 1) that carry a literal credential.
+fn plaintext_credentials(text: &str) -> Vec<usize> {
     text.lines()
         .enumerate()
-        .filter_map(|(i, line)| {
-            let (_, value) = line
-                .split_once("_authToken=")
-                .or_else(|| line.split_once("_password="))?;
-            let value = value.trim();
-            let is_reference = value.starts_with("${") && value.ends_with('}');
-            (!value.is_empty() && !is_reference).then_some(i + 1)
-        })
+        .filter(|(_, line)| holds_credential(line))
+        .map(|(i, _)| i + 1)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_credentials_are_found_and_references_are_not() {
+        for literal in [
+            "//r/:_authToken=npm_abc",
+            "DATABASE_URL=postgres://app_a:hunter2@db:5432/app",
+            "  url: postgres://app_a:hunter2@db/app",
+            "  password: hunter2",
+            "export DB_PASSWORD='x'",
+        ] {
+            assert!(holds_credential(literal), "{literal}");
+        }
+        for reference in [
+            "//r/:_authToken=${NPM_TOKEN}",
+            "DATABASE_URL=${DATABASE_URL}",
+            "  url: <%= ENV.fetch(\"DATABASE_URL\") %>",
+            "  password:",
+            "@scope:registry=https://registry.example.com/",
+            "see https://user@example.com/docs",
+        ] {
+            assert!(!holds_credential(reference), "{reference}");
+        }
+    }
 }
 
 struct Reviewer;
@@ -84,7 +143,7 @@ impl Role for Reviewer {
                     format!("not an allowed file (allowed: {:?})", config.allowed_files),
                 );
             }
-            for line in plaintext_tokens(proposed) {
+            for line in plaintext_credentials(proposed) {
                 finding(
                     Some(file),
                     format!("line {line} holds a plaintext credential"),
