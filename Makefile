@@ -1,7 +1,7 @@
 # The two quick-start commands are `make demo` and `make test`.
 # Everything else is what they need.
 
-.PHONY: setup build demo demo-postgres hello test lint ci bench
+.PHONY: setup build demo demo-postgres hello test lint ci bench install
 
 # The guest components build for wasm32-wasip2; a fresh machine lacks it.
 # Chromium renders the audit timeline in its screenshot test; the store
@@ -54,3 +54,15 @@ ci: lint test
 # once first).
 bench:
 	bash scripts/bench.sh
+
+# The binary, shell completions and man pages under PREFIX (default
+# /usr/local); `cargo install --path host` installs the binary alone.
+PREFIX ?= /usr/local
+install:
+	cargo build --release -p agentward
+	install -Dm755 target/release/agentward $(DESTDIR)$(PREFIX)/bin/agentward
+	mkdir -p $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	target/release/agentward completions bash >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/agentward
+	target/release/agentward completions zsh >$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_agentward
+	target/release/agentward completions fish >$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/agentward.fish
+	target/release/agentward man --out $(DESTDIR)$(PREFIX)/share/man/man1

@@ -499,3 +499,40 @@ fn unknown_role_and_bad_json_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--input is not valid JSON"));
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_real_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = agentward(dir.path(), &["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        for word in ["rotate", "resume", "dry-run", "watch", "grace-ms"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let out = agentward(dir.path(), &["completions", "tcsh"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+
+    let man = dir.path().join("man1");
+    let out = agentward(dir.path(), &["man", "--out", man.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for page in [
+        "agentward.1",
+        "agentward-rotate.1",
+        "agentward-secrets-exec.1",
+    ] {
+        let roff =
+            std::fs::read_to_string(man.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(
+            roff.starts_with(".ie") || roff.contains(".TH"),
+            "{page}: {roff}"
+        );
+    }
+    let exec = std::fs::read_to_string(man.join("agentward-secrets-exec.1")).unwrap();
+    assert!(exec.contains("grace"), "the page documents --grace-ms");
+}

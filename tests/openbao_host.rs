@@ -127,8 +127,8 @@ fn a_planner_run_token_cannot_read_values_on_the_server() {
     let grants = &default.role(RoleName::Planner).unwrap().grants;
     let run = root
         .for_role_run(
-            RoleName::Planner,
-            grants,
+            RoleName::Planner.as_str(),
+            &grants.store_scopes(),
             std::time::Duration::from_secs(10),
         )
         .unwrap()
@@ -270,8 +270,12 @@ fn transit_keeps_values_out_of_kv_and_decrypts_only_for_readers() {
     // The tester uses the token through a handle: the host reads it.
     let tester = root
         .for_role_run(
-            RoleName::Tester,
-            &default.role(RoleName::Tester).unwrap().grants,
+            RoleName::Tester.as_str(),
+            &default
+                .role(RoleName::Tester)
+                .unwrap()
+                .grants
+                .store_scopes(),
             deadline,
         )
         .unwrap()
@@ -287,8 +291,12 @@ fn transit_keeps_values_out_of_kv_and_decrypts_only_for_readers() {
     let token = tester.store.clone();
     let planner = root
         .for_role_run(
-            RoleName::Planner,
-            &default.role(RoleName::Planner).unwrap().grants,
+            RoleName::Planner.as_str(),
+            &default
+                .role(RoleName::Planner)
+                .unwrap()
+                .grants
+                .store_scopes(),
             deadline,
         )
         .unwrap()

@@ -182,14 +182,23 @@ fn a_postgres_rotation_killed_at_any_boundary_resumes_to_done() {
                 text(&out)
             );
             let change = p.change_id();
-            let out = p.run(&["resume", &change, "--now", NOW]);
+            let resumed = p.run(&["resume", &change, "--now", NOW]);
             assert!(
-                out.status.success(),
+                resumed.status.success(),
                 "{strategy}: resume after {point}: {}",
-                text(&out)
+                text(&resumed)
             );
             let state = assert_invariants(&p, &pg, &original, strategy, &change);
             assert_eq!(state, "DONE", "{strategy}: after {point}");
+            // Nor in anything either process printed.
+            let (_, new_password) = credential(&read(&p, "db/app", Label::Current).unwrap());
+            let printed = text(&out) + &text(&resumed);
+            for password in [PASSWORD, ROTATOR_PASSWORD, new_password.as_str()] {
+                assert!(
+                    !printed.contains(password),
+                    "{strategy}: {point}: a password was printed"
+                );
+            }
         }
     }
 }

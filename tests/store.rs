@@ -406,7 +406,7 @@ fn openbao_over_tls_without_its_ca_is_refused_naming_the_fix() {
 mod openbao_faults {
     use super::bao::BaoServer;
     use super::*;
-    use agentward::store::openbao::RoleScopes;
+    use agentward::store::RoleScopes;
     use std::time::{Duration, Instant};
 
     fn root_store(server: &BaoServer) -> OpenBaoStore {
@@ -1023,7 +1023,7 @@ path "auth/token/lookup-self" { capabilities = ["read"] }
         root.put_pending("npm/token", &value(CANARY), None).unwrap();
         root.promote("npm/token", 1, None).unwrap();
         let token_for = |role: RoleName| {
-            let scopes = RoleScopes::from_grants(&policy.role(role).unwrap().grants);
+            let scopes = policy.role(role).unwrap().grants.store_scopes();
             root.token_for_role(role.as_str(), &scopes, Duration::from_secs(300), 0)
                 .unwrap()
         };

@@ -90,9 +90,17 @@ impl Harness {
 
     /// A policy giving `role` the component `component` with `grants`
     /// (inline TOML, one grant per line) and `limits` (inline table body).
+    /// The tester and implementer components import `sql` (database
+    /// checks, the postgres provider): a test that grants none gets
+    /// `sql = {}`, which reaches no database.
     pub fn role_policy(&self, role: &str, component: &str, grants: &str, limits: &str) -> Policy {
+        let sql = if ["tester", "implementer"].contains(&component) && !grants.contains("sql =") {
+            "sql = {}\n"
+        } else {
+            ""
+        };
         self.policy(&format!(
-            "[roles.{role}]\ncomponent = \"{component}\"\nlimits = {{ {limits} }}\n\n[roles.{role}.grants]\n{grants}\n"
+            "[roles.{role}]\ncomponent = \"{component}\"\nlimits = {{ {limits} }}\n\n[roles.{role}.grants]\n{grants}\n{sql}"
         ))
     }
 

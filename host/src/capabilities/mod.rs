@@ -242,3 +242,25 @@ pub(crate) fn parse_label(text: &str) -> Result<crate::store::Label, wit::types:
         ))
     })
 }
+
+impl Grants {
+    /// The paths the store itself limits a role run to (OpenBao child
+    /// tokens): `secrets-read` and `handles` read, `secrets-write`
+    /// writes, `secrets-meta` sees metadata.
+    pub fn store_scopes(&self) -> crate::store::RoleScopes {
+        let patterns = |g: &Option<toml::Spanned<path_scope::PathScope>>| {
+            g.as_ref()
+                .map(|s| s.get_ref().patterns().to_vec())
+                .unwrap_or_default()
+        };
+        // A handle is a value read by the host on the role's behalf, so
+        // `handles` needs the same server-side read as `secrets-read`.
+        let mut read = patterns(&self.secrets_read);
+        read.extend(patterns(&self.handles));
+        crate::store::RoleScopes {
+            read,
+            write: patterns(&self.secrets_write),
+            meta: patterns(&self.secrets_meta),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 mod audit;
 mod check;
+mod completions;
 mod exec;
 mod init;
 mod rotate;
@@ -54,6 +55,11 @@ enum Command {
     /// Manage approver keys.
     #[command(subcommand)]
     Approver(rotate::ApproverCommand),
+    /// Print the shell completion script for SHELL, e.g.
+    /// `agentward completions bash > /etc/bash_completion.d/agentward`.
+    Completions(completions::CompletionsArgs),
+    /// Write the man pages (`make install` does it for you).
+    Man(completions::ManArgs),
 }
 
 /// A failure and the exit code it maps to.
@@ -89,6 +95,8 @@ pub(crate) fn main() -> ExitCode {
         Command::Approve(args) => rotate::approve(&cli.project, args),
         Command::Show(args) => rotate::show(&cli.project, args),
         Command::Approver(command) => rotate::approver(command),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -348,7 +348,11 @@ impl Host {
         };
         let Some(run_store) = self
             .store
-            .for_role_run(role, &prepared.binding.grants, deadline)
+            .for_role_run(
+                role.as_str(),
+                &prepared.binding.grants.store_scopes(),
+                deadline,
+            )
             .map_err(store_error)?
         else {
             return self.run_with(prepared, task, self.store.clone());

@@ -13,8 +13,6 @@ pub mod overlay;
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
 
-use crate::capabilities::Grants;
-use crate::policy::RoleName;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
@@ -259,12 +257,26 @@ pub trait SecretStore: Send + Sync {
     /// store, with the host's checks as the only line.
     fn for_role_run(
         &self,
-        _role: RoleName,
-        _grants: &Grants,
+        _role: &str,
+        _scopes: &RoleScopes,
         _deadline: std::time::Duration,
     ) -> Result<Option<RoleRunStore>, StoreError> {
         Ok(None)
     }
+}
+
+/// The paths a role may read and write (from its grants: the store
+/// knows nothing of policies), as `PathScope` globs
+/// (`*` within a segment, `**` across segments).
+#[derive(Clone, Debug, Default)]
+pub struct RoleScopes {
+    /// Values and metadata: `read`/`list`.
+    pub read: Vec<String>,
+    /// New versions and label moves: `create`/`update` on data and
+    /// metadata, `read` on metadata.
+    pub write: Vec<String>,
+    /// Metadata only (`secrets-meta`): `read`/`list` on metadata.
+    pub meta: Vec<String>,
 }
 
 /// A store that lives for one role run; [`RoleRunStore::end`] revokes

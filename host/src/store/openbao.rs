@@ -64,12 +64,10 @@
 //! versions disappear from [`SecretStore::describe`].
 
 use super::{
-    labels::holder, Label, LabelChange, RoleRunStore, SecretAttributes, SecretMeta, SecretStore,
-    SecretValue, StoreError, VersionMeta,
+    labels::holder, Label, LabelChange, RoleRunStore, RoleScopes, SecretAttributes, SecretMeta,
+    SecretStore, SecretValue, StoreError, VersionMeta,
 };
-use crate::capabilities::Grants;
 use crate::net::tls::{tls_refusal, TlsClient};
-use crate::policy::RoleName;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -122,40 +120,6 @@ impl std::fmt::Debug for OpenBaoStore {
             .field("mount", &self.mount)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
-    }
-}
-
-/// The paths a role may read and write, as `PathScope` globs
-/// (`*` within a segment, `**` across segments).
-#[derive(Clone, Debug, Default)]
-pub struct RoleScopes {
-    /// Values and metadata: `read`/`list`.
-    pub read: Vec<String>,
-    /// New versions and label moves: `create`/`update` on data and
-    /// metadata, `read` on metadata.
-    pub write: Vec<String>,
-    /// Metadata only (`secrets-meta`): `read`/`list` on metadata.
-    pub meta: Vec<String>,
-}
-
-impl RoleScopes {
-    /// The scopes of a role's policy grants: `secrets-read`,
-    /// `secrets-write` and `secrets-meta`.
-    pub fn from_grants(grants: &crate::capabilities::Grants) -> RoleScopes {
-        let patterns = |g: &Option<toml::Spanned<crate::capabilities::path_scope::PathScope>>| {
-            g.as_ref()
-                .map(|s| s.get_ref().patterns().to_vec())
-                .unwrap_or_default()
-        };
-        // A handle is a value read by the host on the role's behalf, so
-        // `handles` needs the same server-side read as `secrets-read`.
-        let mut read = patterns(&grants.secrets_read);
-        read.extend(patterns(&grants.handles));
-        RoleScopes {
-            read,
-            write: patterns(&grants.secrets_write),
-            meta: patterns(&grants.secrets_meta),
-        }
     }
 }
 
@@ -1067,17 +1031,12 @@ impl SecretStore for OpenBaoStore {
     /// grants, expiring with the step's deadline, revoked when it ends.
     fn for_role_run(
         &self,
-        role: RoleName,
-        grants: &Grants,
+        role: &str,
+        scopes: &RoleScopes,
         deadline: Duration,
     ) -> Result<Option<RoleRunStore>, StoreError> {
         let ttl = Duration::from_secs(deadline.as_secs_f64().ceil().max(1.0) as u64);
-        let child = self.token_for_role(
-            role.as_str(),
-            &RoleScopes::from_grants(grants),
-            ttl,
-            ROLE_RUN_TOKEN_USES,
-        )?;
+        let child = self.token_for_role(role, scopes, ttl, ROLE_RUN_TOKEN_USES)?;
         let description = format!(
             "OpenBao token at {} (accessor {}), policy agentward-role-{role}, ttl {}s, at most {ROLE_RUN_TOKEN_USES} uses",
             self.addr,
