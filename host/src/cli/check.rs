@@ -30,6 +30,7 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     )?;
     println!("policy {}", policy.path.display());
     let mut problems = Vec::new();
+    let mut digests = Vec::new();
     let mut rows = vec![[
         "ROLE".to_string(),
         "IMPORTS".to_string(),
@@ -40,6 +41,7 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
         let (imports, status) = match host.inspect(role_policy) {
             Err(e) => ("?".to_string(), Err(e.to_string())),
             Ok(report) => {
+                digests.push(report.digest.clone());
                 let used = report.capabilities_used();
                 let names = used.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ");
                 // `prepare` applies every link-time rule the run would.
@@ -82,6 +84,7 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
         rows.push([role.to_string(), imports, granted, status]);
     }
     print_table(&rows);
+    print_cache(&host, &digests);
     let workflow = args
         .workflow
         .or_else(|| Some(project.join("policies/workflow.toml")).filter(|p| p.exists()));
@@ -112,6 +115,29 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
         eprintln!("\n{problem}");
     }
     Err(Failure::Failed(anyhow::anyhow!("{}", summary.join("; "))))
+}
+
+/// Names the cache files that are no use here: stale (the policy names no
+/// such component any more) or foreign (another engine compiled them, so
+/// they are never loaded and every run compiles again).
+fn print_cache(host: &agentward::runtime::Host, digests: &[String]) {
+    use agentward::runtime::CacheState;
+    let entries = host.survey_cache(digests);
+    let current = entries
+        .iter()
+        .filter(|e| e.state == CacheState::Current)
+        .count();
+    println!(
+        "component cache: {current} of {} roles' components precompiled for this engine",
+        digests.len()
+    );
+    for entry in entries.iter().filter(|e| e.state != CacheState::Current) {
+        let why = match entry.state {
+            CacheState::Stale => "stale: no component of this policy has this digest; delete it",
+            _ => "foreign: compiled by another engine (wasmtime version, settings or CPU); it is never loaded, run `agentward precompile` on this machine",
+        };
+        println!("  {}: {why}", entry.file.display());
+    }
 }
 
 pub(crate) fn print_table<const N: usize>(rows: &[[String; N]]) {

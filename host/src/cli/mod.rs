@@ -5,6 +5,8 @@ mod check;
 mod completions;
 mod exec;
 mod init;
+mod precompile;
+mod report;
 mod rotate;
 mod run;
 mod secrets;
@@ -55,6 +57,9 @@ enum Command {
     /// Manage approver keys.
     #[command(subcommand)]
     Approver(rotate::ApproverCommand),
+    /// Compile every role's component for this machine into the component
+    /// cache (or --out DIR), so a CI runner that restores it compiles nothing.
+    Precompile(precompile::Args),
     /// Print the shell completion script for SHELL, e.g.
     /// `agentward completions bash > /etc/bash_completion.d/agentward`.
     Completions(completions::CompletionsArgs),
@@ -95,6 +100,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Approve(args) => rotate::approve(&cli.project, args),
         Command::Show(args) => rotate::show(&cli.project, args),
         Command::Approver(command) => rotate::approver(command),
+        Command::Precompile(args) => precompile::run(&cli.project, args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     };
@@ -180,7 +186,7 @@ pub(crate) fn audit_keys(
     Ok(agentward::audit::AuditKeys::load(&keys_dir(project))?)
 }
 
-fn cache_dir() -> Option<PathBuf> {
+pub(crate) fn cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("AGENTWARD_CACHE_DIR") {
         return Some(PathBuf::from(dir));
     }

@@ -37,6 +37,11 @@ pub(crate) struct Common {
     /// Print one JSON document instead of progress and a table.
     #[arg(long)]
     json: bool,
+    /// Also write a report: junit=FILE (one test case per secret and per
+    /// check), markdown=FILE (a CI step summary) or json=FILE (the --json
+    /// document). Repeatable; written even when the rotation fails.
+    #[arg(long = "report", value_name = "FORMAT=FILE")]
+    reports: Vec<super::report::ReportSpec>,
     #[command(flatten)]
     store: super::store_args::StoreArgs,
 }
@@ -194,11 +199,19 @@ pub(crate) fn rotate(project: &Path, args: RotateArgs) -> Result<(), Failure> {
             e => Failure::Failed(e.into()),
         })?;
     let Some(mut manifest) = planned else {
+        let doc = serde_json::json!({ "change_id": null, "items": [], "summary": "nothing due" });
+        super::report::write_all(
+            &args.common.reports,
+            &super::report::Outcome {
+                manifest: None,
+                waiting: None,
+                error: None,
+                doc: &doc,
+                wall_secs: started.elapsed().as_secs_f64(),
+            },
+        )?;
         if args.common.json {
-            println!(
-                "{}",
-                serde_json::json!({ "change_id": null, "items": [], "summary": "nothing due" })
-            );
+            println!("{doc}");
         } else {
             println!("nothing is due for rotation");
         }
@@ -219,7 +232,7 @@ pub(crate) fn rotate(project: &Path, args: RotateArgs) -> Result<(), Failure> {
         &mut manifest,
         drive,
         started,
-        args.common.json,
+        &args.common,
     )
 }
 
@@ -262,7 +275,7 @@ pub(crate) fn resume(project: &Path, args: ResumeArgs) -> Result<(), Failure> {
         &mut manifest,
         drive,
         started,
-        args.common.json,
+        &args.common,
     )
 }
 
@@ -358,7 +371,7 @@ fn finish(
     manifest: &mut Manifest,
     drive: Result<Drive, agentward::orchestrator::OrchestratorError>,
     started: Instant,
-    json: bool,
+    common: &Common,
 ) -> Result<(), Failure> {
     let wall = started.elapsed();
     let timing = &orchestrator.timing;
@@ -382,7 +395,8 @@ fn finish(
         _ => None,
     };
     let guest = timing.in_roles.saturating_sub(timing.in_host_calls);
-    if json {
+    let error = drive.as_ref().err().map(|e| e.to_string());
+    let doc = {
         let items: Vec<_> = manifest
             .items
             .iter()
@@ -396,7 +410,7 @@ fn finish(
                 })
             })
             .collect();
-        let doc = serde_json::json!({
+        serde_json::json!({
             "change_id": manifest.change_id,
             "state": manifest.state,
             "dry_run": manifest.dry_run,
@@ -404,7 +418,7 @@ fn finish(
             "plan_hash": manifest.plan_hash,
             "items": items,
             "waiting": waiting,
-            "error": drive.as_ref().err().map(|e| e.to_string()),
+            "error": error,
             "planned_changes": planned,
             "timing": {
                 "wall_ms": ms(wall),
@@ -419,7 +433,19 @@ fn finish(
                     .map(|(k, v)| (k.to_string(), serde_json::json!(ms(*v))))
                     .collect::<serde_json::Map<_, _>>(),
             },
-        });
+        })
+    };
+    super::report::write_all(
+        &common.reports,
+        &super::report::Outcome {
+            manifest: Some(manifest),
+            waiting: waiting.as_deref(),
+            error: error.as_deref(),
+            doc: &doc,
+            wall_secs: wall.as_secs_f64(),
+        },
+    )?;
+    if common.json {
         println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
     } else {
         print_items(manifest);

@@ -102,13 +102,74 @@ impl ComponentCache {
         })
     }
 
-    fn file_name(&self, digest: &str) -> String {
+    fn engine_key(&self) -> String {
         let mut hasher = DefaultHasher::new();
         self.engine
             .precompile_compatibility_hash()
             .hash(&mut hasher);
-        format!("{digest}-{:016x}.cwasm", hasher.finish())
+        format!("{:016x}", hasher.finish())
     }
+
+    fn file_name(&self, digest: &str) -> String {
+        format!("{digest}-{}.cwasm", self.engine_key())
+    }
+
+    /// The cache file for the component with `digest`, if this cache keeps
+    /// files and holds one.
+    pub(crate) fn cached_file(&self, digest: &str) -> Option<PathBuf> {
+        let file = self.dir.as_ref()?.join(self.file_name(digest));
+        file.is_file().then_some(file)
+    }
+
+    /// Every file in the cache directory, against the components `wanted`
+    /// (their digests): usable, stale (no such component any more) or
+    /// foreign (compiled by another engine: a wasmtime upgrade, other
+    /// settings, another machine's CPU features).
+    pub(crate) fn survey(&self, wanted: &[String]) -> Vec<CacheEntry> {
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
+        let engine = self.engine_key();
+        let mut entries: Vec<CacheEntry> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (digest, key) = name.strip_suffix(".cwasm")?.split_once('-')?;
+                let state = if key != engine {
+                    CacheState::Foreign
+                } else if wanted.iter().any(|w| w == digest) {
+                    CacheState::Current
+                } else {
+                    CacheState::Stale
+                };
+                Some(CacheEntry {
+                    file: e.path(),
+                    state,
+                })
+            })
+            .collect();
+        entries.sort_by(|a, b| a.file.cmp(&b.file));
+        entries
+    }
+}
+
+/// A file of the component cache, as [`ComponentCache::survey`] found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheEntry {
+    pub file: PathBuf,
+    pub state: CacheState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheState {
+    /// Compiled by this engine from a component the policy names.
+    Current,
+    /// Compiled by this engine from a component the policy no longer names.
+    Stale,
+    /// Compiled by another engine; never loaded here.
+    Foreign,
 }
 
 fn check_header(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {

@@ -12,7 +12,7 @@ mod engine;
 mod limits;
 mod sandbox;
 
-pub use cache::LoadedComponent;
+pub use cache::{CacheEntry, CacheState, LoadedComponent};
 pub use engine::MAX_WASM_STACK;
 pub use limits::{LimitHit, Limits, MAX_MEMORY_MIB};
 
@@ -270,6 +270,17 @@ impl Host {
             imports,
             granted: policy.grants.granted(),
         })
+    }
+
+    /// The precompiled file `inspect` left in the cache for the component
+    /// with `digest` (none when the host caches in memory only).
+    pub fn cached_file(&self, digest: &str) -> Option<PathBuf> {
+        self.cache.cached_file(digest)
+    }
+
+    /// The cache directory's files against the components with `digests`.
+    pub fn survey_cache(&self, digests: &[String]) -> Vec<CacheEntry> {
+        self.cache.survey(digests)
     }
 
     /// Checks `role`'s component against `policy` and links it. Every
