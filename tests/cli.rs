@@ -541,7 +541,10 @@ fn completions_and_man_pages_come_from_the_real_flags() {
 fn precompile_fills_the_cache_and_check_names_stale_and_foreign_entries() {
     let dir = init();
     let cache = dir.path().join(".cache");
-    let out = agentward(dir.path(), &["precompile", "--out", cache.to_str().unwrap()]);
+    let out = agentward(
+        dir.path(),
+        &["precompile", "--out", cache.to_str().unwrap()],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let table = text(&out.stdout);
     let files: Vec<String> = std::fs::read_dir(&cache)
@@ -551,18 +554,29 @@ fn precompile_fills_the_cache_and_check_names_stale_and_foreign_entries() {
         .collect();
     assert!(!files.is_empty(), "{table}");
     for file in &files {
-        let (digest, engine) = file.strip_suffix(".cwasm").unwrap().split_once('-').unwrap();
+        let (digest, engine) = file
+            .strip_suffix(".cwasm")
+            .unwrap()
+            .split_once('-')
+            .unwrap();
         assert_eq!(digest.len(), 64, "named by the component's sha256: {file}");
         assert_eq!(engine.len(), 16, "and the engine's hash: {file}");
         assert!(table.contains(file.as_str()), "{file} not in\n{table}");
     }
     // A second run finds everything compiled.
-    let again = agentward(dir.path(), &["precompile", "--out", cache.to_str().unwrap()]);
+    let again = agentward(
+        dir.path(),
+        &["precompile", "--out", cache.to_str().unwrap()],
+    );
     let again = text(&again.stdout);
     assert!(!again.contains("compiled in"), "{again}");
     assert!(again.contains("already cached"), "{again}");
 
-    let (digest, engine) = files[0].strip_suffix(".cwasm").unwrap().split_once('-').unwrap();
+    let (digest, engine) = files[0]
+        .strip_suffix(".cwasm")
+        .unwrap()
+        .split_once('-')
+        .unwrap();
     let foreign = format!("{digest}-{}.cwasm", "0".repeat(16));
     let stale = format!("{}-{engine}.cwasm", "a".repeat(64));
     std::fs::copy(cache.join(&files[0]), cache.join(&foreign)).unwrap();

@@ -51,8 +51,16 @@ fn junit_cases(file: &Path) -> Vec<Value> {
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install-junitparser.sh"))
         .output()
         .expect("bash runs");
-    assert!(dir.status.success(), "{}", String::from_utf8_lossy(&dir.stderr));
-    let dir = String::from_utf8_lossy(&dir.stdout).lines().last().unwrap().to_string();
+    assert!(
+        dir.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dir.stderr)
+    );
+    let dir = String::from_utf8_lossy(&dir.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
     let script = r#"
 import json, sys
 from junitparser import JUnitXml
@@ -70,8 +78,16 @@ print(json.dumps(cases))
         .env("PYTHONPATH", dir)
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "junitparser: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+    assert!(
+        out.status.success(),
+        "junitparser: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn run_ci_commands(p: &Path) {
@@ -121,7 +137,9 @@ fn the_ci_dry_run_writes_reports_that_a_junit_consumer_reads() {
             .unwrap_or_else(|| panic!("no rotation case for {path}: {cases:?}"));
         assert_eq!(rotation[2], "passed", "{rotation:?}");
         assert!(
-            cases.iter().any(|c| c[0] == *path && c[1].as_str().unwrap().starts_with("check: ")),
+            cases
+                .iter()
+                .any(|c| c[0] == *path && c[1].as_str().unwrap().starts_with("check: ")),
             "one case per check: {cases:?}"
         );
     }
@@ -176,7 +194,10 @@ fn a_failed_check_is_a_junit_failure_carrying_the_reason() {
         .unwrap();
     assert_eq!(rotation[2], "failure", "{rotation:?}");
     assert!(
-        rotation[3].as_str().unwrap().contains("verification failed"),
+        rotation[3]
+            .as_str()
+            .unwrap()
+            .contains("verification failed"),
         "{rotation:?}"
     );
     let auth = cases
@@ -185,7 +206,10 @@ fn a_failed_check_is_a_junit_failure_carrying_the_reason() {
         .unwrap();
     assert_eq!(auth[2], "failure", "{auth:?}");
     assert!(
-        auth[3].as_str().unwrap().contains("GET http://127.0.0.1:4873/-/whoami"),
+        auth[3]
+            .as_str()
+            .unwrap()
+            .contains("GET http://127.0.0.1:4873/-/whoami"),
         "the failure carries the check's detail: {auth:?}"
     );
 }

@@ -9,9 +9,9 @@ use agentward::audit::{MemorySink, Redactor};
 use agentward::policy::Policy;
 use agentward::runtime::{artifacts, Host, HostConfig};
 use agentward::store::MemoryStore;
+use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use sha2::Digest;
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -61,7 +61,12 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
         };
         let file = host
             .cached_file(&report.digest)
-            .map(|f| f.file_name().unwrap_or_default().to_string_lossy().into_owned())
+            .map(|f| {
+                f.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .unwrap_or_else(|| "(not written: see the warning above)".to_string());
         rows.push([
             role.to_string(),

@@ -145,10 +145,14 @@ fn cases(item: &agentward::orchestrator::manifest::Item, waiting: Option<&str>) 
         });
     }
     for (kind, checks) in [("check", &item.checks), ("health", &item.health)] {
-        for (n, check) in checks.iter().enumerate() {
+        // Health samples repeat the same checks: number each name's runs.
+        let mut runs: std::collections::HashMap<&str, usize> = Default::default();
+        for check in checks {
+            let run = runs.entry(check.name.as_str()).or_default();
+            *run += 1;
             cases.push(Case {
                 name: if kind == "health" {
-                    format!("health: {} (sample {})", check.name, n + 1)
+                    format!("health: {} (sample {run})", check.name)
                 } else {
                     format!("check: {}", check.name)
                 },
@@ -232,7 +236,11 @@ fn markdown(o: &Outcome) -> String {
     };
     let kind = if m.dry_run { "dry run" } else { "live" };
     let _ = writeln!(md, "## agentward rotation `{}` ({kind})\n", m.change_id);
-    let done = m.items.iter().filter(|i| i.state == ItemState::Done).count();
+    let done = m
+        .items
+        .iter()
+        .filter(|i| i.state == ItemState::Done)
+        .count();
     let _ = writeln!(
         md,
         "**{done} of {} secrets done** · change {} · plan hash `{}`\n",
