@@ -587,3 +587,89 @@ fn precompile_fills_the_cache_and_check_names_stale_and_foreign_entries() {
     assert!(report.contains(&format!("{foreign}: foreign")), "{report}");
     assert!(report.contains(&format!("{stale}: stale")), "{report}");
 }
+
+#[test]
+fn a_schedule_says_what_is_due_and_when_and_changes_wait_for_its_window() {
+    let dir = init();
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-agent/seed.json");
+    let out = agentward(dir.path(), &["secrets", "import", seed.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let workflow = dir.path().join("policies/workflow.toml");
+    let original = std::fs::read_to_string(&workflow).unwrap();
+    // Mondays 03:00 UTC for three hours; 2026-11-25 is a Wednesday.
+    let scheduled = original.replace(
+        "lead_days = 7",
+        "lead_days = 7\nschedule = \"0 3 * * 1\"\nschedule_window = \"3h\"",
+    );
+    std::fs::write(&workflow, &scheduled).unwrap();
+    let wednesday = "2026-11-25T03:00:00Z";
+    let out = agentward(dir.path(), &["rotate", "--due", "--now", wednesday]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let due = text(&out.stdout);
+    for expected in [
+        "window 2026-11-30T03:00:00Z – 2026-11-30T06:00:00Z",
+        "npm/registry-token  expires 2026-12-01T00:00:00Z, within 7 days  2026-11-30T03:00:00Z",
+    ] {
+        assert!(due.contains(expected), "{expected:?} not in\n{due}");
+    }
+    assert!(
+        std::fs::read_dir(dir.path().join("manifests"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "--due makes no change"
+    );
+    // Outside the window a cadence change waits (exit 3) ...
+    let out = agentward(dir.path(), &["rotate", "--now", wednesday]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("opens at 2026-11-30T03:00:00Z"));
+    let change = std::fs::read_dir(dir.path().join("manifests"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find_map(|n| n.strip_suffix(".json").map(str::to_string))
+        .unwrap();
+    // ... and goes ahead once it is open.
+    let out = agentward(
+        dir.path(),
+        &["resume", &change, "--now", "2026-11-30T04:00:00Z"],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    // A schedule without its window length, or beside a daily window, is
+    // refused with the line and the fix.
+    for (broken, says) in [
+        (
+            original.replace("lead_days = 7", "lead_days = 7\nschedule = \"0 3 * * 1\""),
+            "a schedule needs schedule_window",
+        ),
+        (
+            scheduled.replace(
+                "lead_days = 7",
+                "lead_days = 7\nwindow = { start = \"01:00\", end = \"02:00\" }",
+            ),
+            "a daily window or a schedule, not both",
+        ),
+        (
+            original.replace(
+                "lead_days = 7",
+                "lead_days = 7\nschedule = \"0 25 * * 1\"\nschedule_window = \"3h\"",
+            ),
+            "hour `25` is not a number from 0 to 23",
+        ),
+    ] {
+        std::fs::write(&workflow, broken).unwrap();
+        let out = agentward(dir.path(), &["rotate", "--due", "--now", wednesday]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(says) && err.contains("workflow.toml:"),
+            "{err}"
+        );
+        assert!(err.contains("fix: "), "{err}");
+    }
+}

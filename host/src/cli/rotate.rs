@@ -55,6 +55,10 @@ pub(crate) struct RotateArgs {
     /// roles run, nothing real changes, the manifest says what would.
     #[arg(long)]
     dry_run: bool,
+    /// Say what is due, why, and when its change would start (the
+    /// workflow's schedule or window), and make no change.
+    #[arg(long, conflicts_with_all = ["breach", "dry_run"])]
+    due: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -192,6 +196,9 @@ pub(crate) fn rotate(project: &Path, args: RotateArgs) -> Result<(), Failure> {
     let now = now(&args.common)?;
     let bar = Bar::new(args.common.json);
     let mut orchestrator = session.orchestrator(&bar)?;
+    if args.due {
+        return due(&session, &mut orchestrator, &now, args.common.json);
+    }
     let planned = orchestrator
         .plan(args.breach.as_deref(), &now)
         .map_err(|e| match e {
@@ -234,6 +241,65 @@ pub(crate) fn rotate(project: &Path, args: RotateArgs) -> Result<(), Failure> {
         started,
         &args.common,
     )
+}
+
+/// `rotate --due`: the plan, and when it would start.
+fn due(
+    session: &Session,
+    orchestrator: &mut Orchestrator<'_>,
+    now: &str,
+    json: bool,
+) -> Result<(), Failure> {
+    let plan = orchestrator
+        .due(now)
+        .map_err(|e| Failure::Failed(e.into()))?;
+    let when = plan.not_before.clone().unwrap_or_else(|| "now".to_string());
+    let schedule = session.workflow.schedule.as_ref().map(|s| {
+        let at = time::OffsetDateTime::parse(now, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .and_then(|t| s.window_from(t));
+        let fmt = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        match at {
+            Some((opens, closes)) => format!(
+                "schedule `{}` (UTC): window {} – {}",
+                s.expression,
+                fmt(opens),
+                fmt(closes)
+            ),
+            None => format!("schedule `{}` (UTC): no window ahead", s.expression),
+        }
+    });
+    if json {
+        let doc = serde_json::json!({
+            "due": plan.items.iter().map(|i| serde_json::json!({
+                "path": i.path, "current_version": i.current_version, "why": i.reason,
+            })).collect::<Vec<_>>(),
+            "starts": if plan.items.is_empty() { None } else { Some(&when) },
+            "schedule": schedule,
+            "notes": plan.notes,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+        return Ok(());
+    }
+    if let Some(schedule) = &schedule {
+        println!("{schedule}");
+    }
+    if plan.items.is_empty() {
+        println!("nothing is due for rotation");
+        return Ok(());
+    }
+    let mut rows = vec![["PATH".to_string(), "WHY".to_string(), "STARTS".to_string()]];
+    for item in &plan.items {
+        rows.push([item.path.clone(), item.reason.clone(), when.clone()]);
+    }
+    super::check::print_table(&rows);
+    for note in &plan.notes {
+        println!("note: {note}");
+    }
+    Ok(())
 }
 
 pub(crate) fn resume(project: &Path, args: ResumeArgs) -> Result<(), Failure> {

@@ -22,6 +22,7 @@ pub mod failpoint;
 pub mod git;
 pub mod manifest;
 pub mod notify;
+pub mod schedule;
 pub mod workflow;
 
 use crate::audit::{AuditError, AuditKeys, AuditLog, CallEvent, EventSink};
@@ -241,43 +242,7 @@ impl<'a> Orchestrator<'a> {
             }
         }
         let change_id = change_id::mint();
-        let (briefing, usages) = self.context(&change_id).map_err(OrchestratorError::Plan)?;
-        let step = self.workflow.step(Stage::Plan);
-        let task = PlanTask {
-            now: now.to_string(),
-            trigger,
-            breach: breach.map(str::to_string),
-            prefixes: self.workflow.secrets.prefixes(),
-            cadence_days: self.workflow.cadence_days,
-            lead_days: self.workflow.lead_days,
-            window: self.workflow.window.clone(),
-            failures: self.recent_failures(),
-            briefing: briefing.clone(),
-            usages: usages.clone(),
-            config: step.config.clone(),
-        };
-        let outcome = self
-            .run_role(step.role, &change_id, &task)
-            .map_err(|e| OrchestratorError::Plan(e.to_string()))?;
-        let mut plan: Plan =
-            handoff(step.role, Stage::Plan, &outcome).map_err(OrchestratorError::Plan)?;
-        // The Planner lists by prefix; a narrower glob (`npm/*` under
-        // `npm/`) is the workflow's to apply, and the plan says what it left out.
-        let (inside, outside): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.items)
-            .into_iter()
-            .partition(|i| self.workflow.secrets.allows(&i.path));
-        plan.items = inside;
-        if !outside.is_empty() {
-            let left: Vec<&str> = outside.iter().map(|i| i.path.as_str()).collect();
-            plan.notes.push(format!(
-                "left out {}: outside the workflow's secrets ({})",
-                left.join(", "),
-                self.workflow.secrets.patterns().join(", ")
-            ));
-        }
-        let items = self
-            .validate_plan(&plan, breach)
-            .map_err(OrchestratorError::Plan)?;
+        let (plan, items, briefing, usages) = self.run_planner(trigger, breach, now, &change_id)?;
         let mut event = serde_json::Map::new();
         event.insert(
             "trigger".into(),
@@ -395,6 +360,80 @@ impl<'a> Orchestrator<'a> {
             usages = map.usages;
         }
         Ok((briefing, usages))
+    }
+
+    /// The Planner's plan, with the workflow's narrowing and schedule
+    /// applied, and the items it names as the store holds them.
+    fn run_planner(
+        &mut self,
+        trigger: Trigger,
+        breach: Option<&str>,
+        now: &str,
+        change_id: &str,
+    ) -> Result<(Plan, Vec<Item>, Briefing, Vec<Usage>), OrchestratorError> {
+        let change_id = change_id.to_string();
+        let (briefing, usages) = self.context(&change_id).map_err(OrchestratorError::Plan)?;
+        let step = self.workflow.step(Stage::Plan);
+        let task = PlanTask {
+            now: now.to_string(),
+            trigger,
+            breach: breach.map(str::to_string),
+            prefixes: self.workflow.secrets.prefixes(),
+            cadence_days: self.workflow.cadence_days,
+            lead_days: self.workflow.lead_days,
+            window: self.workflow.window.clone(),
+            failures: self.recent_failures(),
+            briefing: briefing.clone(),
+            usages: usages.clone(),
+            config: step.config.clone(),
+        };
+        let outcome = self
+            .run_role(step.role, &change_id, &task)
+            .map_err(|e| OrchestratorError::Plan(e.to_string()))?;
+        let mut plan: Plan =
+            handoff(step.role, Stage::Plan, &outcome).map_err(OrchestratorError::Plan)?;
+        // The Planner lists by prefix; a narrower glob (`npm/*` under
+        // `npm/`) is the workflow's to apply, and the plan says what it left out.
+        let (inside, outside): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.items)
+            .into_iter()
+            .partition(|i| self.workflow.secrets.allows(&i.path));
+        plan.items = inside;
+        if !outside.is_empty() {
+            let left: Vec<&str> = outside.iter().map(|i| i.path.as_str()).collect();
+            plan.notes.push(format!(
+                "left out {}: outside the workflow's secrets ({})",
+                left.join(", "),
+                self.workflow.secrets.patterns().join(", ")
+            ));
+        }
+        let items = self
+            .validate_plan(&plan, breach)
+            .map_err(OrchestratorError::Plan)?;
+        if trigger == Trigger::Cadence && !items.is_empty() {
+            if let Some(schedule) = &self.workflow.schedule {
+                let start = schedule
+                    .start_for(now, plan.not_before.as_deref())
+                    .map_err(OrchestratorError::Plan)?;
+                if start != plan.not_before {
+                    if let Some(at) = &start {
+                        plan.notes.push(format!(
+                            "waits for the schedule `{}`: its next window opens at {at}",
+                            schedule.expression
+                        ));
+                    }
+                    plan.not_before = start;
+                }
+            }
+        }
+        Ok((plan, items, briefing, usages))
+    }
+
+    /// What is due now and when its change would start, without making a
+    /// change: the Planner runs (and is on record), nothing else does.
+    pub fn due(&mut self, now: &str) -> Result<Plan, OrchestratorError> {
+        let change_id = change_id::mint();
+        let (plan, _, _, _) = self.run_planner(Trigger::Cadence, None, now, &change_id)?;
+        Ok(plan)
     }
 
     /// Checks the Planner's handoff against the workflow and the store; the

@@ -134,6 +134,8 @@ pub struct Workflow {
     pub cadence_days: u32,
     pub lead_days: u32,
     pub window: Option<DailyWindow>,
+    /// When cadence rotations may start, if not any time.
+    pub schedule: Option<super::schedule::Schedule>,
     pub notify: Option<Notify>,
     steps: BTreeMap<Stage, Step>,
     /// Independent passing checks the test stage must report.
@@ -164,6 +166,10 @@ struct RawRotation {
     lead_days: u32,
     #[serde(default)]
     window: Option<Spanned<RawWindow>>,
+    #[serde(default)]
+    schedule: Option<Spanned<String>>,
+    #[serde(default)]
+    schedule_window: Option<Spanned<String>>,
     #[serde(default)]
     notify: Option<Notify>,
 }
@@ -251,6 +257,7 @@ impl Workflow {
         };
         let secrets = scope(&raw.rotation.secrets)?;
 
+        let window_offset = raw.rotation.window.as_ref().map(|w| w.span().start);
         let window = match raw.rotation.window {
             None => None,
             Some(w) => {
@@ -269,6 +276,40 @@ impl Workflow {
                     start: w.start,
                     end: w.end,
                 })
+            }
+        };
+
+        let schedule_fix =
+            "write it as schedule = \"0 3 * * 1\" (cron, UTC) with schedule_window = \"3h\"";
+        let schedule = match (raw.rotation.schedule, raw.rotation.schedule_window) {
+            (None, None) => None,
+            (Some(cron), Some(length)) => {
+                if let Some(offset) = window_offset {
+                    return Err(at(
+                        offset,
+                        "a workflow has a daily window or a schedule, not both".into(),
+                        "keep one: the schedule's windows replace the daily window".into(),
+                    ));
+                }
+                let offset = cron.span().start;
+                Some(
+                    super::schedule::Schedule::parse(cron.get_ref(), length.get_ref())
+                        .map_err(|e| at(offset, e, schedule_fix.into()))?,
+                )
+            }
+            (Some(cron), None) => {
+                return Err(at(
+                    cron.span().start,
+                    "a schedule needs schedule_window, how long each window stays open".into(),
+                    schedule_fix.into(),
+                ))
+            }
+            (None, Some(length)) => {
+                return Err(at(
+                    length.span().start,
+                    "schedule_window without a schedule".into(),
+                    schedule_fix.into(),
+                ))
             }
         };
 
@@ -425,6 +466,7 @@ impl Workflow {
             cadence_days: raw.rotation.cadence_days,
             lead_days: raw.rotation.lead_days,
             window,
+            schedule,
             notify: raw.rotation.notify,
             steps,
             min_checks,
