@@ -16,6 +16,11 @@ mod sink;
 pub mod timeline;
 pub mod verify;
 
+/// The outcome of an effectful call's first record, written before the
+/// effect (the host's mediation writes it; the timeline pairs it with the
+/// outcome that follows).
+pub const INTENT: &str = "intent";
+
 pub use keys::AuditKeys;
 pub use log::{AuditError, AuditLog, Durability};
 pub use redact::Redactor;

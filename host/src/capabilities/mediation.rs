@@ -215,8 +215,7 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
     result
 }
 
-/// The outcome of an effectful call's first record, written before the effect.
-pub const INTENT: &str = "intent";
+pub use crate::audit::INTENT;
 
 fn event(
     ctx: &CallContext,
