@@ -79,23 +79,17 @@ pub(crate) fn write_all(specs: &[ReportSpec], outcome: &Outcome) -> Result<(), F
     Ok(())
 }
 
-/// `text` safe inside XML 1.0 attributes and elements: markup escaped,
-/// characters XML cannot carry dropped.
+/// `text` safe inside XML 1.0 attributes and elements: characters XML
+/// cannot carry dropped, markup escaped.
 fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    let carried: String = text
+        .chars()
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r')
+                || !((c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}')
+        })
+        .collect();
+    agentward::audit::timeline::escape_markup(&carried)
 }
 
 /// One JUnit test case.
@@ -340,7 +334,7 @@ mod tests {
 
     #[test]
     fn xml_escapes_markup_and_drops_what_xml_cannot_carry() {
-        assert_eq!(xml("a<b>&\"'\u{1}c\n"), "a&lt;b&gt;&amp;&quot;&apos;c\n");
+        assert_eq!(xml("a<b>&\"'\u{1}c\n"), "a&lt;b&gt;&amp;&quot;&#39;c\n");
         assert_eq!(cell("a|b\nc"), "a\\|b c");
     }
 }

@@ -7,8 +7,8 @@ use super::*;
 /// text kept in the cell's tooltip.
 const HTML_CELL: usize = 160;
 
-/// Escapes text for an HTML element or a quoted attribute value.
-fn h(text: &str) -> String {
+/// Escapes text for an HTML or XML element or a quoted attribute value.
+pub fn escape_markup(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -21,6 +21,10 @@ fn h(text: &str) -> String {
         }
     }
     out
+}
+
+fn h(text: &str) -> String {
+    escape_markup(text)
 }
 
 const CSS: &str = r#"

@@ -685,6 +685,7 @@ fn empty_text(only: Option<&str>) -> String {
 
 mod html;
 mod markdown;
+pub use html::escape_markup;
 mod terminal;
 #[cfg(test)]
 mod tests;
