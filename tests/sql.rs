@@ -299,3 +299,45 @@ fn wrong_password_unreachable_server_and_unknown_ca_are_clear_errors() {
         "{error}"
     );
 }
+
+#[test]
+fn a_handle_bound_to_other_services_never_reaches_the_database() {
+    let s = setup();
+    // An npm token bound to its registry: the role may hold a handle to it,
+    // but a granted statement cannot carry it to the database (whose
+    // statement log would keep it).
+    const TOKEN: &str = "npm_BOUND_CANARY_5c0ffee";
+    s.h.store.insert_current(
+        "db/npm-token",
+        agentward::store::SecretValue::new(TOKEN),
+        agentward::store::SecretAttributes {
+            origins: vec!["https://registry.example.com".into()],
+            ..Default::default()
+        },
+    );
+    let privilege = "SELECT has_table_privilege($1, $2, 'SELECT')";
+    let policy = s.policy(&[privilege], TLS);
+    let out = s.run(
+        &policy,
+        json!([s.statement(
+            json!("app_a"),
+            "db/app-a",
+            privilege,
+            json!([{ "handle": "db/npm-token" }, "orders"])
+        )]),
+    );
+    let err = error_of(&out[0]);
+    assert!(
+        err.contains("send a handle to secret `db/npm-token` to postgres://")
+            && err.contains("binds it to https://registry.example.com"),
+        "{err}"
+    );
+    assert!(
+        !s.pg.log().contains(TOKEN),
+        "the token reached the database"
+    );
+    assert!(
+        s.h.denials().iter().any(|d| d.call == "sql.execute"),
+        "the refusal is on record"
+    );
+}

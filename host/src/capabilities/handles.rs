@@ -89,6 +89,14 @@ impl HandleTable {
             .map(|held| (&held.value, held.path.as_str()))
     }
 
+    /// The `origins` attribute of the secret behind the live handle
+    /// `token` (empty: not bound to any service).
+    pub(crate) fn origins_of(&self, token: &str) -> &[String] {
+        self.values
+            .get(token)
+            .map_or(&[][..], |held| held.origins.as_slice())
+    }
+
     /// The live handles that occur in `text`.
     pub(crate) fn found_in(&self, text: &str) -> Vec<HandleUse<'_>> {
         if !text.contains(TOKEN_PREFIX) {

@@ -286,6 +286,25 @@ impl HostCall for Execute {
                 },
             }
         };
+        // A secret bound to services by its `origins` attribute (an npm
+        // token for its registry) goes nowhere else: not into a database,
+        // whose statement log would keep it.
+        let tokens = std::iter::once(&self.statement.password)
+            .chain(std::iter::once(&self.statement.user))
+            .chain(&self.statement.params);
+        for token in tokens {
+            let origins = ctx.handles.origins_of(token);
+            if let (false, Some((_, path))) = (origins.is_empty(), ctx.handles.lookup(token)) {
+                return Err(binding.refuse(
+                    grant,
+                    format!("send a handle to secret `{path}` to {}", endpoint.render()),
+                    &format!(
+                        "the secret's origins attribute binds it to {}; a value bound to those services is never sent to a database",
+                        origins.join(", ")
+                    ),
+                ));
+            }
+        }
         let Some((password, password_path)) = ctx.handles.lookup(&self.statement.password) else {
             return Err(binding.refuse(
                 grant,
