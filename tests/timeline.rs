@@ -315,7 +315,7 @@ fn incident() -> Vec<AuditRecord> {
 }
 
 /// Runs Chromium, killing it if it hangs.
-fn screenshot(html: &Path, png: &Path, profile: &Path) {
+fn screenshot(url: &str, png: &Path, profile: &Path) {
     let mut child = Command::new(CHROMIUM)
         .args([
             "--headless",
@@ -331,7 +331,7 @@ fn screenshot(html: &Path, png: &Path, profile: &Path) {
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--window-size=1280,900")
         .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", html.display()))
+        .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -361,6 +361,26 @@ fn screenshot(html: &Path, png: &Path, profile: &Path) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A screenshot of `url` as RGB pixels. Under load, headless Chromium now
+/// and then captures before its viewport has its final size, leaving a
+/// pure white band at the bottom (the page's own background is grey): the
+/// screenshot is taken again then.
+fn capture(url: &str, png: &Path) -> (u32, u32, Vec<[u8; 3]>) {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let _ = std::fs::remove_file(png);
+        let profile = tempfile::tempdir().expect("empty profile directory");
+        screenshot(url, png, profile.path());
+        let (width, height, rgb) = pixels(png);
+        let corner = (height as usize - 4) * width as usize + 4;
+        if rgb.get(corner) != Some(&[255, 255, 255]) || attempt == 3 {
+            return (width, height, rgb);
+        }
+        eprintln!("screenshot {attempt} is cut short; taking it again");
+    }
 }
 
 /// RGB pixels of a PNG, with its size.
@@ -409,18 +429,7 @@ fn records_read_back_from_a_chained_log() {
 
 #[test]
 fn html_timeline_renders_in_chromium() {
-    if !Path::new(CHROMIUM).exists() {
-        let ci = if std::env::var_os("CI").is_some() {
-            " (CI is set: .ci/run should have run it before the tests)"
-        } else {
-            ""
-        };
-        panic!(
-            "{CHROMIUM} is missing: run `sudo scripts/install-chromium.sh` to install Debian's \
-             chromium package{ci}; this test screenshots the HTML audit timeline with it"
-        );
-    }
-
+    let _chromium = require_chromium();
     let records = incident();
     let page = render(&records, None, Format::Html);
     // Guest-written text is data, never markup.
@@ -435,22 +444,7 @@ fn html_timeline_renders_in_chromium() {
     let html = dir.join("timeline.html");
     let png = dir.join("timeline.png");
     std::fs::write(&html, &page).expect("page written");
-    // Under load, headless Chromium now and then captures before its
-    // viewport has its final size, leaving a pure white band at the bottom
-    // (the page's own background is grey): take the screenshot again.
-    let mut attempt = 0;
-    let (width, height, rgb) = loop {
-        attempt += 1;
-        let _ = std::fs::remove_file(&png);
-        let profile = tempfile::tempdir().expect("empty profile directory");
-        screenshot(&html, &png, profile.path());
-        let (width, height, rgb) = pixels(&png);
-        let corner = (height as usize - 4) * width as usize + 4;
-        if rgb.get(corner) != Some(&[255, 255, 255]) || attempt == 3 {
-            break (width, height, rgb);
-        }
-        eprintln!("screenshot {attempt} is cut short; taking it again");
-    };
+    let (width, height, rgb) = capture(&format!("file://{}", html.display()), &png);
     println!("screenshot: {}", png.display());
     assert_eq!((width, height), (1280, 900));
     let distinct: HashSet<[u8; 3]> = rgb.iter().copied().collect();
@@ -476,4 +470,71 @@ fn html_timeline_renders_in_chromium() {
     // Dark text on the page, not just coloured boxes.
     let dark = rgb.iter().filter(|p| p.iter().all(|&c| c < 80)).count();
     assert!(dark >= 2_000, "only {dark} dark (text) pixels");
+}
+
+/// Checks that Chromium is installed, and holds the other Chromium test
+/// off while this one runs: a Chromium started while another is still
+/// shutting down now and then leaves no screenshot behind.
+fn require_chromium() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    if !Path::new(CHROMIUM).exists() {
+        let ci = if std::env::var_os("CI").is_some() {
+            " (CI is set: .ci/run should have run it before the tests)"
+        } else {
+            ""
+        };
+        panic!(
+            "{CHROMIUM} is missing: run `sudo scripts/install-chromium.sh` to install Debian's \
+             chromium package{ci}; this test screenshots the HTML audit timeline with it"
+        );
+    }
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[test]
+fn html_filters_by_decision_and_role_work_without_script() {
+    let _chromium = require_chromium();
+    let page = render(&incident(), None, Format::Html);
+    assert!(!page.to_ascii_lowercase().contains("<script"), "{page}");
+    let planner = page
+        .split("<a href=\"#only-role-")
+        .skip(1)
+        .find_map(|link| {
+            let (n, rest) = link.split_once("\">")?;
+            rest.starts_with("planner</a>").then_some(n)
+        })
+        .expect("a link per role");
+    let dir = output_dir();
+    let html = dir.join("timeline-filters.html");
+    let png = dir.join("timeline-filters.png");
+    std::fs::write(&html, &page).expect("page written");
+    let near = |p: &[u8; 3], q: [u8; 3]| p.iter().zip(q).all(|(a, b)| a.abs_diff(b) <= 3);
+    // The allow badge's green and a denied row's pink, in the screenshot
+    // of the page under each fragment.
+    let shown = |fragment: &str| {
+        let (_, _, rgb) = capture(&format!("file://{}#{fragment}", html.display()), &png);
+        let allowed = rgb.iter().filter(|p| near(p, [0xe7, 0xf5, 0xec])).count();
+        let denied = rgb.iter().filter(|p| near(p, [0xfd, 0xec, 0xec])).count();
+        (allowed, denied)
+    };
+    let (allowed, denied) = shown("");
+    assert!(
+        allowed > 100 && denied > 100,
+        "unfiltered: {allowed} {denied}"
+    );
+    let (allowed, denied) = shown("only-deny");
+    assert!(
+        allowed == 0 && denied > 100,
+        "denials only: {allowed} {denied}"
+    );
+    let (allowed, denied) = shown("only-allow");
+    assert!(
+        allowed > 100 && denied < 20,
+        "allowed only: {allowed} {denied}"
+    );
+    let (allowed, denied) = shown(&format!("only-role-{planner}"));
+    assert!(
+        allowed > 100 && denied < 20,
+        "the planner, who was denied nothing: {allowed} {denied}"
+    );
 }

@@ -78,17 +78,69 @@ tr.failed td:first-child,tr.unresolved td:first-child{box-shadow:inset 5px 0 0 #
 .badge.deny{color:#fff;background:#c62828}
 .empty{color:#57606a}
 .quiet{font-weight:400;color:#57606a;font-size:14px}
+nav.filters{margin:0 0 12px;color:#57606a;font-size:13px}
+nav.filters a{display:inline-block;padding:0 7px;border:1px solid #d0d7de;border-radius:9px;
+ color:#0969da;text-decoration:none;background:#fff}
 "#;
+
+/// Filters by role and by decision that work without script: each is an
+/// empty element whose id a link targets, and a rule hides the rows it
+/// does not show while it is the URL's fragment (`page.html#only-deny`).
+/// The anchors precede the sections, so `:target ~ section` reaches every
+/// row. Roles get numbered classes: their names never reach a selector.
+fn roles_of(changes: &[Change]) -> Vec<String> {
+    let mut roles: Vec<String> = changes
+        .iter()
+        .flat_map(|c| c.rows.iter().map(|r| r.role()))
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// The rules of the filters for `roles` roles.
+fn filter_css(roles: usize) -> String {
+    let active = "{background:#ddf4ff;border-color:#54aeff}";
+    let mut css = format!(
+        "#only-deny:target~section tbody tr:not(.deny),\
+         #only-allow:target~section tbody tr.deny{{display:none}}\n\
+         #only-deny:target~nav a[href=\"#only-deny\"],\
+         #only-allow:target~nav a[href=\"#only-allow\"]{active}\n"
+    );
+    for n in 0..roles {
+        let _ = writeln!(
+            css,
+            "#only-role-{n}:target~section tbody tr:not(.r-{n}){{display:none}}\
+             #only-role-{n}:target~nav a[href=\"#only-role-{n}\"]{active}"
+        );
+    }
+    css
+}
+
+/// The filters' anchors and links.
+fn filter_bar(roles: &[String]) -> String {
+    let mut anchors = String::from("<i id=\"only-deny\"></i><i id=\"only-allow\"></i>");
+    let mut links = String::from(
+        "<a href=\"#\">all</a> <a href=\"#only-deny\">denials</a> <a href=\"#only-allow\">allowed</a> · role:",
+    );
+    for (n, role) in roles.iter().enumerate() {
+        let _ = write!(anchors, "<i id=\"only-role-{n}\"></i>");
+        let _ = write!(links, " <a href=\"#only-role-{n}\">{}</a>", h(role));
+    }
+    format!("{anchors}\n<nav class=\"filters\">Show: {links}</nav>\n")
+}
 
 pub(super) fn html(changes: &[Change], only: Option<&str>) -> String {
     let title = title(only);
+    let roles = roles_of(changes);
     let mut out = String::new();
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+         <title>{}</title>\n<style>{CSS}{}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
         h(&title),
+        filter_css(roles.len()),
         h(&title)
     );
     if changes.is_empty() {
@@ -124,6 +176,7 @@ pub(super) fn html(changes: &[Change], only: Option<&str>) -> String {
             "no denials".to_string()
         }
     );
+    out.push_str(&filter_bar(&roles));
 
     for change in changes {
         let (calls, denied, failed, unresolved) = counts(change);
@@ -217,9 +270,13 @@ pub(super) fn html(changes: &[Change], only: Option<&str>) -> String {
             } else {
                 h(&outcome)
             };
+            let role_class = roles
+                .iter()
+                .position(|r| *r == row.role())
+                .map_or(String::new(), |n| format!(" r-{n}"));
             let _ = writeln!(
                 out,
-                "<tr class=\"{class}\"><td class=\"when\">{}<span class=\"seq\">#{}</span></td>\
+                "<tr class=\"{class}{role_class}\"><td class=\"when\">{}<span class=\"seq\">#{}</span></td>\
                  <td class=\"role\">{}</td><td>{}</td><td{subject_title}>{}{detail}</td><td class=\"decision\">{decision}</td>\
                  <td class=\"num dur\">{}</td><td class=\"outcome\"{outcome_title}>{outcome_html}</td></tr>",
                 h(&row.time()),
