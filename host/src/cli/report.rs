@@ -125,14 +125,7 @@ fn cases(item: &agentward::orchestrator::manifest::Item, waiting: Option<&str>) 
             result: if item.findings.is_empty() {
                 Ok(())
             } else {
-                let findings: Vec<String> = item
-                    .findings
-                    .iter()
-                    .map(|f| match &f.file {
-                        Some(file) => format!("{file}: {}", f.message),
-                        None => f.message.clone(),
-                    })
-                    .collect();
+                let findings: Vec<String> = item.findings.iter().map(ToString::to_string).collect();
                 Err(("finding".into(), findings.join("; ")))
             },
             skipped: None,
@@ -248,11 +241,6 @@ fn markdown(o: &Outcome) -> String {
     md.push_str("| Secret | From | To | State | Detail |\n|---|---|---|---|---|\n");
     let version = |v: Option<u32>| v.map_or("–".to_string(), |v| format!("v{v}"));
     for item in &m.items {
-        let detail = item
-            .reason
-            .clone()
-            .or_else(|| item.history.last().map(|t| t.note.clone()))
-            .unwrap_or_default();
         let _ = writeln!(
             md,
             "| `{}` | {} | {} | {} | {} |",
@@ -260,7 +248,7 @@ fn markdown(o: &Outcome) -> String {
             version(item.expected_current),
             version(item.new_version()),
             item.state.as_str(),
-            cell(&detail)
+            cell(&item.detail())
         );
     }
     let checks: Vec<String> = m

@@ -578,11 +578,7 @@ fn print_items(manifest: &Manifest) {
     ]];
     let version = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
     for item in &manifest.items {
-        let detail = item
-            .reason
-            .clone()
-            .or_else(|| item.history.last().map(|t| t.note.clone()))
-            .unwrap_or_default();
+        let detail = item.detail();
         rows.push([
             item.path.clone(),
             version(item.expected_current),

@@ -248,6 +248,15 @@ impl Item {
     pub fn new_version(&self) -> Option<u32> {
         self.changes.as_ref().map(|c| c.version)
     }
+
+    /// One line on where the item stands: why it stopped, else what its
+    /// last transition said.
+    pub fn detail(&self) -> String {
+        self.reason
+            .clone()
+            .or_else(|| self.history.last().map(|t| t.note.clone()))
+            .unwrap_or_default()
+    }
 }
 
 pub const FORMAT: u32 = 1;

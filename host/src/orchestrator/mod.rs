@@ -1032,14 +1032,7 @@ impl<'a> Orchestrator<'a> {
         )?;
         m.items[i].findings = sign_off.findings.clone();
         if !sign_off.approved {
-            let findings: Vec<String> = sign_off
-                .findings
-                .iter()
-                .map(|f| match &f.file {
-                    Some(file) => format!("{file}: {}", f.message),
-                    None => f.message.clone(),
-                })
-                .collect();
+            let findings: Vec<String> = sign_off.findings.iter().map(ToString::to_string).collect();
             return Err(StepFailure::Abort(format!(
                 "the reviewer rejected the change: {}",
                 findings.join("; ")
