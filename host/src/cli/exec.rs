@@ -225,8 +225,9 @@ fn exit_result(program: &str, status: ExitStatus) -> Result<(), Failure> {
 /// What one child's life ended with.
 enum End {
     Exited(ExitStatus),
-    /// A version it holds changed: start it again.
-    Restart,
+    /// A version it holds changed (these are the versions now): start it
+    /// again.
+    Restart(Vec<Option<u32>>),
     /// The supervisor was told to stop.
     Stopped,
 }
@@ -262,9 +263,10 @@ pub(crate) fn run(project: &Path, store: &dyn SecretStore, args: ExecArgs) -> Re
                 ));
             }
         };
-        drop(injected);
+        let started_with = injected.versions;
+        drop(injected.values);
         let end = if args.watch {
-            watch(store, &sources, &record, &mut child, poll)?
+            watch(store, &sources, &started_with, &mut child, poll)?
         } else {
             End::Exited(
                 child
@@ -278,13 +280,12 @@ pub(crate) fn run(project: &Path, store: &dyn SecretStore, args: ExecArgs) -> Re
                 recorder.seal()?;
                 return exit_result(program, status);
             }
-            End::Restart => {
+            End::Restart(now) => {
                 let (status, how) =
                     terminate(&mut child, grace).with_context(|| format!("stopping {program}"))?;
-                let now = versions(store, &sources)?;
                 let changed: Vec<String> = sources
                     .iter()
-                    .zip(record_versions(&record, &sources).iter().zip(&now))
+                    .zip(started_with.iter().zip(&now))
                     .filter(|(_, (was, is))| was != is)
                     .map(|(s, (was, is))| {
                         format!(
@@ -322,29 +323,16 @@ fn show(version: Option<u32>) -> String {
     version.map_or("-".into(), |v| v.to_string())
 }
 
-/// The versions a start's record names, in `sources` order.
-fn record_versions(record: &Map<String, Value>, sources: &[Source]) -> Vec<Option<u32>> {
-    sources
-        .iter()
-        .map(|s| {
-            record[&s.var]["version"]
-                .as_u64()
-                .and_then(|v| u32::try_from(v).ok())
-        })
-        .collect()
-}
-
 /// Waits until the child exits, a version it holds changes, or a stop is
 /// asked for. A store that cannot be read for a while leaves the child
 /// running on what it has.
 fn watch(
     store: &dyn SecretStore,
     sources: &[Source],
-    record: &Map<String, Value>,
+    started_with: &[Option<u32>],
     child: &mut Child,
     poll: Duration,
 ) -> Result<End, Failure> {
-    let started_with = record_versions(record, sources);
     let mut next_look = Instant::now() + poll;
     loop {
         if let Some(status) = child.try_wait().context("waiting for the command")? {
@@ -356,7 +344,7 @@ fn watch(
         if Instant::now() >= next_look {
             next_look = Instant::now() + poll;
             match versions(store, sources) {
-                Ok(now) if now != started_with => return Ok(End::Restart),
+                Ok(now) if now != started_with => return Ok(End::Restart(now)),
                 Ok(_) => {}
                 Err(Failure::Failed(e) | Failure::BadInput(e) | Failure::Code(_, e)) => {
                     eprintln!(
