@@ -265,8 +265,10 @@ impl AuditLog {
         state.next_seq = tail.next_seq;
         state.prev = tail.prev;
         state.len = tail.len;
+        // The other process's records are its own to make durable; this
+        // one waits only for the records it appends from here on.
         state.written = state.written.max(tail.next_seq);
-        state.durable = state.durable.max(state.written.min(tail.next_seq));
+        state.durable = state.durable.max(tail.next_seq);
         Ok(())
     }
 }
