@@ -9,7 +9,6 @@ use agentward::audit::{MemorySink, Redactor};
 use agentward::policy::Policy;
 use agentward::runtime::{artifacts, Host, HostConfig};
 use agentward::store::MemoryStore;
-use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,19 +47,15 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
         "STATUS".to_string(),
     ]];
     for (role, role_policy) in &policy.roles {
-        let component = artifacts::resolve(&role_policy.component, project);
-        let digest = std::fs::read(&component)
-            .ok()
-            .map(|bytes| hex::encode(sha2::Sha256::digest(bytes)));
-        let before = digest.as_deref().and_then(|d| host.cached_file(d));
         let started = Instant::now();
-        let report = host.inspect(role_policy)?;
-        let status = match before {
-            Some(_) => "already cached".to_string(),
-            None => format!("compiled in {} ms", started.elapsed().as_millis()),
+        let loaded = host.precompile(role_policy)?;
+        let status = if loaded.compiled {
+            format!("compiled in {} ms", started.elapsed().as_millis())
+        } else {
+            "already cached".to_string()
         };
-        let file = host
-            .cached_file(&report.digest)
+        let file = loaded
+            .cache_file
             .map(|f| {
                 f.file_name()
                     .unwrap_or_default()
@@ -70,7 +65,7 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
             .unwrap_or_else(|| "(not written: see the warning above)".to_string());
         rows.push([
             role.to_string(),
-            artifacts::display(&report.component),
+            artifacts::display(&loaded.component),
             file,
             status,
         ]);

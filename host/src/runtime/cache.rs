@@ -25,6 +25,9 @@ pub struct LoadedComponent {
     pub component: Component,
     /// sha256 of the component bytes, hex.
     pub digest: String,
+    /// Whether this load compiled it (it was neither loaded already nor in
+    /// the cache directory).
+    pub compiled: bool,
 }
 
 pub(crate) struct ComponentCache {
@@ -54,19 +57,25 @@ impl ComponentCache {
             return Ok(LoadedComponent {
                 component: component.clone(),
                 digest,
+                compiled: false,
             });
         }
-        let component = self.compile_or_reuse(path, &bytes, &digest)?;
+        let (component, compiled) = self.compile_or_reuse(path, &bytes, &digest)?;
         loaded.insert(digest.clone(), component.clone());
-        Ok(LoadedComponent { component, digest })
+        Ok(LoadedComponent {
+            component,
+            digest,
+            compiled,
+        })
     }
 
+    /// The component, and whether it had to be compiled.
     fn compile_or_reuse(
         &self,
         path: &Path,
         bytes: &[u8],
         digest: &str,
-    ) -> Result<Component, RuntimeError> {
+    ) -> Result<(Component, bool), RuntimeError> {
         let cached = self
             .dir
             .as_ref()
@@ -76,7 +85,7 @@ impl ComponentCache {
             // engine with the same compatibility hash, into a 0700 directory
             // only this user can write; wasmtime re-checks the header.
             if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, cached) } {
-                return Ok(component);
+                return Ok((component, false));
             }
         }
         let compiled =
@@ -94,12 +103,14 @@ impl ComponentCache {
             }
         }
         // SAFETY: `compiled` was produced by this engine a moment ago.
-        unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| {
-            RuntimeError::Malformed {
-                path: path.to_path_buf(),
-                reason: format!("{e:#}"),
-            }
-        })
+        let component =
+            unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| {
+                RuntimeError::Malformed {
+                    path: path.to_path_buf(),
+                    reason: format!("{e:#}"),
+                }
+            })?;
+        Ok((component, true))
     }
 
     fn engine_key(&self) -> String {

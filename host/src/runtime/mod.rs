@@ -135,6 +135,18 @@ impl HostConfig {
     }
 }
 
+/// A component [`Host::precompile`] loaded.
+pub struct Precompiled {
+    pub component: PathBuf,
+    /// sha256 of the component, hex.
+    pub digest: String,
+    /// Whether it was compiled now (else the cache held it).
+    pub compiled: bool,
+    /// Its file in the cache directory (none when the host caches in
+    /// memory only or the file could not be written).
+    pub cache_file: Option<PathBuf>,
+}
+
 /// What a role's component imports, against what its policy grants.
 #[derive(Debug)]
 pub struct ImportReport {
@@ -272,10 +284,17 @@ impl Host {
         })
     }
 
-    /// The precompiled file `inspect` left in the cache for the component
-    /// with `digest` (none when the host caches in memory only).
-    pub fn cached_file(&self, digest: &str) -> Option<PathBuf> {
-        self.cache.cached_file(digest)
+    /// Loads `role`'s component through the cache, compiling it only if
+    /// the cache does not hold it, and says which it was.
+    pub fn precompile(&self, policy: &RolePolicy) -> Result<Precompiled, RuntimeError> {
+        let component = artifacts::resolve(&policy.component, &self.project_dir);
+        let loaded = self.cache.load(&component)?;
+        Ok(Precompiled {
+            cache_file: self.cache.cached_file(&loaded.digest),
+            component,
+            digest: loaded.digest,
+            compiled: loaded.compiled,
+        })
     }
 
     /// The cache directory's files against the components with `digests`.
