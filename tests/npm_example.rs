@@ -5,25 +5,15 @@
 //! Change-Id, the audit log verifies, no token on disk). This test runs it
 //! with the binary under test and checks the manifest it leaves.
 
+mod support;
+
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::path::Path;
 use std::process::Command;
 
 #[test]
 fn the_flagship_rotates_the_npm_token_end_to_end() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let keep = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
-        .arg(root.join("examples/npm-token-rotation/run.sh"))
-        .arg("--keep")
-        .arg(keep.path())
-        .env("AGENTWARD_BIN", env!("CARGO_BIN_EXE_agentward"))
-        .output()
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let (keep, stdout) = support::example::run("npm-token-rotation");
     for line in [
         "old token: refused by the registry (403)",
         "new token: npm install works",

