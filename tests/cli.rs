@@ -3,30 +3,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use support::cli::{agentward, init, text};
 
 const CANARY: &str = "npm_CANARY_cli_77aa";
-
-fn agentward(project: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_agentward"))
-        .arg("--project")
-        .arg(project)
-        .args(args)
-        .env("AGENTWARD_CACHE_DIR", project.join(".cache"))
-        .output()
-        .expect("agentward runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn init() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let out = agentward(dir.path(), &["init", dir.path().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    dir
-}
 
 #[test]
 fn init_creates_the_project_layout_privately() {

@@ -15,8 +15,12 @@ pub(crate) struct Args {
     #[arg(long)]
     policy: Option<PathBuf>,
     /// The workflow file (default: PROJECT/policies/workflow.toml, if it exists).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_workflow")]
     workflow: Option<PathBuf>,
+    /// Check the policy alone, e.g. one that grants a single role for
+    /// `agentward run` and is never used for a rotation.
+    #[arg(long)]
+    no_workflow: bool,
 }
 
 pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
@@ -85,9 +89,9 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     }
     print_table(&rows);
     print_cache(&host, &digests);
-    let workflow = args
-        .workflow
-        .or_else(|| Some(project.join("policies/workflow.toml")).filter(|p| p.exists()));
+    let workflow = args.workflow.or_else(|| {
+        Some(project.join("policies/workflow.toml")).filter(|p| !args.no_workflow && p.exists())
+    });
     let role_problems = problems.len();
     let mut summary = Vec::new();
     if role_problems > 0 {
@@ -133,7 +137,9 @@ fn print_cache(host: &agentward::runtime::Host, digests: &[String]) {
     );
     for entry in entries.iter().filter(|e| e.state != CacheState::Current) {
         let why = match entry.state {
-            CacheState::Stale => "stale: no component of this policy has this digest; delete it",
+            // The cache is per user, so another project's policy may still
+            // use it: name it, and leave the deleting to the operator.
+            CacheState::Stale => "stale: no component of this policy has this digest (an older build, or another policy's)",
             _ => "foreign: compiled by another engine (wasmtime version, settings or CPU); it is never loaded, run `agentward precompile` on this machine",
         };
         println!("  {}: {why}", entry.file.display());

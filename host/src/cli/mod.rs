@@ -5,6 +5,7 @@ mod check;
 mod completions;
 mod exec;
 mod init;
+mod new;
 mod precompile;
 mod report;
 mod rotate;
@@ -54,6 +55,9 @@ enum Command {
     Approve(rotate::ApproveArgs),
     /// Print a change's plan, approvals and per-secret states.
     Show(rotate::ShowArgs),
+    /// Start a new role from a template (`new role NAME --lang rust|python|javascript`).
+    #[command(subcommand)]
+    New(new::Command),
     /// Manage approver keys.
     #[command(subcommand)]
     Approver(rotate::ApproverCommand),
@@ -100,6 +104,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Approve(args) => rotate::approve(&cli.project, args),
         Command::Show(args) => rotate::show(&cli.project, args),
         Command::Approver(command) => rotate::approver(command),
+        Command::New(command) => new::run(&cli.project, command),
         Command::Precompile(args) => precompile::run(&cli.project, args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
