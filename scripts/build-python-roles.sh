@@ -76,7 +76,7 @@ if [ "${#worlds[@]}" -eq 0 ]; then
     exit 1
 fi
 
-# The package of wit/ (agentward:host@0.1.0): with a role's uses.wit beside
+# The package of wit/ (agentward:host@0.1.1): with a role's uses.wit beside
 # it, a world must be named in full.
 host_package="$(sed -n 's/^package \([^;]*\);.*/\1/p' "$repo/wit/worlds.wit" | head -n 1)"
 host_package_name="${host_package%@*}"

@@ -65,7 +65,7 @@ fn check_fails_on_an_ungranted_import() {
         "{stdout}"
     );
     assert!(
-        stderr.contains("imports agentward:host/secrets-write@0.1.0, which")
+        stderr.contains("imports agentward:host/secrets-write@0.1.1, which")
             && stderr.contains("does not grant to planner"),
         "{stderr}"
     );

@@ -36,7 +36,7 @@ fn ungranted_secrets_write_is_refused_at_link_time() {
     let message = err.to_string();
     assert!(
         message.starts_with(&format!(
-            "role planner: component {component} imports agentward:host/secrets-write@0.1.0, which {} does not grant to planner",
+            "role planner: component {component} imports agentward:host/secrets-write@0.1.1, which {} does not grant to planner",
             h.policy_path().display()
         )),
         "{message}"

@@ -88,9 +88,9 @@ fn links_under_the_planner_grants_and_is_refused_without_secrets_meta() {
     assert_eq!(
         imports,
         [
-            "agentward:host/log@0.1.0",
-            "agentward:host/secrets-meta@0.1.0",
-            "agentward:host/types@0.1.0",
+            "agentward:host/log@0.1.1",
+            "agentward:host/secrets-meta@0.1.1",
+            "agentward:host/types@0.1.1",
         ],
         "{imports:?}"
     );
@@ -104,7 +104,7 @@ fn links_under_the_planner_grants_and_is_refused_without_secrets_meta() {
     match &err {
         RuntimeError::UngrantedImport { role, import, .. } => {
             assert_eq!(*role, RoleName::Planner);
-            assert_eq!(import, "agentward:host/secrets-meta@0.1.0");
+            assert_eq!(import, "agentward:host/secrets-meta@0.1.1");
         }
         other => panic!("expected an ungranted import, got {other}"),
     }

@@ -19,7 +19,7 @@ use support::rotation::{self, Bot, Project, Setup, NOW};
 use support::verdaccio::Verdaccio;
 use support::{review_task, Harness};
 
-const WORKSPACE_IMPORT: &str = "agentward:host/workspace@0.1.0";
+const WORKSPACE_IMPORT: &str = "agentward:host/workspace@0.1.1";
 
 /// The Python reviewer component, built once per test binary.
 fn python_reviewer() -> &'static Path {
@@ -67,7 +67,7 @@ fn the_python_reviewer_links_under_the_reviewers_grants_only() {
         .collect();
     assert!(ours.contains(&WORKSPACE_IMPORT), "{:?}", report.imports);
     assert!(
-        ours.contains(&"agentward:host/log@0.1.0"),
+        ours.contains(&"agentward:host/log@0.1.1"),
         "{:?}",
         report.imports
     );

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod example;
+pub mod llama;
 pub mod openbao;
 pub mod postgres;
 pub mod postgres_rotation;

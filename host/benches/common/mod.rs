@@ -188,7 +188,7 @@ impl Agentward {
     }
 }
 
-/// `agentward:host/log@0.1.0`'s `level`, for the bare linker.
+/// `agentward:host/log@0.1.1`'s `level`, for the bare linker.
 #[derive(ComponentType, Lift, Clone, Copy, Debug)]
 #[component(enum)]
 #[repr(u8)]
@@ -205,7 +205,7 @@ pub enum Level {
     Error,
 }
 
-/// `agentward:host/agent@0.1.0`'s `task`.
+/// `agentward:host/agent@0.1.1`'s `task`.
 #[derive(ComponentType, Lower)]
 #[component(record)]
 pub struct BareTask {
@@ -214,7 +214,7 @@ pub struct BareTask {
     pub input: String,
 }
 
-/// `agentward:host/agent@0.1.0`'s `report`.
+/// `agentward:host/agent@0.1.1`'s `report`.
 #[derive(ComponentType, Lift)]
 #[component(record)]
 pub struct BareReport {
@@ -270,7 +270,7 @@ impl Bare {
         let mut linker = Linker::<BareState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("wasi links");
         linker
-            .instance("agentward:host/log@0.1.0")
+            .instance("agentward:host/log@0.1.1")
             .expect("log instance")
             .func_wrap(
                 "log",
@@ -281,7 +281,7 @@ impl Bare {
             .instantiate_pre(component)
             .expect("bench-call-loop links against WASI and log alone");
         let agent = component
-            .get_export_index(None, "agentward:host/agent@0.1.0")
+            .get_export_index(None, "agentward:host/agent@0.1.1")
             .expect("agent export");
         let run_export = component
             .get_export_index(Some(&agent), "run")

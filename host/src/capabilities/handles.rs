@@ -97,6 +97,13 @@ impl HandleTable {
             .map_or(&[][..], |held| held.origins.as_slice())
     }
 
+    /// Every live handle: its token and its secret's path.
+    pub(crate) fn live(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values
+            .iter()
+            .map(|(token, held)| (token.as_str(), held.path.as_str()))
+    }
+
     /// The live handles that occur in `text`.
     pub(crate) fn found_in(&self, text: &str) -> Vec<HandleUse<'_>> {
         if !text.contains(TOKEN_PREFIX) {

@@ -152,13 +152,24 @@ fn parse_origin(written: &str) -> Result<String, String> {
     Ok(origin)
 }
 
-fn is_loopback_host(url: &url::Url) -> bool {
+pub(crate) fn is_loopback_host(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
         None => false,
     }
+}
+
+/// Whether `url` is written with `addr` itself (an IP address and port):
+/// the only way a grant reaches an internal address.
+pub(crate) fn url_names_address(url: &url::Url, addr: SocketAddr) -> bool {
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(ip)) => std::net::IpAddr::V4(ip),
+        Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip),
+        _ => return false,
+    };
+    url.port_or_known_default() == Some(addr.port()) && ip == addr.ip()
 }
 
 /// The origin of an absolute http(s) URL, serialised as browsers do.
@@ -214,14 +225,9 @@ impl HttpGrant {
     /// Whether an origin of this grant is `addr` written as an address.
     fn names_address(&self, addr: SocketAddr) -> bool {
         self.origins.iter().any(|o| {
-            url::Url::parse(o).ok().is_some_and(|u| {
-                let ip = match u.host() {
-                    Some(url::Host::Ipv4(ip)) => std::net::IpAddr::V4(ip),
-                    Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip),
-                    _ => return false,
-                };
-                u.port_or_known_default() == Some(addr.port()) && ip == addr.ip()
-            })
+            url::Url::parse(o)
+                .ok()
+                .is_some_and(|u| url_names_address(&u, addr))
         })
     }
 }

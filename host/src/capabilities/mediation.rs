@@ -83,6 +83,7 @@ pub struct CallContext {
     pub(crate) handles: super::handles::HandleTable,
     pub(crate) proposals: Vec<super::workspace::Proposal>,
     pub(crate) docs: super::docs::DocsState,
+    pub(crate) model: super::model::ModelUsage,
     /// Set when the sink refused an event; every later call is refused and
     /// the run fails, so nothing happens that is not on record.
     pub(crate) audit_failure: Option<SinkError>,
@@ -110,6 +111,7 @@ impl CallContext {
             handles: Default::default(),
             proposals: Vec::new(),
             docs: Default::default(),
+            model: Default::default(),
             audit_failure: None,
             host_time: Default::default(),
         }

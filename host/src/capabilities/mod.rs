@@ -11,6 +11,7 @@ pub mod handles;
 pub mod http;
 pub mod log;
 pub(crate) mod mediation;
+pub mod model;
 pub mod path_scope;
 pub mod secrets_meta;
 pub mod secrets_read;
@@ -37,7 +38,16 @@ pub use bindings::exports::agentward::host::agent::{Report, Task};
 
 /// The WIT package every capability belongs to.
 pub const PACKAGE: &str = "agentward:host";
-pub const PACKAGE_VERSION: &str = "0.1.0";
+pub const PACKAGE_VERSION: &str = "0.1.1";
+/// The versions a component may have been built against: every one this
+/// host's WIT is a strict addition to.
+pub const COMPATIBLE_VERSIONS: [&str; 2] = ["0.1.0", "0.1.1"];
+
+/// `agentward:host/NAME@VERSION` as (NAME, VERSION).
+pub(crate) fn interface_of(import: &str) -> Option<(&str, &str)> {
+    let rest = import.strip_prefix(PACKAGE)?.strip_prefix('/')?;
+    rest.split_once('@')
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Capability {
@@ -50,10 +60,11 @@ pub enum Capability {
     Sql,
     Workspace,
     Docs,
+    Model,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 9] = [
+    pub const ALL: [Capability; 10] = [
         Capability::Log,
         Capability::SecretsMeta,
         Capability::SecretsRead,
@@ -63,6 +74,7 @@ impl Capability {
         Capability::Sql,
         Capability::Workspace,
         Capability::Docs,
+        Capability::Model,
     ];
 
     /// The interface name, as in WIT and in the policy's `grants` table.
@@ -77,19 +89,32 @@ impl Capability {
             Capability::Sql => "sql",
             Capability::Workspace => "workspace",
             Capability::Docs => "docs",
+            Capability::Model => "model",
         }
     }
 
-    /// The fully qualified import name, e.g. `agentward:host/log@0.1.0`.
+    /// The fully qualified import name, e.g. `agentward:host/log@0.1.1`.
     pub fn import_name(self) -> String {
         format!("{PACKAGE}/{}@{PACKAGE_VERSION}", self.name())
     }
 
-    /// The capability a component import names, if it is one of ours.
+    /// The version of the package that added this interface.
+    fn since(self) -> &'static str {
+        match self {
+            Capability::Model => "0.1.1",
+            _ => "0.1.0",
+        }
+    }
+
+    /// The capability a component import names, if it is one of ours: at
+    /// this package version or an earlier one that already had it.
     pub fn from_import(import: &str) -> Option<Capability> {
-        Capability::ALL
-            .into_iter()
-            .find(|c| c.import_name() == import)
+        let (interface, version) = interface_of(import)?;
+        Capability::ALL.into_iter().find(|c| {
+            c.name() == interface
+                && COMPATIBLE_VERSIONS[..].contains(&version)
+                && version >= c.since()
+        })
     }
 
     /// A grant an operator can paste into the policy to allow this
@@ -109,6 +134,9 @@ impl Capability {
             }
             Capability::Workspace => "workspace = { roots = [\"repos\"], mode = \"read\" }",
             Capability::Docs => "docs = { dir = \"docs\" }",
+            Capability::Model => {
+                "model = { endpoint = \"http://127.0.0.1:8081/v1\", model = \"smollm2-135m\" }"
+            }
         }
     }
 
@@ -131,6 +159,7 @@ impl Capability {
             Capability::Sql => wit::sql::add_to_linker::<T, Ctx>(linker, get),
             Capability::Workspace => wit::workspace::add_to_linker::<T, Ctx>(linker, get),
             Capability::Docs => wit::docs::add_to_linker::<T, Ctx>(linker, get),
+            Capability::Model => wit::model::add_to_linker::<T, Ctx>(linker, get),
         }
     }
 
@@ -163,6 +192,7 @@ pub struct Grants {
     pub sql: Option<Spanned<sql::SqlGrant>>,
     pub workspace: Option<Spanned<workspace::WorkspaceGrant>>,
     pub docs: Option<Spanned<docs::DocsGrant>>,
+    pub model: Option<Spanned<model::ModelGrant>>,
 }
 
 impl Grants {
@@ -177,6 +207,7 @@ impl Grants {
             Capability::Sql => self.sql.is_some(),
             Capability::Workspace => self.workspace.is_some(),
             Capability::Docs => self.docs.is_some(),
+            Capability::Model => self.model.is_some(),
         }
     }
 
@@ -189,6 +220,9 @@ impl Grants {
         }
         if let Some(sql) = self.sql.as_mut() {
             sql.get_mut().load_trust(project)?;
+        }
+        if let Some(model) = self.model.as_mut() {
+            model.get_mut().load_trust(project)?;
         }
         Ok(())
     }
@@ -257,6 +291,12 @@ impl Grants {
         // `handles` needs the same server-side read as `secrets-read`.
         let mut read = patterns(&self.secrets_read);
         read.extend(patterns(&self.handles));
+        // The host reads a model endpoint's API key on the role's behalf.
+        read.extend(
+            self.model
+                .as_ref()
+                .and_then(|m| m.get_ref().api_key().map(str::to_string)),
+        );
         crate::store::RoleScopes {
             read,
             write: patterns(&self.secrets_write),

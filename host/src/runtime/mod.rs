@@ -533,14 +533,10 @@ fn check_import(
     import: &str,
 ) -> Result<(), RuntimeError> {
     let role = role_policy.role;
-    if import.starts_with("wasi:")
-        || import
-            == format!(
-                "{}/types@{}",
-                crate::capabilities::PACKAGE,
-                crate::capabilities::PACKAGE_VERSION
-            )
-    {
+    let shared_types = crate::capabilities::interface_of(import).is_some_and(|(name, version)| {
+        name == "types" && crate::capabilities::COMPATIBLE_VERSIONS.contains(&version)
+    });
+    if import.starts_with("wasi:") || shared_types {
         return Ok(());
     }
     let Some(capability) = Capability::from_import(import) else {

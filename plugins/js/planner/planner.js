@@ -13,8 +13,8 @@
 //
 // Built by scripts/build-js-roles.sh against the `planner` world of wit/.
 
-import { listPaths, describe } from 'agentward:host/secrets-meta@0.1.0';
-import { log } from 'agentward:host/log@0.1.0';
+import { listPaths, describe } from 'agentward:host/secrets-meta@0.1.1';
+import { log } from 'agentward:host/log@0.1.1';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const MINUTE_MS = 60 * 1000;

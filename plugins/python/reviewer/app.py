@@ -1,7 +1,7 @@
 """Reviewer, in Python: checks a change's staged files before anything is tested.
 
 The same role as plugins/reviewer (Rust), built with componentize-py against
-the `reviewer` world of wit/ (agentward:host@0.1.0).
+the `reviewer` world of wit/ (agentward:host@0.1.1).
 
 Input (`task.input`): a ReviewTask as JSON; output (`report.output`): a
 SignOff as JSON, with exactly the fields of plugins/handoff. The change is

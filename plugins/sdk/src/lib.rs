@@ -13,7 +13,7 @@
 //! agentward_sdk::export_role!(Hello);
 //! ```
 //!
-//! The bindings cover every capability of `agentward:host@0.1.0`, but a built
+//! The bindings cover every capability of `agentward:host@0.1.1`, but a built
 //! component imports only the interfaces it calls, so the host's link-time
 //! check sees exactly what the role uses.
 
@@ -26,10 +26,25 @@ wit_bindgen::generate!({
 });
 
 pub use agentward::host::{
-    docs, handles, http, log, secrets_meta, secrets_read, secrets_write, sql, types, workspace,
+    docs, handles, http, log, model, secrets_meta, secrets_read, secrets_write, sql, types,
+    workspace,
 };
 pub use exports::agentward::host::agent::{Guest as Role, Report, Task};
 pub use types::Error;
+
+/// A one-message prompt to the role's model: the completion's text.
+pub fn ask_model(prompt: &str, max_tokens: u32) -> Result<model::Completion, Error> {
+    model::complete(&model::Request {
+        messages: vec![model::Message {
+            role: "user".into(),
+            content: prompt.into(),
+        }],
+        max_tokens,
+        temperature: 0.0,
+        stop: Vec::new(),
+        json_schema: None,
+    })
+}
 
 /// Formats and logs one line at `info` level.
 pub fn info(message: &str) {

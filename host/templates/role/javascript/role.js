@@ -6,7 +6,7 @@
 // through agentward's policy and lands in its audit log. build.sh turns this
 // module into {{name}}.wasm with componentize-js.
 
-import { log } from 'agentward:host/log@0.1.0';
+import { log } from 'agentward:host/log@0.1.1';
 
 export const agent = {
   run(task) {
