@@ -1,5 +1,5 @@
 //! The `ca_files` key of the grants that open TLS connections (`http`,
-//! `sql`): extra trust anchors, PEM, relative to the project, read when
+//! `sql`, `model`): extra trust anchors, PEM, relative to the project, read when
 //! the policy loads so that a bad file is a policy error at its line.
 
 use crate::net::tls::load_ca_file;
@@ -34,6 +34,16 @@ pub(crate) fn load(
         anchors.extend(certs);
     }
     Ok(anchors)
+}
+
+/// A TLS client trusting the public roots plus `files`, or `None` when
+/// there are none (the default client already is that).
+pub(crate) fn tls_client(
+    files: &[Spanned<String>],
+    project: &Path,
+) -> Result<Option<crate::net::tls::TlsClient>, (usize, String)> {
+    let anchors = load(files, project)?;
+    Ok((!anchors.is_empty()).then(|| crate::net::tls::TlsClient::new(anchors)))
 }
 
 /// The names of `files`, as a grant's `ca_files = [...]` lists them.

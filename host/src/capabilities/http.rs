@@ -182,9 +182,8 @@ impl HttpGrant {
     /// client. On failure: the byte offset of the bad entry and a message
     /// with its fix.
     pub(crate) fn load_trust(&mut self, project: &Path) -> Result<(), (usize, String)> {
-        let anchors = super::ca_files::load(&self.ca_files, project)?;
-        if !anchors.is_empty() {
-            self.tls = TlsClient::new(anchors);
+        if let Some(tls) = super::ca_files::tls_client(&self.ca_files, project)? {
+            self.tls = tls;
         }
         Ok(())
     }

@@ -121,25 +121,11 @@ fn position(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// `%XX` decoded and `+` read as a space, as query strings and form bodies
 /// are written; anything else is kept as it is.
 fn percent_decode(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match text[i] {
-            b'%' if i + 2 < text.len() => match (hex(text[i + 1]), hex(text[i + 2])) {
-                (Some(hi), Some(lo)) => {
-                    out.push((hi * 16 + lo) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
+    let spaced: Vec<u8> = text
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_encoding::percent_decode(&spaced).collect()
 }
 
 #[cfg(test)]

@@ -180,9 +180,8 @@ impl ModelGrant {
     /// Loads the `ca_files` (relative to `project`) into this grant's TLS
     /// client; on failure the byte offset of the bad entry and the fix.
     pub(crate) fn load_trust(&mut self, project: &Path) -> Result<(), (usize, String)> {
-        let anchors = super::ca_files::load(&self.ca_files, project)?;
-        if !anchors.is_empty() {
-            self.tls = TlsClient::new(anchors);
+        if let Some(tls) = super::ca_files::tls_client(&self.ca_files, project)? {
+            self.tls = tls;
         }
         Ok(())
     }
