@@ -10,7 +10,7 @@
 # docs/benchmarks.md.
 #
 # Needs what `make setup` installs (the wasm32-wasip2 target, OpenBao, the
-# JavaScript toolchain; the Python roles are built by the languages bench)
+# JavaScript toolchain, the model server; the Python roles are built by the languages bench)
 # and valgrind for the profile (skipped, and said so, without it). A bench
 # that fails leaves a line saying so in the report and makes this script
 # exit non-zero.
@@ -44,7 +44,7 @@ executable() {
 }
 
 started=$SECONDS
-for bench in table audit store coldstart workflow languages tls; do
+for bench in table audit store coldstart workflow languages tls model; do
     echo "== cargo bench --bench $bench" >&2
     t0=$SECONDS
     exe="$(executable "$bench")"
@@ -289,7 +289,7 @@ average ${load} at the start (anything above 0 is other work sharing the cores).
 | target | measured | |
 | --- | --- | --- |
 EOF
-    for area in 1 2 3 6; do cat_area targets $area; done
+    for area in 1 2 3 6 9; do cat_area targets $area; done
     cat <<EOF
 
 ## Comparison
@@ -301,7 +301,7 @@ of the sha256 ceiling).
 | area | comparison | subject | baseline | ratio |
 | --- | --- | ---: | ---: | ---: |
 EOF
-    for area in 1 2 3 4 5 6 7 8; do cat_area rows $area; done
+    for area in 1 2 3 4 5 6 7 8 9; do cat_area rows $area; done
     if [ "${#failed[@]}" -gt 0 ]; then
         echo
         echo "**Failed in this run:** ${failed[*]} (their rows are missing; see the output of \`make bench\`)."
@@ -415,6 +415,20 @@ holds) against per call.
 
 EOF
     cat_area detail 8
+    cat <<'EOF'
+
+## 9. Model
+
+`cargo bench --bench model`: a mediated `model.complete` (the
+`model-client` guest through `Host::run`: budgets, the prompt's exposure
+scan, the grant's `GET /models` check once per run, audit intent and
+outcome, the completion scrubbed) against the same chat-completions body
+POSTed by the host with ureq, both to a llama.cpp server serving
+SmolLM2-135M-Instruct on 127.0.0.1 (scripts/install-llama.sh); and the
+model's completion tokens per second on this machine.
+
+EOF
+    cat_area detail 9
 } >"$out/report.md"
 
 cp "$out/report.md" "$doc"

@@ -34,7 +34,7 @@ fn components_are_cached_by_content_hash_and_survive_corruption() {
     let policy_path = dir.path().join("policy.toml");
     std::fs::write(
         &policy_path,
-        "[roles.researcher]\ncomponent = \"researcher\"\n[roles.researcher.grants]\nlog = {}\ndocs = { dir = \"docs\" }\n",
+        "[roles.researcher]\ncomponent = \"researcher\"\n[roles.researcher.grants]\nlog = {}\ndocs = { dir = \"docs\" }\nmodel = {}\n",
     )
     .unwrap();
     let policy = Policy::load(&policy_path, dir.path()).unwrap();

@@ -75,7 +75,9 @@ sql = {{}}
 [roles.reviewer]
 component = "reviewer"
 [roles.reviewer.grants]
+log = {{}}
 workspace = {{ roots = ["repos"], mode = "read" }}
+model = {{}}
 "#,
             server.origin
         ),

@@ -294,6 +294,7 @@ fn plans_exactly_what_the_rust_planner_plans() {
                         hhmm(now + Duration::minutes(40))
                     ),
                 }],
+                summary: None,
             },
             ..base.clone()
         }),

@@ -329,3 +329,35 @@ fn policy_mistakes_are_refused_at_load_with_the_fix() {
         "{message}"
     );
 }
+
+/// `model` came with `agentward:host@0.1.1`: a role built against 0.1.0
+/// (tests/guests/wit-0-1-0, its own copy of that WIT) still links and runs.
+#[test]
+fn a_role_built_against_wit_0_1_0_still_runs() {
+    let h = Harness::new();
+    std::fs::write(
+        h.dir.path().join("docs/tokens.md"),
+        "# Tokens\n\nRotate npm tokens monthly.\n",
+    )
+    .unwrap();
+    let p = h.role_policy(
+        "researcher",
+        "wit-0-1-0",
+        "log = {}\ndocs = { dir = \"docs\" }",
+        "",
+    );
+    let outcome = h
+        .run(&p, ROLE, "npm tokens")
+        .unwrap_or_else(|e| panic!("a 0.1.0 role runs: {e}"));
+    assert_eq!(outcome.report.summary, "found tokens.md");
+    let logged: Vec<_> = h
+        .events()
+        .into_iter()
+        .filter(|e| e.call == "log.log")
+        .collect();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(
+        logged[0].args["message"],
+        "built against 0.1.0, found tokens.md"
+    );
+}

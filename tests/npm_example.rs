@@ -22,6 +22,19 @@ fn the_flagship_rotates_the_npm_token_end_to_end() {
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
+    // The advisory steps: a model's words when a model server is
+    // installed (`make setup` installs one), a plain statement otherwise.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if root.join("target/tools/llama/bin/python").exists() {
+        for said in [
+            "researcher's summary (smollm2-135m): ",
+            "reviewer on npm/ci-bot-token (smollm2-135m): ",
+        ] {
+            assert!(stdout.contains(said), "missing {said:?} in:\n{stdout}");
+        }
+    } else {
+        assert!(stdout.contains("no model server: "), "{stdout}");
+    }
     // Over TLS by default: the timeline shows only https registry calls.
     let sends: Vec<&str> = stdout.lines().filter(|l| l.contains("http.send")).collect();
     assert!(sends.len() >= 6, "{stdout}");

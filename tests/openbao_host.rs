@@ -154,7 +154,7 @@ fn a_store_that_cannot_mint_a_run_token_fails_the_run_by_name() {
     let (dir, _sink, _root, host) = host_on(&server);
     let policy = policy(
         dir.path(),
-        "[roles.researcher]\ncomponent = \"researcher\"\n[roles.researcher.grants]\nlog = {}\ndocs = { dir = \"docs\" }\n",
+        "[roles.researcher]\ncomponent = \"researcher\"\n[roles.researcher.grants]\nlog = {}\ndocs = { dir = \"docs\" }\nmodel = {}\n",
     );
     let prepared = host.prepare(&policy, RoleName::Researcher).unwrap();
     server.stop();

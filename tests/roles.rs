@@ -449,6 +449,7 @@ fn domain_specialist_maps_repos_to_the_secrets_the_docs_name() {
                 digest: "0".repeat(64),
                 excerpt: "| registry | scopes | secret |\n|---|---|---|\n| http://127.0.0.1:4873/ | @acme | npm/token |\n".into(),
             }],
+            summary: None,
         },
         config: serde_json::json!({ "root": "repos" }),
     };

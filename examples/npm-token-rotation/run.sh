@@ -15,6 +15,10 @@
 # the token, and runs the rotation:
 #   research → map → plan → mint → stage → review → two checks → promote →
 #   health watch → revoke old token → timeline.
+# When a model server is installed (scripts/install-llama.sh, which `make
+# setup` runs), it serves the researcher's summary and the reviewer's risk
+# list, both advisory; without one the grants reach no model and the
+# output says so.
 # Then it proves the outcome: the old token is refused, the new one installs
 # the package, the staged commit carries the Change-Id, the log verifies.
 set -euo pipefail
@@ -170,6 +174,29 @@ if [ "$store" = openbao ]; then
         --openbao-ca-cert "$work/bao-tls/vault-ca.pem" --openbao-token-file "$work/bao-token")
     echo "OpenBao on https://127.0.0.1:$bao_port"
 fi
+step "a model for the advisory steps"
+if [ -x "$root/target/tools/llama/bin/python" ]; then
+    llama="$(bash "$root/scripts/install-llama.sh" | tail -n 2)"
+    model_port="$(free_port)"
+    "$(echo "$llama" | head -n 1)" -m llama_cpp.server --model "$(echo "$llama" | tail -n 1)" \
+        --model_alias smollm2-135m --host 127.0.0.1 --port "$model_port" --n_ctx 2048 \
+        >"$work/model-server.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 600); do
+        command curl -fsS "http://127.0.0.1:$model_port/v1/models" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    command curl -fsS "http://127.0.0.1:$model_port/v1/models" >/dev/null ||
+        fail "the model server did not start (log: $work/model-server.log)"
+    # Each advisory role gets the model, and time to wait for it.
+    grant="model = { endpoint = \"http://127.0.0.1:$model_port/v1\", model = \"smollm2-135m\", structured = \"json_object\", transcripts = true }"
+    sed -i -e "s#^model = {}\$#$grant#" \
+        -e 's#^component = "\(reviewer\|researcher\)"$#&\nlimits = { wall_ms = 120_000 }#' \
+        "$project/policies/default.toml"
+    echo "SmolLM2-135M (llama.cpp) on http://127.0.0.1:$model_port/v1 for the researcher and the reviewer"
+else
+    echo "no model server: the researcher and reviewer give no advice (bash scripts/install-llama.sh installs one)"
+fi
 "$agentward" --project "$project" secrets import "${store_args[@]}" "$work/seed.json"
 rm -f "$work/seed.json"
 "$agentward" --project "$project" check
@@ -198,6 +225,17 @@ print(f"\nwall time {wall:.0f} ms (process start to exit), {t['role_runs']} role
 for name, ms in [("guests (wasm, incl. instantiation)", t["guest_ms"]), ("registry (http calls)", registry),
                  ("store (secrets, handles)", store), ("host (process, policy, mediation, audit, manifest)", host)]:
     print(f"  {name:52} {ms:8.1f} ms  {100 * ms / wall:5.1f}%")
+EOF
+
+step "model advice (advisory: no check reads it)"
+python3 - "$project/manifests/$change.json" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+said = [("researcher's summary", m["briefing"].get("summary"))]
+said += [(f"reviewer on {i['path']}", i.get("advice")) for i in m["items"]]
+for what, advice in said:
+    if advice:
+        print(f"{what} ({advice['model'] or 'no model'}): {' '.join(advice['text'].split())}")
 EOF
 
 step "timeline of change $change"

@@ -97,13 +97,21 @@ impl Harness {
     /// checks, the postgres provider): a test that grants none gets
     /// `sql = {}`, which reaches no database.
     pub fn role_policy(&self, role: &str, component: &str, grants: &str, limits: &str) -> Policy {
-        let sql = if ["tester", "implementer"].contains(&component) && !grants.contains("sql =") {
-            "sql = {}\n"
-        } else {
-            ""
-        };
+        // The in-tree components link interfaces a test may not use: an
+        // empty grant links each and reaches nothing.
+        let linked_only = [
+            ("tester", "sql"),
+            ("implementer", "sql"),
+            ("reviewer", "model"),
+            ("researcher", "model"),
+        ];
+        let stubs: String = linked_only
+            .iter()
+            .filter(|(c, grant)| *c == component && !grants.contains(&format!("{grant} =")))
+            .map(|(_, grant)| format!("{grant} = {{}}\n"))
+            .collect();
         self.policy(&format!(
-            "[roles.{role}]\ncomponent = \"{component}\"\nlimits = {{ {limits} }}\n\n[roles.{role}.grants]\n{grants}\n{sql}"
+            "[roles.{role}]\ncomponent = \"{component}\"\nlimits = {{ {limits} }}\n\n[roles.{role}.grants]\n{grants}\n{stubs}"
         ))
     }
 

@@ -129,6 +129,7 @@ component = "{reviewer}"
 [roles.reviewer.grants]
 log = {{}}
 workspace = {{ roots = ["repos"], mode = "read" }}
+model = {{}}
 
 [roles.tester]
 component = "tester"

@@ -216,6 +216,16 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
+/// A model's text as one Markdown code span, so that whatever it says
+/// renders as text: no link, image, heading or HTML of its making. The
+/// fence is one backtick longer than the longest run inside.
+fn inline_code(text: &str) -> String {
+    let text = text.replace(['\n', '\r'], " ");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {text} {fence}")
+}
+
 fn markdown(o: &Outcome) -> String {
     let mut md = String::new();
     let Some(m) = o.manifest else {
@@ -290,6 +300,27 @@ fn markdown(o: &Outcome) -> String {
     if !findings.is_empty() {
         let _ = writeln!(md, "\n### Review findings\n\n{}", findings.join("\n"));
     }
+    let advice: Vec<String> = m
+        .briefing
+        .summary
+        .iter()
+        .map(|a| ("the Researcher's summary".to_string(), a))
+        .chain(m.items.iter().filter_map(|item| {
+            let a = item.advice.as_ref()?;
+            Some((format!("`{}` review", cell(&item.path)), a))
+        }))
+        .map(|(what, a)| {
+            let by = a.model.as_deref().map_or("no model".into(), cell);
+            format!("- {what} ({by}): {}", inline_code(&a.text))
+        })
+        .collect();
+    if !advice.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n### Model advice (advisory: no check reads it)\n\n{}",
+            advice.join("\n")
+        );
+    }
     md.push_str("\n### Approvals\n\n");
     match o.waiting {
         Some(waiting) => {
@@ -324,5 +355,14 @@ mod tests {
     fn xml_escapes_markup_and_drops_what_xml_cannot_carry() {
         assert_eq!(xml("a<b>&\"'\u{1}c\n"), "a&lt;b&gt;&amp;&quot;&#39;c\n");
         assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+
+    #[test]
+    fn model_text_renders_as_one_code_span() {
+        assert_eq!(
+            inline_code("[x](http://e/)\n# h"),
+            "` [x](http://e/) # h `"
+        );
+        assert_eq!(inline_code("a `b` ``c"), "``` a `b` ``c ```");
     }
 }

@@ -8,7 +8,7 @@
 //! the state before a write or after it, never a mix; `resume` continues
 //! from whichever it finds.
 
-use agentward_handoff::{Briefing, Changes, Check, Finding, Plan, Trigger, Usage};
+use agentward_handoff::{Advice, Briefing, Changes, Check, Finding, Plan, Trigger, Usage};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -218,6 +218,10 @@ pub struct Item {
     pub changes: Option<Changes>,
     pub staged: Vec<StagedChange>,
     pub findings: Vec<Finding>,
+    /// What the Reviewer's model said about the change: kept for the
+    /// reader, read by no check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Advice>,
     pub checks: Vec<Check>,
     pub health: Vec<Check>,
     /// Why the item is aborting or rolling back.
@@ -237,6 +241,7 @@ impl Item {
             changes: None,
             staged: Vec::new(),
             findings: Vec::new(),
+            advice: None,
             checks: Vec::new(),
             health: Vec::new(),
             reason: None,

@@ -1031,6 +1031,7 @@ impl<'a> Orchestrator<'a> {
             version,
         )?;
         m.items[i].findings = sign_off.findings.clone();
+        m.items[i].advice = sign_off.advice.clone();
         if !sign_off.approved {
             let findings: Vec<String> = sign_off.findings.iter().map(ToString::to_string).collect();
             return Err(StepFailure::Abort(format!(

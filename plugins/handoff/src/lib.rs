@@ -35,6 +35,23 @@ pub struct ResearchTask {
 #[serde(deny_unknown_fields)]
 pub struct Briefing {
     pub documents: Vec<DocNote>,
+    /// A model's summary of the documents, when the Researcher was asked
+    /// for one (config `model_summary`): advice for the reader, never an
+    /// input to a decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Advice>,
+}
+
+/// What a model said, kept apart from what a role decided. The host
+/// records it beside the decision and no check of the orchestrator reads
+/// it, so a model can inform a reader but never change an outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Advice {
+    /// The model that answered, as its endpoint named it; `None` when no
+    /// model answered, and then `text` says why.
+    pub model: Option<String>,
+    pub text: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +272,10 @@ pub struct SignOff {
     pub version: u32,
     pub approved: bool,
     pub findings: Vec<Finding>,
+    /// Risks a model saw in the change (config `model_advice`), asked only
+    /// after `approved` and `findings` were settled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Advice>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

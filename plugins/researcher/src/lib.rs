@@ -6,10 +6,12 @@
 //! the Domain specialist work from the current documents without holding
 //! `docs` themselves, and the manifest records which versions they used.
 //! Config: `topics` replaces the task's topics; `excerpt_chars` (default
-//! 4000) bounds each document's text.
+//! 4000) bounds each document's text; `model_summary = true` asks the
+//! role's model to summarise what it read into the briefing's `summary`
+//! (advice: the excerpts, not the summary, are what later roles act on).
 
-use agentward_handoff::{Briefing, DocNote, ResearchTask};
-use agentward_sdk::{docs, export_role, Report, Role, Task};
+use agentward_handoff::{Advice, Briefing, DocNote, ResearchTask};
+use agentward_sdk::{advise, docs, export_role, Report, Role, Task};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -19,6 +21,34 @@ struct Config {
     topics: Vec<String>,
     #[serde(default)]
     excerpt_chars: Option<usize>,
+    #[serde(default)]
+    model_summary: bool,
+    /// The longest summary asked of the model.
+    #[serde(default)]
+    summary_tokens: Option<u32>,
+}
+
+const DEFAULT_SUMMARY_TOKENS: u32 = 160;
+
+const SUMMARY_INSTRUCTION: &str = "You brief an engineer who is about to rotate a credential. \
+Summarise, in at most five short sentences, what the documents below say they must do or \
+avoid. Say only what the documents say.";
+
+/// How much of the documents the model is shown, in all: small models
+/// have small context windows, and a summary needs only the gist.
+const SUMMARY_PROMPT_CHARS: usize = 3000;
+
+/// The documents as the model sees them: each title, then the start of its
+/// excerpt, every document getting an equal share of the prompt.
+fn summary_prompt(documents: &[DocNote]) -> String {
+    let share = SUMMARY_PROMPT_CHARS / documents.len().max(1);
+    documents
+        .iter()
+        .map(|d| {
+            let text: String = d.excerpt.chars().take(share).collect();
+            format!("# {} ({})\n{text}\n", d.title, d.path)
+        })
+        .collect()
 }
 
 const DEFAULT_EXCERPT_CHARS: usize = 4000;
@@ -62,6 +92,14 @@ impl Role for Researcher {
         }
         if !missing.is_empty() {
             agentward_sdk::info(&format!("no document found for: {}", missing.join(", ")));
+        }
+        if config.model_summary && !briefing.documents.is_empty() {
+            let (model, text) = advise(
+                SUMMARY_INSTRUCTION,
+                &summary_prompt(&briefing.documents),
+                config.summary_tokens.unwrap_or(DEFAULT_SUMMARY_TOKENS),
+            );
+            briefing.summary = Some(Advice { model, text });
         }
         let summary = format!(
             "{} of {} topics found in the docs: {}",

@@ -5,9 +5,17 @@
 //! (config `allowed_files`, file-name suffixes, default `[".npmrc"]`), or
 //! hands off a version other than the one under review. It reads the
 //! current files through `workspace` to say what changed.
+//!
+//! With config `model_advice = true` it then asks its model (the `model`
+//! grant) to list the risks it sees in the change and attaches the answer
+//! to the sign-off as [`Advice`]. The verdict is settled before the model
+//! is asked and nothing reads the advice back, so a model can add a note
+//! but never approve or reject. Lines that hold a credential never reach
+//! the prompt: the host refuses values it knows, but a plaintext token the
+//! Reviewer just found in a file is one the host has never seen.
 
-use agentward_handoff::{Finding, ReviewTask, SignOff};
-use agentward_sdk::{export_role, workspace, Report, Role, Task};
+use agentward_handoff::{Advice, Finding, ReviewTask, SignOff};
+use agentward_sdk::{advise, export_role, workspace, Report, Role, Task};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -15,6 +23,42 @@ use serde::Deserialize;
 struct Config {
     #[serde(default = "default_allowed")]
     allowed_files: Vec<String>,
+    #[serde(default)]
+    model_advice: bool,
+    /// The longest answer asked of the model.
+    #[serde(default = "default_advice_tokens")]
+    advice_tokens: u32,
+}
+
+fn default_advice_tokens() -> u32 {
+    160
+}
+
+const RISK_INSTRUCTION: &str = "You review configuration changes made during a credential \
+rotation. List, in at most five short bullet points, the operational risks of the change \
+below (what could break, what to check after merging). Do not repeat the change.";
+
+/// The change as the model sees it: per file, the lines removed and added,
+/// with any line that holds a credential replaced by a note.
+fn risk_prompt(files: &[(&str, &str, &str)]) -> String {
+    let shown = |line: &str| {
+        if holds_credential(line) {
+            "[line withheld: it holds a credential]".to_string()
+        } else {
+            line.to_string()
+        }
+    };
+    let mut prompt = String::new();
+    for (file, before, after) in files {
+        prompt.push_str(&format!("File {file}:\n"));
+        for line in before.lines().filter(|l| !after.lines().any(|a| a == *l)) {
+            prompt.push_str(&format!("- {}\n", shown(line)));
+        }
+        for line in after.lines().filter(|l| !before.lines().any(|b| b == *l)) {
+            prompt.push_str(&format!("+ {}\n", shown(line)));
+        }
+    }
+    prompt
 }
 
 fn default_allowed() -> Vec<String> {
@@ -93,6 +137,20 @@ mod tests {
             assert!(!holds_credential(reference), "{reference}");
         }
     }
+
+    #[test]
+    fn the_risk_prompt_shows_changed_lines_and_withholds_credentials() {
+        let prompt = risk_prompt(&[(
+            "app/.npmrc",
+            "registry=http://r/\n//r/:_authToken=${OLD}\n",
+            "registry=http://r/\n//r/:_authToken=npm_secretvalue\n//r/:_authToken=${NEW}\n",
+        )]);
+        assert!(prompt.contains("- //r/:_authToken=${OLD}"), "{prompt}");
+        assert!(prompt.contains("+ //r/:_authToken=${NEW}"), "{prompt}");
+        assert!(prompt.contains("+ [line withheld"), "{prompt}");
+        assert!(!prompt.contains("npm_secretvalue"), "{prompt}");
+        assert!(!prompt.contains("registry=http://r/"), "{prompt}");
+    }
 }
 
 struct Reviewer;
@@ -131,6 +189,7 @@ impl Role for Reviewer {
             );
         }
         let mut changed = 0;
+        let mut reviewed = Vec::new();
         for (staged, proposed) in review.changes.staged.iter().zip(&review.proposed) {
             let file = staged.file.as_str();
             if !config
@@ -164,6 +223,7 @@ impl Role for Reviewer {
             };
             if before != *proposed {
                 changed += 1;
+                reviewed.push((file, before, proposed.as_str()));
             }
         }
         let approved = findings.is_empty();
@@ -180,11 +240,22 @@ impl Role for Reviewer {
                 findings.len()
             )
         };
+        // The verdict is fixed above; the model is asked only now.
+        let advice = config.model_advice.then(|| {
+            let files: Vec<(&str, &str, &str)> = reviewed
+                .iter()
+                .map(|(file, before, after)| (*file, before.as_str(), *after))
+                .collect();
+            let (model, text) =
+                advise(RISK_INSTRUCTION, &risk_prompt(&files), config.advice_tokens);
+            Advice { model, text }
+        });
         let sign_off = SignOff {
             path: review.path,
             version: review.version,
             approved,
             findings,
+            advice,
         };
         Ok(Report {
             summary,

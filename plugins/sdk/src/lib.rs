@@ -46,6 +46,38 @@ pub fn ask_model(prompt: &str, max_tokens: u32) -> Result<model::Completion, Err
     })
 }
 
+/// Advice from the role's model on `material`, under `instruction` (the
+/// system message): the model's name and its text. A model is advisory, so
+/// no answer is not a failure: when none came (the grant names no endpoint,
+/// a budget is spent, the server is down) the model is `None` and the text
+/// says why, in the host's words.
+pub fn advise(instruction: &str, material: &str, max_tokens: u32) -> (Option<String>, String) {
+    let request = model::Request {
+        messages: vec![
+            model::Message {
+                role: "system".into(),
+                content: instruction.into(),
+            },
+            model::Message {
+                role: "user".into(),
+                content: material.into(),
+            },
+        ],
+        max_tokens,
+        temperature: 0.0,
+        stop: Vec::new(),
+        json_schema: None,
+    };
+    match model::complete(&request) {
+        Ok(completion) => (Some(completion.model), completion.text.trim().to_string()),
+        Err(e) => {
+            let why = format!("no advice: {}", e.message());
+            log::log(log::Level::Warn, &why);
+            (None, why)
+        }
+    }
+}
+
 /// Formats and logs one line at `info` level.
 pub fn info(message: &str) {
     log::log(log::Level::Info, message);

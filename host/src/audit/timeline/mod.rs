@@ -415,6 +415,29 @@ fn subject(call: &str, args: &Map<String, Value>) -> Subject {
         if text("trigger").as_deref() == Some("breach") {
             detail.push("BREACH".to_string());
         }
+    } else if call.starts_with("model.") {
+        // Which model each role consulted, where, and what it cost: a
+        // change of model is a policy edit, and this row shows it took.
+        pin_first = true;
+        main = format!(
+            "model {} at {}",
+            text("served_model")
+                .or_else(|| text("model"))
+                .unwrap_or_default(),
+            text("endpoint").unwrap_or_default()
+        );
+        if let (Some(tokens_in), Some(tokens_out)) = (text("tokens_in"), text("tokens_out")) {
+            detail.push(format!("{tokens_in} → {tokens_out} tokens"));
+        }
+        if let Some(ms) = text("latency_ms") {
+            detail.push(format!("{ms} ms"));
+        }
+        if let Some(finish) = text("finish_reason") {
+            detail.push(format!("finish={finish}"));
+        }
+        if let Some(bytes) = text("prompt_bytes") {
+            detail.push(format!("{bytes} B prompt"));
+        }
     } else if let Some(url) = text("url") {
         pin_first = true;
         main = match text("method") {

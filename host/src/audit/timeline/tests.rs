@@ -395,3 +395,39 @@ fn tokens_and_timestamps_are_shortened() {
     assert_eq!(instant("2026-11-25 01:02:03Z"), None);
     assert_eq!(instant("2026-11-25T01:x2:03Z"), None);
 }
+
+#[test]
+fn a_model_call_names_the_model_and_endpoint_it_reached() {
+    let records = vec![
+        record(
+            0,
+            "chg",
+            "reviewer",
+            "model.complete",
+            json!({"model": "risks", "served_model": "risks-v2", "endpoint": "http://127.0.0.1:8081/v1",
+                   "tokens_in": 120, "tokens_out": 40, "latency_ms": 812.5, "finish_reason": "stop",
+                   "prompt_bytes": 400}),
+        ),
+        record(
+            1,
+            "chg",
+            "researcher",
+            "model.complete",
+            json!({"model": "summaries", "endpoint": "http://127.0.0.1:8082/v1", "prompt_bytes": 90}),
+        ),
+    ];
+    let text = render(&records, None, Format::Markdown);
+    assert!(
+        text.contains("model risks-v2 at http://127.0.0.1:8081/v1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("120 → 40 tokens · 812.5 ms · finish=stop"),
+        "{text}"
+    );
+    // A call that never reached the server still names the grant's model.
+    assert!(
+        text.contains("model summaries at http://127.0.0.1:8082/v1"),
+        "{text}"
+    );
+}
