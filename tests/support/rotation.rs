@@ -270,10 +270,15 @@ impl Project {
         ids[0].clone()
     }
 
+    /// The change's manifest as `show` reads it: the snapshot with the
+    /// journal of the steps since replayed over it.
     pub fn manifest(&self, change: &str) -> Value {
-        let text =
-            std::fs::read_to_string(self.path().join(format!("manifests/{change}.json"))).unwrap();
-        serde_json::from_str(&text).unwrap()
+        let m = agentward::orchestrator::manifest::Manifest::load(
+            &self.path().join("manifests"),
+            change,
+        )
+        .unwrap();
+        serde_json::to_value(m).unwrap()
     }
 
     pub fn store(&self) -> agentward::store::EmbeddedStore {

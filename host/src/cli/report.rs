@@ -359,10 +359,7 @@ mod tests {
 
     #[test]
     fn model_text_renders_as_one_code_span() {
-        assert_eq!(
-            inline_code("[x](http://e/)\n# h"),
-            "` [x](http://e/) # h `"
-        );
+        assert_eq!(inline_code("[x](http://e/)\n# h"), "` [x](http://e/) # h `");
         assert_eq!(inline_code("a `b` ``c"), "``` a `b` ``c ```");
     }
 }

@@ -1,12 +1,15 @@
-//! The change manifest (`manifests/CHANGE.json`): the durable record of a
-//! change — its plan and plan hash, approvals, and each secret's state.
+//! The change manifest: the durable record of a change — its plan and plan
+//! hash, approvals, and each secret's state.
 //!
 //! The manifest is the write-ahead record of the state machine: before
-//! every effect the orchestrator writes the effect as the item's `intent`,
-//! and after it the new state. Writes are atomic (temporary file, fsync,
-//! rename, fsync of the directory), so after a crash the file holds either
-//! the state before a write or after it, never a mix; `resume` continues
-//! from whichever it finds.
+//! every effect the orchestrator records the effect as the item's
+//! `intent`, and after it the new state. On disk it is a snapshot
+//! (`manifests/CHANGE.json`, written when the change is planned and when it
+//! closes) and the journal of the steps since ([`super::journal`]).
+//! Snapshots are replaced atomically (temporary file, fsync, rename, fsync
+//! of the directory), journal records appended durably, so after a crash
+//! the manifest holds either the state before a write or after it, never a
+//! mix; `resume` continues from whichever it finds.
 
 use agentward_handoff::{Advice, Briefing, Changes, Check, Finding, Plan, Trigger, Usage};
 use serde::{Deserialize, Serialize};
@@ -295,6 +298,10 @@ pub struct Manifest {
     /// Where the Domain specialist found each secret in use.
     #[serde(default)]
     pub usages: Vec<Usage>,
+    /// The last journal record applied: in a snapshot, the last one it
+    /// holds.
+    #[serde(default)]
+    pub journal_seq: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -362,10 +369,25 @@ impl Manifest {
                 ),
             });
         }
+        let mut manifest = manifest;
+        super::journal::replay(&mut manifest, dir)?;
         Ok(manifest)
     }
 
-    /// Replaces the manifest on disk atomically and durably.
+    /// Records item `i`'s state (an intent or a transition) in the
+    /// journal, durably: the cost of a step, whatever the change's size.
+    pub fn journal_item(&mut self, dir: &Path, i: usize) -> Result<(), ManifestError> {
+        super::journal::append(self, dir, Some(i), false)
+    }
+
+    /// Records the change's own state, approvals, notices and documents
+    /// in the journal, with item `i`'s state when it moved too.
+    pub fn journal_change(&mut self, dir: &Path, i: Option<usize>) -> Result<(), ManifestError> {
+        super::journal::append(self, dir, i, true)
+    }
+
+    /// Writes the whole manifest as its snapshot, atomically and durably,
+    /// then drops the journal it now holds.
     pub fn save(&self, dir: &Path) -> Result<(), ManifestError> {
         let path = path_for(dir, &self.change_id);
         let error = |source| ManifestError::Write {
@@ -385,7 +407,8 @@ impl Manifest {
         std::fs::rename(&temp, &path).map_err(error)?;
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(error)
+            .map_err(error)?;
+        super::journal::remove(dir, &self.change_id).map_err(error)
     }
 
     pub fn paths(&self) -> Vec<String> {
