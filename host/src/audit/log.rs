@@ -59,6 +59,8 @@ pub enum AuditError {
         path.display()
     )]
     CorruptTail { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Unwitnessed(#[from] super::witness::WitnessError),
 }
 
 pub struct AuditLog {
@@ -68,6 +70,8 @@ pub struct AuditLog {
     synced: Condvar,
     /// A second handle, so a group-commit leader syncs without the lock.
     sync_handle: File,
+    /// Who else is handed each checkpoint.
+    witnessing: Option<super::witness::Witnessing>,
 }
 
 struct State {
@@ -129,7 +133,14 @@ impl AuditLog {
             }),
             synced: Condvar::new(),
             sync_handle,
+            witnessing: None,
         })
+    }
+
+    /// Hands every checkpoint from now on to `witnessing`'s witnesses too.
+    pub fn with_witnessing(mut self, witnessing: super::witness::Witnessing) -> Self {
+        self.witnessing = Some(witnessing);
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -217,7 +228,8 @@ impl AuditLog {
     }
 
     /// Syncs the log and writes a signed checkpoint of its current size
-    /// into `logs/checkpoints/`.
+    /// into `logs/checkpoints/`, then hands it to the witnesses (under the
+    /// lock, so they see checkpoints in order).
     pub fn checkpoint(&self, keys: &AuditKeys) -> Result<Checkpoint, AuditError> {
         let mut state = self.lock();
         let io = |source| AuditError::Io {
@@ -240,12 +252,12 @@ impl AuditLog {
             .parent()
             .unwrap_or(Path::new("."))
             .join(CHECKPOINT_DIR);
-        write_atomically(
-            &dir,
-            &checkpoint_file_name(checkpoint.size),
-            &checkpoint.sign(keys),
-        )
-        .map_err(|source| AuditError::Io { path: dir, source })?;
+        let note = checkpoint.sign(keys);
+        write_atomically(&dir, &checkpoint_file_name(checkpoint.size), &note)
+            .map_err(|source| AuditError::Io { path: dir, source })?;
+        if let Some(witnessing) = &self.witnessing {
+            witnessing.hand(&note, &checkpoint)?;
+        }
         Ok(checkpoint)
     }
 }

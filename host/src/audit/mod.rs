@@ -15,6 +15,7 @@ mod redact;
 mod sink;
 pub mod timeline;
 pub mod verify;
+pub mod witness;
 
 /// The outcome of an effectful call's first record, written before the
 /// effect (the host's mediation writes it; the timeline pairs it with the

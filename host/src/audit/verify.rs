@@ -89,6 +89,26 @@ pub fn verify_dir(logs_dir: &Path, verifier: &NoteVerifier) -> Result<Verified, 
     verify_log(&logs_dir.join(super::log::LOG_FILE), &checkpoints)
 }
 
+/// [`verify_dir`], and against the checkpoint a witness holds (`note`,
+/// from the witness named `witness`): the log must still hold the records
+/// it signed, with the same root.
+pub fn verify_witnessed(
+    logs_dir: &Path,
+    verifier: &NoteVerifier,
+    witness: &str,
+    note: &str,
+) -> Result<Verified, Tamper> {
+    let mut checkpoints = load_checkpoints(&logs_dir.join(CHECKPOINT_DIR), verifier)?;
+    let path = PathBuf::from(format!("held by witness {witness}"));
+    let held = Checkpoint::open(note, verifier).map_err(|source| Tamper::Checkpoint {
+        path: path.clone(),
+        source,
+    })?;
+    checkpoints.push((path, held));
+    checkpoints.sort_by_key(|(_, c)| c.size);
+    verify_log(&logs_dir.join(super::log::LOG_FILE), &checkpoints)
+}
+
 fn load_checkpoints(
     dir: &Path,
     verifier: &NoteVerifier,

@@ -5,7 +5,7 @@ use agentward::audit::keys::{NoteVerifier, VERIFIER_FILE};
 use agentward::audit::log::{recover, LOG_FILE};
 use agentward::audit::record::AuditRecord;
 use agentward::audit::timeline::{render, Format};
-use agentward::audit::verify::verify_dir;
+use agentward::audit::verify::{verify_dir, verify_witnessed};
 use anyhow::{anyhow, Context};
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -18,12 +18,22 @@ pub(crate) enum Command {
     /// checkpoint; 14 torn last record; 20 forged checkpoint; 21 checkpoint
     /// signed by another key; 2 unreadable input.
     Verify {
-        /// The public key (default: PROJECT/keys/audit-signing.pub).
+        /// The public key (default: PROJECT/keys/audit-signing.pub); with
+        /// several --logs, one per log in the same order, or one for all.
         #[arg(long)]
-        key: Option<PathBuf>,
-        /// The logs directory (default: PROJECT/logs).
+        key: Vec<PathBuf>,
+        /// The logs directory (default: PROJECT/logs); repeat it for
+        /// several hosts' logs, each verified and reported on its own.
         #[arg(long)]
-        logs: Option<PathBuf>,
+        logs: Vec<PathBuf>,
+        /// Also check the log against what a witness holds: `openbao:PATH`
+        /// (the server of --openbao-addr) or a signed note FILE the witness
+        /// kept; one per --logs, in the same order. Fails when the log is
+        /// behind the witness or differs from it.
+        #[arg(long)]
+        witness: Vec<String>,
+        #[command(flatten)]
+        openbao: super::store_args::OpenBaoArgs,
     },
     /// A readable timeline: who did what, when, on which secret, allowed or denied.
     Timeline {
@@ -56,28 +66,12 @@ pub(crate) enum TimelineFormat {
 pub(crate) fn run(project: &Path, command: Command) -> Result<(), Failure> {
     let logs_dir = |logs: Option<PathBuf>| logs.unwrap_or_else(|| project.join("logs"));
     match command {
-        Command::Verify { key, logs } => {
-            let key = key.unwrap_or_else(|| super::keys_dir(project).join(VERIFIER_FILE));
-            let verifier = NoteVerifier::load(&key)?;
-            let logs = logs_dir(logs);
-            match verify_dir(&logs, &verifier) {
-                Ok(verified) => {
-                    println!(
-                        "verified {} records in {}; {} signed checkpoints, the latest covering {} records (key {})",
-                        verified.records,
-                        logs.join(LOG_FILE).display(),
-                        verified.checkpoints,
-                        verified.signed_size,
-                        verifier.name
-                    );
-                    Ok(())
-                }
-                Err(tamper) => Err(Failure::Code(
-                    tamper.exit_code(),
-                    anyhow!("audit log verification failed: {tamper}"),
-                )),
-            }
-        }
+        Command::Verify {
+            key,
+            logs,
+            witness,
+            openbao,
+        } => verify(project, key, logs, witness, &openbao),
         Command::Timeline {
             change,
             format,
@@ -113,6 +107,87 @@ pub(crate) fn run(project: &Path, command: Command) -> Result<(), Failure> {
             }
             Ok(())
         }
+    }
+}
+
+/// `audit verify`: each log on its own line, with its own key and
+/// witness; the first failure's exit code when any fails.
+fn verify(
+    project: &Path,
+    keys: Vec<PathBuf>,
+    logs: Vec<PathBuf>,
+    witnesses: Vec<String>,
+    openbao: &super::store_args::OpenBaoArgs,
+) -> Result<(), Failure> {
+    let logs = if logs.is_empty() {
+        vec![project.join("logs")]
+    } else {
+        logs
+    };
+    let keys = match keys.len() {
+        0 => vec![super::keys_dir(project).join(VERIFIER_FILE); logs.len()],
+        1 => vec![keys[0].clone(); logs.len()],
+        n if n == logs.len() => keys,
+        n => {
+            return Err(Failure::BadInput(anyhow!(
+                "{n} --key for {} --logs\n  fix: give one --key for all logs, or one per --logs in the same order",
+                logs.len()
+            )))
+        }
+    };
+    if !witnesses.is_empty() && witnesses.len() != logs.len() {
+        return Err(Failure::BadInput(anyhow!(
+            "{} --witness for {} --logs\n  fix: give one --witness per --logs, in the same order",
+            witnesses.len(),
+            logs.len()
+        )));
+    }
+    let mut failed = None;
+    for (i, (dir, key)) in logs.iter().zip(&keys).enumerate() {
+        let verifier = NoteVerifier::load(key)?;
+        let log = dir.join(LOG_FILE);
+        let result = match witnesses.get(i) {
+            None => verify_dir(dir, &verifier).map(|v| (v, String::new())),
+            Some(spec) => {
+                let witness = super::witness::from_spec(spec, openbao)?;
+                let note = witness
+                    .latest()
+                    .map_err(|e| anyhow!("witness {}: {e}", witness.name()))?
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "witness {} holds no checkpoint\n  fix: check the witness path; a log whose rotations were witnessed has one",
+                            witness.name()
+                        )
+                    })?;
+                verify_witnessed(dir, &verifier, &witness.name(), &note).map(|v| {
+                    (
+                        v,
+                        format!("; it holds what witness {} holds", witness.name()),
+                    )
+                })
+            }
+        };
+        match result {
+            Ok((verified, witnessed)) => println!(
+                "verified {} records in {}; {} signed checkpoints, the latest covering {} records (key {}){witnessed}",
+                verified.records,
+                log.display(),
+                verified.checkpoints,
+                verified.signed_size,
+                verifier.name
+            ),
+            Err(tamper) => {
+                println!("FAILED {}: {tamper}", log.display());
+                failed.get_or_insert((tamper.exit_code(), log.display().to_string(), tamper.to_string()));
+            }
+        }
+    }
+    match failed {
+        None => Ok(()),
+        Some((code, log, tamper)) => Err(Failure::Code(
+            code,
+            anyhow!("audit log verification failed: {log}: {tamper}"),
+        )),
     }
 }
 

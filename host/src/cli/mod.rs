@@ -12,6 +12,7 @@ mod rotate;
 mod run;
 mod secrets;
 mod store_args;
+mod witness;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

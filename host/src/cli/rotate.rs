@@ -143,7 +143,16 @@ impl Session {
         } else {
             Durability::BeforeEffects
         };
-        let log = Arc::new(AuditLog::open_dir(&project.join("logs"), durability)?);
+        let mut log = AuditLog::open_dir(&project.join("logs"), durability)?;
+        // The log is the real one in a dry run too: its checkpoints are
+        // witnessed alike.
+        if let Some(config) = &workflow.witness {
+            log = log.with_witnessing(super::witness::from_workflow(
+                config,
+                &common.store.openbao,
+            )?);
+        }
+        let log = Arc::new(log);
         let redactor = agentward::audit::Redactor::new(*keys.hmac);
         let host = super::host(project, log.clone(), store.clone(), redactor)?;
         Ok(Session {

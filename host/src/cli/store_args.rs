@@ -21,8 +21,19 @@ pub(crate) enum StoreKind {
 pub(crate) struct StoreArgs {
     #[arg(long, value_enum, default_value = "embedded")]
     store: StoreKind,
-    /// The OpenBao server (with --store openbao): https://… (plain http
-    /// only on loopback).
+    #[command(flatten)]
+    pub(crate) openbao: OpenBaoArgs,
+    /// Encrypt new values with this transit key before they reach KV
+    /// (envelope encryption); the key must exist.
+    #[arg(long)]
+    openbao_transit_key: Option<String>,
+}
+
+/// How to reach an OpenBao server: the store's, or the audit witness's.
+#[derive(clap::Args)]
+pub(crate) struct OpenBaoArgs {
+    /// The OpenBao server (with --store openbao, or an openbao witness):
+    /// https://… (plain http only on loopback).
     #[arg(long, default_value = "http://127.0.0.1:8200")]
     openbao_addr: String,
     /// A PEM file of the CA that signed the OpenBao server's certificate,
@@ -38,10 +49,6 @@ pub(crate) struct StoreArgs {
     /// The KV v2 mount.
     #[arg(long, default_value = "secret")]
     openbao_mount: String,
-    /// Encrypt new values with this transit key before they reach KV
-    /// (envelope encryption); the key must exist.
-    #[arg(long)]
-    openbao_transit_key: Option<String>,
 }
 
 /// Plain http to OpenBao would carry its token and every value in clear,
@@ -66,7 +73,24 @@ fn check_addr(addr: &str) -> Result<(), Failure> {
     }
 }
 
-impl StoreArgs {
+impl OpenBaoArgs {
+    /// A client of the server with the token of --openbao-token-file or
+    /// BAO_TOKEN; `needs` says what for, in the error when there is none.
+    pub(crate) fn connect(&self, needs: &str) -> Result<OpenBaoStore, Failure> {
+        let token = match &self.openbao_token_file {
+            Some(file) => std::fs::read_to_string(file)
+                .with_context(|| format!("reading the OpenBao token from {}", file.display()))?,
+            None => std::env::var("BAO_TOKEN").map_err(|_| {
+                anyhow!("{needs} needs a token: pass --openbao-token-file FILE or set BAO_TOKEN")
+            })?,
+        };
+        check_addr(&self.openbao_addr)?;
+        Ok(
+            OpenBaoStore::new(&self.openbao_addr, token.trim(), &self.openbao_mount)
+                .with_tls(&self.tls()?),
+        )
+    }
+
     /// The trust for the OpenBao server: the public roots, plus the CA of
     /// --openbao-ca-cert, BAO_CACERT or VAULT_CACERT (in that order).
     fn tls(&self) -> Result<TlsClient, Failure> {
@@ -88,22 +112,14 @@ impl StoreArgs {
         })?;
         Ok(TlsClient::new(certs))
     }
+}
 
+impl StoreArgs {
     pub(crate) fn open(&self, project: &Path) -> Result<Arc<dyn SecretStore>, Failure> {
         match self.store {
             StoreKind::Embedded => Ok(super::open_store(project)?),
             StoreKind::Openbao => {
-                let token = match &self.openbao_token_file {
-                    Some(file) => std::fs::read_to_string(file)
-                        .with_context(|| format!("reading the OpenBao token from {}", file.display()))?,
-                    None => std::env::var("BAO_TOKEN").map_err(|_| {
-                        anyhow!("--store openbao needs a token: pass --openbao-token-file FILE or set BAO_TOKEN")
-                    })?,
-                };
-                check_addr(&self.openbao_addr)?;
-                let store =
-                    OpenBaoStore::new(&self.openbao_addr, token.trim(), &self.openbao_mount)
-                        .with_tls(&self.tls()?);
+                let store = self.openbao.connect("--store openbao")?;
                 Ok(Arc::new(match &self.openbao_transit_key {
                     Some(key) => store.with_transit(key),
                     None => store,

@@ -87,6 +87,7 @@ pub fn append(
     let created = !path.exists();
     let mut file = std::fs::OpenOptions::new()
         .create(true)
+        .truncate(false)
         .read(true)
         .write(true)
         .open(&path)

@@ -115,6 +115,28 @@ pub enum Notify {
     Webhook(String),
 }
 
+/// `[witness]`: who else is handed each signed checkpoint of the audit
+/// log during a rotation ([`crate::audit::witness`]).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// A program given each signed checkpoint on stdin.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// A KV v2 path (under the OpenBao connection's mount) holding the
+    /// latest checkpoint, advanced only by check-and-set.
+    #[serde(default)]
+    pub openbao: Option<String>,
+    /// A checkpoint some witness did not take stops the rotation before
+    /// its next effect; `false`: a warning.
+    #[serde(default = "default_required")]
+    pub required: bool,
+}
+
+fn default_required() -> bool {
+    true
+}
+
 /// N of M named approvers must sign changes touching `paths`.
 #[derive(Clone, Debug)]
 pub struct ApprovalRule {
@@ -143,6 +165,7 @@ pub struct Workflow {
     pub health: Option<Health>,
     pub approvers: BTreeMap<String, NoteVerifier>,
     pub approval_rules: Vec<ApprovalRule>,
+    pub witness: Option<WitnessConfig>,
 }
 
 #[derive(Deserialize)]
@@ -154,6 +177,8 @@ struct RawWorkflow {
     health: Option<Spanned<RawHealth>>,
     #[serde(default)]
     approvals: Option<RawApprovals>,
+    #[serde(default)]
+    witness: Option<Spanned<WitnessConfig>>,
 }
 
 #[derive(Deserialize)]
@@ -459,6 +484,31 @@ impl Workflow {
             }
         }
 
+        if let Some(w) = &raw.witness {
+            let config = w.get_ref();
+            let empty_command = config.command.as_ref().is_some_and(Vec::is_empty);
+            if (config.command.is_none() && config.openbao.is_none()) || empty_command {
+                return Err(at(
+                    w.span().start,
+                    "[witness] names no witness".into(),
+                    "add command = [\"witness-client\", \"put\"] or openbao = \"agentward/witness/HOST\"".into(),
+                ));
+            }
+            if let Some(kv) = &config.openbao {
+                if kv.is_empty()
+                    || kv
+                        .split('/')
+                        .any(|part| part.is_empty() || part == "." || part == "..")
+                {
+                    return Err(at(
+                        w.span().start,
+                        format!("[witness] openbao path {kv:?} is not a clean KV path"),
+                        "write it as openbao = \"agentward/witness/HOST\" (relative to the mount)"
+                            .into(),
+                    ));
+                }
+            }
+        }
         Ok(Workflow {
             path: path.to_path_buf(),
             digest: hex::encode(Sha256::digest(text.as_bytes())),
@@ -473,6 +523,7 @@ impl Workflow {
             health,
             approvers,
             approval_rules,
+            witness: raw.witness.map(Spanned::into_inner),
         })
     }
 

@@ -108,6 +108,9 @@ pub struct OpenBaoStore {
     transit_key: Option<Arc<str>>,
 }
 
+/// A KV v2 record's latest version and its data.
+pub type KvRecord = (u32, Map<String, Value>);
+
 /// The transit engine's mount.
 const TRANSIT_MOUNT: &str = "transit";
 
@@ -535,6 +538,51 @@ impl OpenBaoStore {
             200 | 204 => Ok(true),
             400 if reply.errors().contains("check-and-set") => Ok(false),
             _ => Err(self.fail("write the labels of", path, &reply)),
+        }
+    }
+
+    /// A KV v2 record outside the secrets' layout (the audit witness's):
+    /// its latest version and data, or `None` if it has none. `path` is
+    /// relative to the mount, without the store's prefix.
+    pub fn record(&self, path: &str) -> Result<Option<KvRecord>, StoreError> {
+        let reply = self.request(Method::Get, &format!("{}/data/{path}", self.mount), None)?;
+        match reply.status {
+            200 => {
+                let json = reply.json();
+                let version = json
+                    .pointer("/data/metadata/version")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0) as u32;
+                let data = json
+                    .pointer("/data/data")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                Ok(Some((version, data)))
+            }
+            404 => Ok(None),
+            _ => Err(self.fail("read the record", path, &reply)),
+        }
+    }
+
+    /// Writes `data` as the next version of the record at `path`, as a
+    /// check-and-set on `version` (0: it must not exist yet). `Ok(false)`:
+    /// someone else wrote it first.
+    pub fn write_record(
+        &self,
+        path: &str,
+        version: u32,
+        data: &Map<String, Value>,
+    ) -> Result<bool, StoreError> {
+        let reply = self.request(
+            Method::Post,
+            &format!("{}/data/{path}", self.mount),
+            Some(&json!({ "options": { "cas": version }, "data": data })),
+        )?;
+        match reply.status {
+            200 | 204 => Ok(true),
+            400 if reply.errors().contains("check-and-set") => Ok(false),
+            _ => Err(self.fail("write the record", path, &reply)),
         }
     }
 
