@@ -335,7 +335,7 @@ fn main() {
                 RoleName::Reviewer,
                 artifacts::built_component("reviewer"),
                 python,
-                "log = {}\nworkspace = { roots = [\"repos\"], mode = \"read\" }",
+                "log = {}\nworkspace = { roots = [\"repos\"], mode = \"read\" }\nmodel = {}",
                 &review_input(),
             );
             report_pair("reviewer", "Python", &mut rust, &mut py);

@@ -35,8 +35,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const AREA: &str = "9 model";
-const CALLS: usize = 3;
-const REPS: usize = 5;
+const CALLS: usize = 4;
+const REPS: usize = 9;
 const MAX_TOKENS: u32 = 16;
 const PROMPT: &str = "Name one risk of rotating an npm token used by CI, in one sentence.";
 const TARGET: f64 = 1.05;
@@ -133,20 +133,31 @@ fn main() {
     run(1);
     direct(&agent, &url, &request);
 
-    let (mut mediated, mut bare) = (Vec::new(), Vec::new());
-    for _ in 0..REPS {
+    let models = format!("{}/models", server.endpoint());
+    let (mut mediated, mut bare, mut listing) = (Vec::new(), Vec::new(), Vec::new());
+    let direct_side = || {
+        time(|| {
+            (0..CALLS).for_each(|_| {
+                direct(&agent, &url, &request);
+            })
+        }) / CALLS as u32
+    };
+    for rep in 0..REPS {
+        // Alternate which side goes first: the server warms to each.
+        if rep % 2 == 1 {
+            bare.push(direct_side());
+        }
         let with = run(CALLS);
         let without = run(0);
         mediated.push(with.saturating_sub(without) / CALLS as u32);
-        bare.push(
-            time(|| {
-                (0..CALLS).for_each(|_| {
-                    direct(&agent, &url, &request);
-                })
-            }) / CALLS as u32,
-        );
+        if rep % 2 == 0 {
+            bare.push(direct_side());
+        }
+        listing.push(time(|| {
+            agent.get(&models).call().expect("the model list");
+        }));
     }
-    let (mediated, bare) = (median(mediated), median(bare));
+    let (mediated, bare, listing) = (median(mediated), median(bare), median(listing));
     let ratio = mediated.as_secs_f64() / bare.as_secs_f64();
 
     let long = body(
@@ -179,12 +190,16 @@ fn main() {
     report::detail(
         AREA,
         &format!(
-            "- {CALLS} completions per run, median of {REPS} runs; the mediated side adds {} per \
-             completion (the `GET /models` check is made once per run, so a third of it is in each \
-             figure here).\n\
+            "- {CALLS} completions per run, median of {REPS} runs, the two sides alternating which \
+             goes first; the mediated side adds {} per completion. Of that, the grant's `GET /models` \
+             check, made once per run, is {} ({} a completion here); the rest is the exposure scan, \
+             the audit intent and outcome, and a connection per call pinned to the address the \
+             egress check resolved (the direct side keeps one connection alive).\n\
              - The test model on this machine: {per_second:.1} completion tokens/s end to end \
              ({tokens} tokens in {:.2} s over three 64-token answers, prompt included).",
             ms(mediated.saturating_sub(bare)),
+            ms(listing),
+            ms(listing / CALLS as u32),
             spent.as_secs_f64()
         ),
     );
