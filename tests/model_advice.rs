@@ -265,6 +265,21 @@ fn two_roles_on_two_models_in_one_rotation() {
     }
     let out = p.run(&["audit", "verify"]);
     assert!(out.status.success(), "{}", text(&out));
+    // A transcript is vouched for by the chain: one edited afterwards fails.
+    let transcript = p
+        .path()
+        .join(format!("logs/transcripts/{change}/reviewer.jsonl"));
+    let mut edited = std::fs::read_to_string(&transcript).unwrap();
+    edited.push_str("{\"note\": \"added later\"}\n");
+    std::fs::write(&transcript, edited).unwrap();
+    let out = p.run(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(15), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("transcript {}", transcript.display()))
+            && text(&out).contains("edited, cut or extended"),
+        "{}",
+        text(&out)
+    );
 }
 
 fn live_keys(v: &support::verdaccio::Verdaccio, bot: &rotation::Bot) -> Vec<String> {

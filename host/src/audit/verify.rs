@@ -5,11 +5,16 @@
 //! signed checkpoint's size, the chain head against the signed root. The
 //! first problem is named by line and seq, with an exit code per kind so a
 //! script can tell an edit from a truncation from a forged checkpoint.
+//!
+//! A model transcript (`logs/transcripts/…`) is vouched for by the digest
+//! its last call's record holds: after the chain checks out, each
+//! transcript the log names is hashed and compared with it.
 
 use super::checkpoint::{Checkpoint, NoteError};
 use super::keys::NoteVerifier;
 use super::log::CHECKPOINT_DIR;
 use super::record::{split_line, HexDigest, GENESIS};
+use sha2::Digest;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -61,6 +66,12 @@ pub enum Tamper {
     },
     #[error("cannot read {}: {reason}", path.display())]
     Unreadable { path: PathBuf, reason: String },
+    #[error("transcript {}: {problem} (its digest is in record {seq})", file.display())]
+    Transcript {
+        file: PathBuf,
+        seq: u64,
+        problem: String,
+    },
 }
 
 impl Tamper {
@@ -73,6 +84,7 @@ impl Tamper {
             Tamper::Reordered { .. } | Tamper::BrokenChain { .. } => 12,
             Tamper::Truncated { .. } | Tamper::Rewritten { .. } => 13,
             Tamper::TornTail { .. } => 14,
+            Tamper::Transcript { .. } => 15,
             Tamper::Checkpoint {
                 source: NoteError::WrongKey { .. },
                 ..
@@ -107,6 +119,20 @@ pub fn verify_witnessed(
     checkpoints.push((path, held));
     checkpoints.sort_by_key(|(_, c)| c.size);
     verify_log(&logs_dir.join(super::log::LOG_FILE), &checkpoints)
+}
+
+/// The transcript a model call's record names (its path below
+/// `transcripts/`) and the digest it recorded.
+fn transcript_of(record: &[u8]) -> Option<(String, String)> {
+    let record: serde_json::Value = serde_json::from_slice(record).ok()?;
+    let args = record.get("args")?;
+    let path = args.get("transcript")?.as_str()?;
+    let digest = args.get("transcript_sha256")?.as_str()?;
+    let (_, below) = path.rsplit_once("/transcripts/")?;
+    let clean = below
+        .split('/')
+        .all(|part| !part.is_empty() && part != "." && part != "..");
+    clean.then(|| (below.to_string(), digest.to_string()))
 }
 
 fn load_checkpoints(
@@ -147,6 +173,10 @@ pub fn verify_log(log: &Path, checkpoints: &[(PathBuf, Checkpoint)]) -> Result<V
     let mut prev: HexDigest = GENESIS.as_bytes().try_into().expect("64 hex digits");
     let mut line = Vec::with_capacity(1024);
     let mut count = 0u64;
+    let vouching = memchr::memmem::Finder::new(b"\"transcript_sha256\"");
+    // Per transcript (its path under transcripts/): the last record's seq
+    // and digest.
+    let mut transcripts: std::collections::BTreeMap<String, (u64, String)> = Default::default();
     let read = |reader: &mut BufReader<File>, line: &mut Vec<u8>| {
         line.clear();
         reader
@@ -207,6 +237,11 @@ pub fn verify_log(log: &Path, checkpoints: &[(PathBuf, Checkpoint)]) -> Result<V
                 seq: raw.seq,
             });
         }
+        if vouching.find(complete).is_some() {
+            if let Some((file, digest)) = transcript_of(complete) {
+                transcripts.insert(file, (raw.seq, digest));
+            }
+        }
         prev = raw.claimed_hash;
         count += 1;
         while let Some((path, checkpoint)) = pending.next_if(|(_, c)| c.size == count) {
@@ -224,6 +259,16 @@ pub fn verify_log(log: &Path, checkpoints: &[(PathBuf, Checkpoint)]) -> Result<V
             signed: checkpoint.size,
             checkpoint: path.clone(),
         });
+    }
+    let dir = log.parent().unwrap_or(Path::new(".")).join("transcripts");
+    for (file, (seq, digest)) in transcripts {
+        let file = dir.join(file);
+        let problem = match std::fs::read(&file) {
+            Ok(bytes) if hex::encode(sha2::Sha256::digest(&bytes)) == digest => continue,
+            Ok(_) => "it is not what the log recorded: edited, cut or extended since".to_string(),
+            Err(e) => format!("cannot be read ({e}): deleted or moved"),
+        };
+        return Err(Tamper::Transcript { file, seq, problem });
     }
     Ok(Verified {
         records: count,

@@ -15,7 +15,8 @@ pub(crate) enum Command {
     /// Check every record's hash, the chain, and every signed checkpoint.
     /// Exit codes: 0 verified; 10 a record was edited; 11 deleted;
     /// 12 reordered or chain broken; 13 truncated or rewritten since a
-    /// checkpoint; 14 torn last record; 20 forged checkpoint; 21 checkpoint
+    /// checkpoint; 14 torn last record; 15 a model transcript changed
+    /// since its record; 20 forged checkpoint; 21 checkpoint
     /// signed by another key; 2 unreadable input.
     Verify {
         /// The public key (default: PROJECT/keys/audit-signing.pub); with
