@@ -10,17 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use support::cli::{agentward, init, text};
 use support::openbao::BaoServer;
+use support::rotation::text as out;
 
 const NOW: &str = "2026-11-25T03:00:00Z";
-
-fn out(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        text(&o.stdout),
-        text(&o.stderr)
-    )
-}
 
 /// A project with `n` npm tokens due and `[witness]` appended to its
 /// workflow; the OpenBao token in a file beside it.

@@ -18,9 +18,12 @@
 //! a warning.
 
 use super::checkpoint::Checkpoint;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// A witness command that does not answer in this time is killed: the
+/// checkpoint is then not taken.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub trait Witness: Send + Sync {
     /// Which witness, for messages: `command sh -c …`, `openbao:PATH`.
@@ -75,8 +78,7 @@ impl Witnessing {
 
 /// A command that receives each signed checkpoint on stdin, with
 /// `AGENTWARD_CHECKPOINT_SIZE`, `_ROOT` and `_ORIGIN` in its environment;
-/// exit status 0 means taken. It is run without a shell unless it names
-/// one, with the host's environment.
+/// exit status 0 within 10 s means taken ([`crate::external::run`]).
 pub struct CommandWitness {
     pub argv: Vec<String>,
 }
@@ -87,37 +89,18 @@ impl Witness for CommandWitness {
     }
 
     fn witness(&self, note: &str, checkpoint: &Checkpoint) -> Result<(), String> {
-        let (program, args) = self.argv.split_first().ok_or("the command is empty")?;
-        let mut child = Command::new(program)
-            .args(args)
-            .env("AGENTWARD_CHECKPOINT_SIZE", checkpoint.size.to_string())
-            .env("AGENTWARD_CHECKPOINT_ROOT", &checkpoint.root)
-            .env("AGENTWARD_CHECKPOINT_ORIGIN", &checkpoint.origin)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {program}: {e}"))?;
-        // A command that exits without reading its input is judged by its
-        // exit status, not by the broken pipe.
-        let _ = child
-            .stdin
-            .take()
-            .expect("stdin is piped")
-            .write_all(note.as_bytes());
-        let out = child.wait_with_output().map_err(|e| e.to_string())?;
-        if out.status.success() {
-            return Ok(());
-        }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        Err(format!(
-            "it exited with {}{}",
-            out.status,
-            match stderr.trim() {
-                "" => String::new(),
-                said => format!(": {}", said.lines().last().unwrap_or(said)),
-            }
-        ))
+        let size = checkpoint.size.to_string();
+        let env = [
+            ("AGENTWARD_CHECKPOINT_SIZE", size.as_str()),
+            ("AGENTWARD_CHECKPOINT_ROOT", checkpoint.root.as_str()),
+            ("AGENTWARD_CHECKPOINT_ORIGIN", checkpoint.origin.as_str()),
+        ];
+        crate::external::run(&self.argv, note.as_bytes(), &env, COMMAND_TIMEOUT).map_err(
+            |e| match e.said() {
+                Some(said) => format!("{e}: {said}"),
+                None => e.to_string(),
+            },
+        )
     }
 
     fn latest(&self) -> Result<Option<String>, String> {

@@ -529,15 +529,33 @@ impl OpenBaoStore {
             .map(|(v, id)| (v.to_string(), Value::String(id.clone())))
             .collect();
         data.insert("changes".into(), Value::Object(changes));
+        self.write_cas(
+            &self.labels_api("data", path),
+            record_version,
+            &data,
+            ("write the labels of", path),
+        )
+    }
+
+    /// POSTs `data` to the KV v2 `api_path` as a check-and-set on
+    /// `version`. `Ok(false)`: the record is no longer at `version`.
+    /// `what` names the write in an error: (the action, the path).
+    fn write_cas(
+        &self,
+        api_path: &str,
+        version: u32,
+        data: &Map<String, Value>,
+        what: (&str, &str),
+    ) -> Result<bool, StoreError> {
         let reply = self.request(
             Method::Post,
-            &self.labels_api("data", path),
-            Some(&json!({ "options": { "cas": record_version }, "data": data })),
+            api_path,
+            Some(&json!({ "options": { "cas": version }, "data": data })),
         )?;
         match reply.status {
             200 | 204 => Ok(true),
             400 if reply.errors().contains("check-and-set") => Ok(false),
-            _ => Err(self.fail("write the labels of", path, &reply)),
+            _ => Err(self.fail(what.0, what.1, &reply)),
         }
     }
 
@@ -574,16 +592,12 @@ impl OpenBaoStore {
         version: u32,
         data: &Map<String, Value>,
     ) -> Result<bool, StoreError> {
-        let reply = self.request(
-            Method::Post,
+        self.write_cas(
             &format!("{}/data/{path}", self.mount),
-            Some(&json!({ "options": { "cas": version }, "data": data })),
-        )?;
-        match reply.status {
-            200 | 204 => Ok(true),
-            400 if reply.errors().contains("check-and-set") => Ok(false),
-            _ => Err(self.fail("write the record", path, &reply)),
-        }
+            version,
+            data,
+            ("write the record", path),
+        )
     }
 
     /// Reads the labels of `path`, applies `change` (which checks the
