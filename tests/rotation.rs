@@ -71,6 +71,37 @@ fn a_rotation_killed_at_any_boundary_resumes_to_done_without_losing_a_credential
     }
 }
 
+/// Twenty tokens of twenty registry users in flight at once, the process
+/// killed at each boundary while the others are mid-step: `resume` takes
+/// every item to DONE with exactly one live token each.
+#[test]
+fn twenty_items_in_flight_killed_at_any_boundary_all_resume_to_done() {
+    let v = registry();
+    let mut bots: Vec<Bot> = (0..20).map(|n| bot(&v, &format!("crowd{n}"))).collect();
+    for point in CRASH_POINTS {
+        let p = crowd(&v, &bots, 20);
+        let out = agentward(p.path(), &["rotate", "--now", NOW], Some(point));
+        assert_eq!(out.status.signal(), Some(9), "{point}: {}", text(&out));
+        let change = p.change_id();
+        let manifest = p.manifest(&change);
+        let moving = manifest["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["state"] != "PLANNED" || !i["intent"].is_null())
+            .count();
+        assert!(moving > 1, "{point}: only {moving} item had started");
+        let out = p.run(&["resume", &change, "--now", NOW]);
+        let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            assert!(out.status.success(), "resume after {point}: {}", text(&out));
+            assert_all_rotated(&p, &v, &mut bots, &change);
+        }));
+        if checked.is_err() {
+            panic!("after {point}: project kept at {}", p.dir.keep().display());
+        }
+    }
+}
+
 #[test]
 fn a_clean_rotation_is_done_with_a_readable_timeline_and_json_summary() {
     let v = registry();

@@ -10,7 +10,9 @@
 //! The process wall time adds exec and exit. A live rotation (the default
 //! workflow's `generated` issuer) runs once per size on a fresh project:
 //! every step is then durable (journal, audit sync, checkpoint), and what
-//! a step costs must not grow with the change. About a minute. With
+//! a step costs must not grow with the change: 100, 1,000 and 10,000
+//! secrets at the default concurrency, and 1,000 one item after another
+//! (`concurrency = 1`) as the baseline. About two minutes. With
 //! `AGENTWARD_BENCH_OUT` set, the rows go to scripts/bench.sh's report.
 
 mod binary;
@@ -20,8 +22,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 const SIZES: [usize; 3] = [1, 100, 1000];
-const LIVE_SIZES: [usize; 2] = [100, 1000];
+const LIVE_SIZES: [usize; 3] = [100, 1000, 10_000];
 const LIVE_TARGET_S: f64 = 5.0;
+/// 10,000 secrets in at most this many times the 1,000 figure.
+const LINEAR_TARGET: f64 = 12.0;
 const RUNS: usize = 5;
 const NOW: &str = "2026-11-25T03:00:00Z";
 
@@ -166,33 +170,52 @@ fn main() {
     );
 }
 
-/// Live rotations: the time per secret at each size, against the smallest.
-fn live(cache: &Path, area: &str) {
-    let mut rows = Vec::new();
-    for n in LIVE_SIZES {
-        let dir = project(n, cache);
-        let started = Instant::now();
-        let out = agentward(dir.path(), cache, &["rotate", "--now", NOW, "--json"]);
-        let process = started.elapsed().as_secs_f64() * 1000.0;
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-        let done = doc["items"].as_array().map_or(0, |items| {
-            items.iter().filter(|i| i["state"] == "DONE").count()
-        });
-        assert_eq!(done, n, "every secret rotated: {doc}");
-        let t = &doc["timing"];
-        let ms = |k: &str| t[k].as_f64().expect("timing field");
-        rows.push((
-            n,
-            process,
-            ms("guest_ms"),
-            ms("host_calls_ms"),
-            ms("orchestrator_ms"),
-        ));
+/// One live rotation of `n` secrets with `concurrency` items in flight
+/// (the workflow's default if `None`): (process ms, guest ms, host calls
+/// ms, orchestration ms).
+fn live_rotation(n: usize, concurrency: Option<usize>, cache: &Path) -> (f64, f64, f64, f64) {
+    let dir = project(n, cache);
+    if let Some(c) = concurrency {
+        let workflow = dir.path().join("policies/workflow.toml");
+        let text = std::fs::read_to_string(&workflow).unwrap();
+        let text = text.replacen(
+            "lead_days = 7",
+            &format!("lead_days = 7\nconcurrency = {c}"),
+            1,
+        );
+        std::fs::write(&workflow, text).unwrap();
     }
+    let started = Instant::now();
+    let out = agentward(dir.path(), cache, &["rotate", "--now", NOW, "--json"]);
+    let process = started.elapsed().as_secs_f64() * 1000.0;
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let done = doc["items"].as_array().map_or(0, |items| {
+        items.iter().filter(|i| i["state"] == "DONE").count()
+    });
+    assert_eq!(done, n, "every secret rotated: {doc}");
+    let t = &doc["timing"];
+    let ms = |k: &str| t[k].as_f64().expect("timing field");
+    (
+        process,
+        ms("guest_ms"),
+        ms("host_calls_ms"),
+        ms("orchestrator_ms"),
+    )
+}
+
+/// Live rotations: the time per secret at each size, against the smallest,
+/// and 1,000 in flight together against one after another.
+fn live(cache: &Path, area: &str) {
+    let default = agentward::orchestrator::workflow::DEFAULT_CONCURRENCY;
+    let rows: Vec<_> = LIVE_SIZES
+        .iter()
+        .map(|&n| (n, live_rotation(n, None, cache)))
+        .collect();
+    let (sequential, ..) = live_rotation(1000, Some(1), cache);
     let mut table = String::from(
         "| secrets | process wall | per secret | guest | host calls | orchestration |\n|--:|--:|--:|--:|--:|--:|\n",
     );
-    for &(n, process, guest, calls, orchestration) in &rows {
+    for &(n, (process, guest, calls, orchestration)) in &rows {
         table.push_str(&format!(
             "| {n} | {:.2} s | {:.2} ms | {:.2} s | {:.2} s | {:.2} s |\n",
             process / 1000.0,
@@ -203,29 +226,53 @@ fn live(cache: &Path, area: &str) {
         ));
     }
     println!("{table}");
-    let (small, small_ms, ..) = rows[0];
-    let (large, large_ms, _, _, orchestration) = *rows.last().unwrap();
-    let per = |ms: f64, n: usize| ms / n as f64;
+    let at = |size: usize| rows.iter().find(|(n, _)| *n == size).unwrap().1 .0;
+    let per = |size: usize| at(size) / size as f64;
     report::row(
         area,
-        &format!("live rotation: time per secret at {large} secrets vs at {small} (1.0× = linear)"),
-        &format!("{:.2} ms", per(large_ms, large)),
-        &format!("{:.2} ms", per(small_ms, small)),
-        &format!("{:.2}×", per(large_ms, large) / per(small_ms, small)),
+        "live rotation: time per secret at 1,000 secrets vs at 100 (1.0× = linear)",
+        &format!("{:.2} ms", per(1000)),
+        &format!("{:.2} ms", per(100)),
+        &format!("{:.2}×", per(1000) / per(100)),
+    );
+    report::row(
+        area,
+        &format!("live rotation of 1,000 secrets, {default} in flight vs one after another"),
+        &format!("{:.2} s", at(1000) / 1000.0),
+        &format!("{:.2} s", sequential / 1000.0),
+        &format!("{:.2}×", at(1000) / sequential),
+    );
+    report::row(
+        area,
+        "live rotation of 10,000 secrets vs 1,000",
+        &format!("{:.1} s", at(10_000) / 1000.0),
+        &format!("{:.2} s", at(1000) / 1000.0),
+        &format!("{:.2}×", at(10_000) / at(1000)),
     );
     report::target(
         area,
-        &format!("live rotation of {large} secrets ≤ {LIVE_TARGET_S} s"),
-        &format!("{:.1} s", large_ms / 1000.0),
-        large_ms <= LIVE_TARGET_S * 1000.0,
+        &format!("live rotation of 1,000 secrets ≤ {LIVE_TARGET_S} s"),
+        &format!("{:.2} s", at(1000) / 1000.0),
+        at(1000) <= LIVE_TARGET_S * 1000.0,
     );
+    report::target(
+        area,
+        &format!("live rotation of 10,000 secrets ≤ {LINEAR_TARGET}× the 1,000 figure"),
+        &format!("{:.2}×", at(10_000) / at(1000)),
+        at(10_000) <= LINEAR_TARGET * at(1000),
+    );
+    let orchestration = rows.iter().find(|(n, _)| *n == 1000).unwrap().1 .3;
     report::emit(
         "detail-6.md",
         &format!(
-            "\nLive rotations (`agentward rotate --json`, default workflow, `generated` issuer), once per \
-             size on a fresh project:\n\n{table}\nOrchestration at {large} secrets: {:.2} ms per secret \
-             (journal appends, audit syncs and checkpoints; items run one after another).\n",
-            orchestration / large as f64
+            "\nLive rotations (`agentward rotate --json`, default workflow, `generated` issuer, \
+             {default} items in flight), once per size on a fresh project; one after another \
+             (`concurrency = 1`), 1,000 secrets took {:.2} s. Guest and host-call times are summed \
+             over the role runs in flight together, so they may exceed the wall time.\n\n{table}\n\
+             Orchestration at 1,000 secrets: {:.2} ms per secret (journal appends, audit syncs and \
+             checkpoints, shared by the items in flight).\n",
+            sequential / 1000.0,
+            orchestration / 1000.0
         ),
     );
 }

@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod capabilities;
+pub mod durable;
 pub mod external;
 pub mod net;
 pub mod orchestrator;

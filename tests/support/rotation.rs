@@ -214,6 +214,50 @@ input = {{ checks = [ {{ name = "install", url = "{url}{health}" }} ] }}
 }
 
 pub fn project(v: &Verdaccio, bot: &Bot, setup: &Setup<'_>) -> Project {
+    let seeds = vec![(
+        format!("registry/{}-password", bot.name),
+        serde_json::json!({ "value": bot.password, "origins": [v.url()] }),
+    )];
+    project_of(v, &[bot], seeds, &workflow(&v.url(), bot, setup), setup)
+}
+
+/// A project rotating the tokens of many registry users in one change,
+/// `concurrency` at a time: one workflow, each token minted with its own
+/// user's password (`registry/{name}-password`, `{name}` the token's
+/// last path segment).
+pub fn crowd(v: &Verdaccio, bots: &[Bot], concurrency: usize) -> Project {
+    let setup = Setup::default();
+    let first = &bots[0].name;
+    let text = workflow(&v.url(), &bots[0], &setup)
+        .replace(
+            &format!("registry/{first}-password"),
+            "registry/{name}-password",
+        )
+        .replace(&format!(", expect_json = {{ username = \"{first}\" }}"), "")
+        .replace(
+            "lead_days = 7",
+            &format!("lead_days = 7\nconcurrency = {concurrency}"),
+        );
+    let seeds = bots
+        .iter()
+        .map(|bot| {
+            (
+                format!("registry/{}-token-password", bot.name),
+                serde_json::json!({ "value": bot.password, "origins": [v.url()] }),
+            )
+        })
+        .collect();
+    let bots: Vec<&Bot> = bots.iter().collect();
+    project_of(v, &bots, seeds, &text, &setup)
+}
+
+fn project_of(
+    v: &Verdaccio,
+    bots: &[&Bot],
+    mut seeds: Vec<(String, Value)>,
+    workflow: &str,
+    setup: &Setup<'_>,
+) -> Project {
     let dir = tempfile::tempdir().unwrap();
     let out = agentward(dir.path(), &["init", dir.path().to_str().unwrap()], None);
     assert!(out.status.success(), "{}", text(&out));
@@ -221,26 +265,25 @@ pub fn project(v: &Verdaccio, bot: &Bot, setup: &Setup<'_>) -> Project {
     std::fs::create_dir_all(p.join("repos")).unwrap();
     v.write_ca(&p.join(REGISTRY_CA));
     std::fs::write(p.join("policies/default.toml"), policy(&v.url(), setup)).unwrap();
-    std::fs::write(
-        p.join("policies/workflow.toml"),
-        workflow(&v.url(), bot, setup),
-    )
-    .unwrap();
-    let custom = if setup.record_key {
-        serde_json::json!([["credential_id", bot.key]])
-    } else {
-        serde_json::json!([])
-    };
-    let seed = serde_json::json!({
-        bot.token_path(): {
-            "value": bot.token,
-            "expires": "2026-11-28T00:00:00Z",
-            "origins": [v.url()],
-            "custom": custom,
-        },
-        format!("registry/{}-password", bot.name): { "value": bot.password, "origins": [v.url()] },
-    });
-    std::fs::write(p.join("seed.json"), seed.to_string()).unwrap();
+    std::fs::write(p.join("policies/workflow.toml"), workflow).unwrap();
+    for bot in bots {
+        let custom = if setup.record_key {
+            serde_json::json!([["credential_id", bot.key]])
+        } else {
+            serde_json::json!([])
+        };
+        seeds.push((
+            bot.token_path(),
+            serde_json::json!({
+                "value": bot.token,
+                "expires": "2026-11-28T00:00:00Z",
+                "origins": [v.url()],
+                "custom": custom,
+            }),
+        ));
+    }
+    let seed: serde_json::Map<String, Value> = seeds.into_iter().collect();
+    std::fs::write(p.join("seed.json"), Value::Object(seed).to_string()).unwrap();
     let seed_file = p.join("seed.json");
     let out = agentward(p, &["secrets", "import", seed_file.to_str().unwrap()], None);
     assert!(out.status.success(), "{}", text(&out));
@@ -366,4 +409,44 @@ pub fn assert_invariants(p: &Project, v: &Verdaccio, bot: &Bot, change: &str) ->
         );
     }
     state
+}
+
+/// The invariants of a change that rotated every bot's token: all DONE,
+/// exactly one live token per user (the one the store holds as current,
+/// the one the manifest records), the old tokens revoked, the log
+/// verifying, no value on disk. Moves each bot on to its new token.
+pub fn assert_all_rotated(p: &Project, v: &Verdaccio, bots: &mut [Bot], change: &str) {
+    let manifest = p.manifest(change);
+    assert_eq!(manifest["state"], "CLOSED");
+    let items = manifest["items"].as_array().unwrap();
+    assert_eq!(items.len(), bots.len(), "{manifest:#}");
+    let mut values = Vec::new();
+    for bot in bots.iter_mut() {
+        let item = items
+            .iter()
+            .find(|i| i["path"] == bot.token_path())
+            .unwrap_or_else(|| panic!("{} is not in the change", bot.token_path()));
+        assert_eq!(item["state"], "DONE", "{item:#}");
+        let current = p.current_token(bot);
+        assert_eq!(v.whoami(&current), (200, Some(bot.name.clone())));
+        let key = item["changes"]["credential_id"].as_str().unwrap();
+        assert_eq!(
+            live_keys(v, &current),
+            vec![key.to_string()],
+            "{}: exactly the recorded token is live",
+            bot.name
+        );
+        assert_eq!(v.whoami(&bot.token).0, 403, "{}: old token live", bot.name);
+        values.extend([bot.token.clone(), current.clone(), bot.password.clone()]);
+        bot.token = current;
+        bot.key = key.to_string();
+    }
+    let out = p.run(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let on_disk = super::all_text_under(&p.path().join("manifests"))
+        + &super::all_text_under(&p.path().join("logs"));
+    assert!(
+        !values.iter().any(|value| on_disk.contains(value.as_str())),
+        "a secret value is on disk"
+    );
 }

@@ -163,7 +163,7 @@ impl Verdaccio {
         let config = format!(
             "# Written by tests/support/verdaccio.rs\n\
              storage: {storage}\n\
-             auth:\n  htpasswd:\n    file: {htpasswd}\n    max_users: 100\n\
+             auth:\n  htpasswd:\n    file: {htpasswd}\n    max_users: 1000\n    rounds: 4\n\
              uplinks: {{}}\n\
              packages:\n  \
                '@agentward/*':\n    access: $authenticated\n    publish: $authenticated\n  \

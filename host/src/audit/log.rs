@@ -4,17 +4,19 @@
 //! most a torn last line, which [`AuditLog::open`] refuses and
 //! [`recover`] cuts off (keeping the bytes for forensics). Durable modes
 //! `fdatasync` before an append returns; with [`Durability::GroupCommit`],
-//! concurrent appenders share one sync: the first waiter syncs everything
-//! written so far while the others wait for it.
+//! concurrent appenders share one sync ([`crate::durable::GroupCommit`]).
+//! Concurrent checkpoints coalesce: a caller whose records a checkpoint
+//! made while it waited already covers takes that one.
 
 use super::checkpoint::Checkpoint;
 use super::keys::AuditKeys;
 use super::record::{encode, split_line, GENESIS};
 use super::{CallEvent, EventSink, SinkError};
+use crate::durable::GroupCommit;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 pub const LOG_FILE: &str = "audit.jsonl";
 pub const CHECKPOINT_DIR: &str = "checkpoints";
@@ -67,9 +69,12 @@ pub struct AuditLog {
     path: PathBuf,
     durability: Durability,
     state: Mutex<State>,
-    synced: Condvar,
+    group: GroupCommit,
     /// A second handle, so a group-commit leader syncs without the lock.
     sync_handle: File,
+    /// The last checkpoint this process made; held while one is made, so
+    /// checkpoints reach the witnesses in order.
+    last_checkpoint: Mutex<Option<Checkpoint>>,
     /// Who else is handed each checkpoint.
     witnessing: Option<super::witness::Witnessing>,
 }
@@ -79,12 +84,6 @@ struct State {
     next_seq: u64,
     prev: String,
     len: u64,
-    /// Records written / known durable.
-    written: u64,
-    durable: u64,
-    syncing: bool,
-    /// After a failed write or sync nothing more is appended.
-    broken: Option<String>,
 }
 
 impl AuditLog {
@@ -126,13 +125,10 @@ impl AuditLog {
                 next_seq: tail.next_seq,
                 prev: tail.prev,
                 len: tail.len,
-                written: tail.next_seq,
-                durable: tail.next_seq,
-                syncing: false,
-                broken: None,
             }),
-            synced: Condvar::new(),
+            group: GroupCommit::new(tail.next_seq),
             sync_handle,
+            last_checkpoint: Mutex::new(None),
             witnessing: None,
         })
     }
@@ -161,92 +157,83 @@ impl AuditLog {
     /// Appends `event` as the next record; returns its seq once it is as
     /// durable as the log's [`Durability`] promises.
     pub fn append(&self, event: &CallEvent) -> Result<u64, SinkError> {
-        let mut state = self.lock();
-        if let Some(reason) = &state.broken {
-            return Err(self.error(std::io::Error::other(format!(
-                "an earlier append failed ({reason}); the log accepts nothing more in this process"
-            ))));
-        }
-        let _exclusive = FileLock::take(&self.sync_handle).map_err(|e| self.error(e))?;
-        self.follow(&mut state)?;
-        let seq = state.next_seq;
-        let (line, hash) = encode(&state.prev, seq, event);
-        if let Err(e) = state.file.write_all(&line) {
-            // Cut a partial line so the log stays well formed on disk.
-            let _ = state.file.set_len(state.len);
-            state.broken = Some(e.to_string());
-            return Err(self.error(e));
-        }
-        state.len += line.len() as u64;
-        state.next_seq += 1;
-        state.prev = hash;
-        state.written = state.next_seq;
-        match self.durability {
-            Durability::Buffered | Durability::BeforeEffects => Ok(seq),
-            Durability::EachRecord => {
+        let seq = {
+            let mut state = self.lock();
+            if let Some(reason) = self.group.broken() {
+                return Err(self.error(std::io::Error::other(format!(
+                    "an earlier append failed ({reason}); the log accepts nothing more in this process"
+                ))));
+            }
+            let _exclusive = FileLock::take(&self.sync_handle).map_err(|e| self.error(e))?;
+            self.follow(&mut state)?;
+            let seq = state.next_seq;
+            let (line, hash) = encode(&state.prev, seq, event);
+            if let Err(e) = state.file.write_all(&line) {
+                // Cut a partial line so the log stays well formed on disk.
+                let _ = state.file.set_len(state.len);
+                self.group.fail(e.to_string());
+                return Err(self.error(e));
+            }
+            state.len += line.len() as u64;
+            state.next_seq += 1;
+            state.prev = hash;
+            self.group.wrote(state.next_seq);
+            if self.durability == Durability::EachRecord {
                 if let Err(e) = state.file.sync_data() {
-                    state.broken = Some(e.to_string());
+                    self.group.fail(e.to_string());
                     return Err(self.error(e));
                 }
-                state.durable = state.written;
-                Ok(seq)
+                self.group.durable_to(state.next_seq);
             }
-            Durability::GroupCommit => self.wait_durable(state, seq),
+            seq
+        };
+        if self.durability == Durability::GroupCommit {
+            self.wait_durable(seq + 1)?;
         }
+        Ok(seq)
     }
 
-    fn wait_durable<'a>(
-        &'a self,
-        mut state: MutexGuard<'a, State>,
-        seq: u64,
-    ) -> Result<u64, SinkError> {
-        loop {
-            if state.durable > seq {
-                return Ok(seq);
-            }
-            if let Some(reason) = &state.broken {
-                return Err(self.error(std::io::Error::other(reason.clone())));
-            }
-            if state.syncing {
-                state = self.synced.wait(state).unwrap_or_else(|p| p.into_inner());
-                continue;
-            }
-            // Lead: sync everything written so far, without the lock, so
-            // appends keep arriving and form the next group.
-            state.syncing = true;
-            let target = state.written;
-            drop(state);
-            let result = self.sync_handle.sync_data();
-            state = self.lock();
-            state.syncing = false;
-            match result {
-                Ok(()) => state.durable = state.durable.max(target),
-                Err(e) => state.broken = Some(e.to_string()),
-            }
-            self.synced.notify_all();
-        }
+    /// Returns once the records before `upto` are on disk.
+    fn wait_durable(&self, upto: u64) -> Result<(), SinkError> {
+        self.group
+            .wait(upto, || self.sync_handle.sync_data())
+            .map_err(|reason| self.error(std::io::Error::other(reason)))
     }
 
-    /// Syncs the log and writes a signed checkpoint of its current size
-    /// into `logs/checkpoints/`, then hands it to the witnesses (under the
-    /// lock, so they see checkpoints in order).
+    /// Syncs the log and writes a signed checkpoint covering every record
+    /// appended before the call into `logs/checkpoints/`, then hands it to
+    /// the witnesses. A checkpoint made while this call waited may already
+    /// cover them: then that one is the answer.
     pub fn checkpoint(&self, keys: &AuditKeys) -> Result<Checkpoint, AuditError> {
-        let mut state = self.lock();
         let io = |source| AuditError::Io {
             path: self.path.clone(),
             source,
         };
-        let _exclusive = FileLock::take(&self.sync_handle).map_err(io)?;
-        self.follow(&mut state).map_err(|e| AuditError::Io {
-            path: self.path.clone(),
-            source: e.source,
-        })?;
-        state.file.sync_data().map_err(io)?;
-        let checkpoint = Checkpoint {
-            origin: origin(keys),
-            size: state.next_seq,
-            root: state.prev.clone(),
+        let wanted = self.lock().next_seq;
+        let mut last = self
+            .last_checkpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(done) = last.as_ref().filter(|c| c.size >= wanted) {
+            return Ok(done.clone());
+        }
+        let checkpoint = {
+            let mut state = self.lock();
+            let _exclusive = FileLock::take(&self.sync_handle).map_err(io)?;
+            self.follow(&mut state).map_err(|e| AuditError::Io {
+                path: self.path.clone(),
+                source: e.source,
+            })?;
+            Checkpoint {
+                origin: origin(keys),
+                size: state.next_seq,
+                root: state.prev.clone(),
+            }
         };
+        // Every record it covers, this process's or another's, is on disk
+        // before the checkpoint names it.
+        self.sync_handle.sync_data().map_err(io)?;
+        self.group.durable_to(checkpoint.size);
         let dir = self
             .path
             .parent()
@@ -258,6 +245,7 @@ impl AuditLog {
         if let Some(witnessing) = &self.witnessing {
             witnessing.hand(&note, &checkpoint)?;
         }
+        *last = Some(checkpoint.clone());
         Ok(checkpoint)
     }
 }
@@ -279,8 +267,7 @@ impl AuditLog {
         state.len = tail.len;
         // The other process's records are its own to make durable; this
         // one waits only for the records it appends from here on.
-        state.written = state.written.max(tail.next_seq);
-        state.durable = state.durable.max(tail.next_seq);
+        self.group.durable_to(tail.next_seq);
         Ok(())
     }
 }
@@ -315,12 +302,10 @@ impl EventSink for AuditLog {
     }
 
     fn sync(&self) -> Result<(), SinkError> {
-        let state = self.lock();
-        if state.written == 0 || self.durability == Durability::Buffered {
+        if self.durability == Durability::Buffered {
             return Ok(());
         }
-        let last = state.written - 1;
-        self.wait_durable(state, last).map(|_| ())
+        self.wait_durable(self.group.written())
     }
 }
 
@@ -469,8 +454,8 @@ mod tests {
         for _ in 0..3 {
             log.append(&event).unwrap();
         }
-        assert_eq!(log.lock().durable, 0, "appends alone do not sync");
+        assert_eq!(log.group.durable(), 0, "appends alone do not sync");
         log.sync().unwrap();
-        assert_eq!(log.lock().durable, 3);
+        assert_eq!(log.group.durable(), 3);
     }
 }

@@ -140,8 +140,23 @@ pub(crate) fn host(
     store: std::sync::Arc<dyn agentward::store::SecretStore>,
     redactor: agentward::audit::Redactor,
 ) -> Result<agentward::runtime::Host, Failure> {
+    host_for(project, sink, store, redactor, None)
+}
+
+/// [`host`], with room for `roles` role instances at once if that is more
+/// than the default (a rotation's items in flight).
+pub(crate) fn host_for(
+    project: &std::path::Path,
+    sink: std::sync::Arc<dyn agentward::audit::EventSink>,
+    store: std::sync::Arc<dyn agentward::store::SecretStore>,
+    redactor: agentward::audit::Redactor,
+    roles: Option<usize>,
+) -> Result<agentward::runtime::Host, Failure> {
     let mut config = agentward::runtime::HostConfig::new(project);
     config.cache_dir = cache_dir();
+    if let Some(roles) = roles {
+        config.max_concurrent_roles = config.max_concurrent_roles.max(roles as u32);
+    }
     Ok(agentward::runtime::Host::new(
         config,
         sink,

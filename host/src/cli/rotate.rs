@@ -154,7 +154,13 @@ impl Session {
         }
         let log = Arc::new(log);
         let redactor = agentward::audit::Redactor::new(*keys.hmac);
-        let host = super::host(project, log.clone(), store.clone(), redactor)?;
+        let host = super::host_for(
+            project,
+            log.clone(),
+            store.clone(),
+            redactor,
+            Some(workflow.concurrency),
+        )?;
         Ok(Session {
             policy,
             workflow,
@@ -358,7 +364,7 @@ pub(crate) fn approve(project: &Path, args: ApproveArgs) -> Result<(), Failure> 
     let signer = NoteSigner::load(&args.key)?;
     let mut manifest = Manifest::load(&project.join("manifests"), &args.change)?;
     let session = Session::open(project, &args.common, false)?;
-    let mut orchestrator = session.orchestrator(&Quiet)?;
+    let orchestrator = session.orchestrator(&Quiet)?;
     let missing = orchestrator
         .approve(&mut manifest, &signer, args.plan_hash.as_deref())
         .map_err(|e| Failure::BadInput(e.into()))?;
@@ -449,7 +455,7 @@ fn finish(
     common: &Common,
 ) -> Result<(), Failure> {
     let wall = started.elapsed();
-    let timing = &orchestrator.timing;
+    let timing = &orchestrator.timing();
     let planned: Vec<String> = session
         .dry
         .as_ref()

@@ -18,6 +18,7 @@
 
 use super::manifest::{Approval, ChangeState, Item, Manifest, ManifestError};
 use crate::capabilities::docs::Consulted;
+use crate::durable::GroupCommit;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -56,6 +57,98 @@ struct ChangeRecord<'a> {
     docs: Cow<'a, [Consulted]>,
 }
 
+/// A change's journal, open for appending while the change is driven.
+///
+/// Records are written in sequence order under the manifest's lock (the
+/// caller's) and made durable outside it, by group commit: items in flight
+/// together share their syncs.
+pub struct Journal {
+    path: PathBuf,
+    file: std::fs::File,
+    group: GroupCommit,
+}
+
+impl Journal {
+    /// Opens (or creates) `m`'s journal, cutting a torn last line off.
+    pub fn open(dir: &Path, change_id: &str) -> Result<Journal, ManifestError> {
+        let path = path_for(dir, change_id);
+        let error = |source| ManifestError::Write {
+            path: path.clone(),
+            source,
+        };
+        let created = !path.exists();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(error)?;
+        cut_torn_tail(&mut file).map_err(error)?;
+        if created {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(error)?;
+        }
+        Ok(Journal {
+            path,
+            file,
+            group: GroupCommit::new(0),
+        })
+    }
+
+    /// Writes item `item` (if any) and, with `change`, the change's moving
+    /// fields, as `m`'s next record: the ticket [`Journal::wait`] takes.
+    /// The caller holds `m` exclusively until this returns.
+    pub fn write(
+        &self,
+        m: &mut Manifest,
+        item: Option<usize>,
+        change: bool,
+    ) -> Result<u64, ManifestError> {
+        let record = Record {
+            seq: m.journal_seq + 1,
+            item: item.map(|index| ItemRecord {
+                index,
+                item: Cow::Borrowed(&m.items[index]),
+            }),
+            change: change.then(|| ChangeRecord {
+                state: m.state,
+                approvals: Cow::Borrowed(&m.approvals),
+                notices: Cow::Borrowed(&m.notices),
+                docs: Cow::Borrowed(&m.docs),
+            }),
+        };
+        let mut line = serde_json::to_vec(&record).expect("a journal record serialises");
+        line.push(b'\n');
+        if let Some(reason) = self.group.broken() {
+            return Err(self.error(std::io::Error::other(reason)));
+        }
+        // One write of one whole line, in append mode: a crash leaves at
+        // most a torn last line.
+        (&self.file).write_all(&line).map_err(|e| {
+            self.group.fail(e.to_string());
+            self.error(e)
+        })?;
+        m.journal_seq += 1;
+        self.group.wrote(m.journal_seq);
+        Ok(m.journal_seq)
+    }
+
+    /// Returns once the record `ticket` (and every one before it) is on disk.
+    pub fn wait(&self, ticket: u64) -> Result<(), ManifestError> {
+        self.group
+            .wait(ticket, || self.file.sync_data())
+            .map_err(|reason| self.error(std::io::Error::other(reason)))
+    }
+
+    fn error(&self, source: std::io::Error) -> ManifestError {
+        ManifestError::Write {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
 /// Appends item `item` (if any) and, with `change`, the change's moving
 /// fields, as one durable record.
 pub fn append(
@@ -64,46 +157,9 @@ pub fn append(
     item: Option<usize>,
     change: bool,
 ) -> Result<(), ManifestError> {
-    let path = path_for(dir, &m.change_id);
-    let error = |source| ManifestError::Write {
-        path: path.clone(),
-        source,
-    };
-    let record = Record {
-        seq: m.journal_seq + 1,
-        item: item.map(|index| ItemRecord {
-            index,
-            item: Cow::Borrowed(&m.items[index]),
-        }),
-        change: change.then(|| ChangeRecord {
-            state: m.state,
-            approvals: Cow::Borrowed(&m.approvals),
-            notices: Cow::Borrowed(&m.notices),
-            docs: Cow::Borrowed(&m.docs),
-        }),
-    };
-    let mut line = serde_json::to_vec(&record).expect("a journal record serialises");
-    line.push(b'\n');
-    let created = !path.exists();
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(error)?;
-    let end = cut_torn_tail(&mut file).map_err(error)?;
-    file.seek(SeekFrom::Start(end))
-        .and_then(|_| file.write_all(&line))
-        .and_then(|()| file.sync_data())
-        .map_err(error)?;
-    if created {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(error)?;
-    }
-    m.journal_seq += 1;
-    Ok(())
+    let journal = Journal::open(dir, &m.change_id)?;
+    let ticket = journal.write(m, item, change)?;
+    journal.wait(ticket)
 }
 
 /// Truncates a last line that has no newline: the length left.

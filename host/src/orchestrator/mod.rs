@@ -14,12 +14,15 @@
 //!
 //! Roles do the work that needs their capabilities (mint, review, test,
 //! revoke); the orchestrator does only what no role may: moving labels,
-//! validating handoffs, and keeping the record.
+//! validating handoffs, and keeping the record. Items move in parallel,
+//! up to the workflow's `concurrency` at once ([`inflight`]); each item's
+//! steps stay in order, and its records are durable before its effects.
 
 pub mod approvals;
 pub mod change_id;
 pub mod failpoint;
 pub mod git;
+mod inflight;
 mod journal;
 pub mod manifest;
 pub mod notify;
@@ -38,6 +41,7 @@ use agentward_handoff::{
     Briefing, Changes, Failure, ImplementTask, MapTask, Plan, PlanTask, ResearchTask, ReviewTask,
     Revocation, ScopeMap, SignOff, TestPurpose, TestTask, Trigger, Usage, Verification,
 };
+use inflight::{Cursor, Permits, Shared};
 use manifest::{
     ChangeState, Effect, FileDigest, Item, ItemState, Manifest, ManifestError, StagedChange,
     Transition,
@@ -46,7 +50,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use workflow::{Stage, Workflow};
 
@@ -145,8 +149,9 @@ pub enum Drive {
     AwaitingWindow(String),
 }
 
-/// Hooks for showing a long rotation's progress.
-pub trait Progress {
+/// Hooks for showing a long rotation's progress; called from the workers
+/// that move items in parallel.
+pub trait Progress: Sync {
     fn started(&self, _manifest: &Manifest) {}
     fn item_finished(&self, _item: &Item) {}
 }
@@ -159,7 +164,8 @@ impl Progress for Quiet {}
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Timing {
     pub role_runs: u32,
-    /// Time inside role runs (instantiate + guest code + host calls).
+    /// Time inside role runs (instantiate + guest code + host calls),
+    /// summed over the runs in flight together.
     pub in_roles: Duration,
     /// Of that, time inside host calls (mediation, store, audit, network).
     pub in_host_calls: Duration,
@@ -179,10 +185,12 @@ pub struct Orchestrator<'a> {
     pub manifests: PathBuf,
     pub dry_run: bool,
     pub progress: &'a dyn Progress,
-    pub timing: Timing,
-    prepared: BTreeMap<RoleName, PreparedRole>,
+    timing: Mutex<Timing>,
+    prepared: Mutex<BTreeMap<RoleName, Arc<PreparedRole>>>,
     /// Documents consulted by role runs not yet in the manifest.
-    consulted: Vec<crate::capabilities::docs::Consulted>,
+    consulted: Mutex<Vec<crate::capabilities::docs::Consulted>>,
+    /// Role runs that reach the provider, if the workflow limits them.
+    provider_runs: Option<Permits>,
     /// Credentials (path, version) the operator says were revoked by hand,
     /// for issuers agentward cannot reach or identify them at.
     pub revoked_by_hand: Vec<(String, u32)>,
@@ -214,11 +222,20 @@ impl<'a> Orchestrator<'a> {
             manifests,
             dry_run,
             progress,
-            timing: Timing::default(),
-            prepared: BTreeMap::new(),
-            consulted: Vec::new(),
+            timing: Mutex::default(),
+            prepared: Mutex::default(),
+            consulted: Mutex::default(),
+            provider_runs: workflow
+                .in_flight
+                .get(&workflow.provider())
+                .map(|&n| Permits::new(n)),
             revoked_by_hand: Vec::new(),
         })
+    }
+
+    /// Where the time of the rotation so far went.
+    pub fn timing(&self) -> Timing {
+        lock(&self.timing).clone()
     }
 
     // ----- approvals ------------------------------------------------------
@@ -226,7 +243,7 @@ impl<'a> Orchestrator<'a> {
     /// Adds `signer`'s approval of the plan; moves the change to APPROVED
     /// when every rule has its N valid signatures.
     pub fn approve(
-        &mut self,
+        &self,
         manifest: &mut Manifest,
         signer: &crate::audit::keys::NoteSigner,
         plan_hash: Option<&str>,
@@ -309,13 +326,10 @@ impl<'a> Orchestrator<'a> {
             }
         }
         self.progress.started(manifest);
-        for index in 0..manifest.items.len() {
-            if manifest.items[index].state.is_terminal() {
-                continue;
-            }
-            self.advance(manifest, index)?;
-            self.progress.item_finished(&manifest.items[index]);
-        }
+        let pending: Vec<usize> = (0..manifest.items.len())
+            .filter(|&i| !manifest.items[i].state.is_terminal())
+            .collect();
+        self.move_items(manifest, pending)?;
         manifest.state = ChangeState::Closed;
         manifest.journal_change(&self.manifests, None)?;
         let mut args = serde_json::Map::new();
@@ -348,89 +362,87 @@ impl<'a> Orchestrator<'a> {
         Ok(Drive::Closed)
     }
 
-    /// Runs one item's state machine to a final state.
-    fn advance(&mut self, m: &mut Manifest, i: usize) -> Result<(), OrchestratorError> {
+    /// Runs one item's state machine to a final state: `false` when it
+    /// stopped short because another item stopped the change.
+    fn advance(&self, s: &Shared, c: &mut Cursor) -> Result<bool, OrchestratorError> {
         loop {
-            let state = m.items[i].state;
+            if s.stopping() {
+                return Ok(false);
+            }
+            let state = c.item.state;
             let (effect, result) = match state {
-                s if s.is_terminal() => return Ok(()),
-                ItemState::Planned => (Effect::Mint, self.mint(m, i)),
-                ItemState::Minted => (Effect::Confirm, self.confirm(m, i)),
-                ItemState::PendingStored => (Effect::Stage, self.stage(m, i)),
-                ItemState::Staged => (Effect::Verify, self.verify(m, i)),
-                ItemState::Verified => (Effect::Promote, self.promote(m, i)),
-                ItemState::Promoted => match self.health(m, i) {
+                s if s.is_terminal() => return Ok(true),
+                ItemState::Planned => (Effect::Mint, self.mint(s, c)),
+                ItemState::Minted => (Effect::Confirm, self.confirm(s, c)),
+                ItemState::PendingStored => (Effect::Stage, self.stage(s, c)),
+                ItemState::Staged => (Effect::Verify, self.verify(s, c)),
+                ItemState::Verified => (Effect::Promote, self.promote(s, c)),
+                ItemState::Promoted => match self.health(s, c) {
                     Err(failure) => (Effect::Health, Err(failure)),
-                    Ok(_) => (Effect::RevokeOld, self.revoke_old(m, i)),
+                    Ok(_) => (Effect::RevokeOld, self.revoke_old(s, c)),
                 },
-                ItemState::OldRevoked => (Effect::Finish, self.finish(m, i)),
-                ItemState::Aborting => (Effect::RevokeNew, self.abort(m, i)),
-                ItemState::RollingBack => (Effect::Rollback, self.roll_back(m, i)),
+                ItemState::OldRevoked => (Effect::Finish, self.finish(s, c)),
+                ItemState::Aborting => (Effect::RevokeNew, self.abort(s, c)),
+                ItemState::RollingBack => (Effect::Rollback, self.roll_back(s, c)),
                 _ => unreachable!("terminal states return above"),
             };
             failpoint::hit("effect", effect.as_str());
             match result {
-                Ok((to, note)) => self.transition(m, i, to, note)?,
+                Ok((to, note)) => self.transition(s, c, to, note)?,
                 Err(StepFailure::Abort(reason)) => {
                     let to = match state {
                         ItemState::Promoted => ItemState::RollingBack,
                         ItemState::Aborting | ItemState::RollingBack | ItemState::OldRevoked => {
-                            return Err(self.stopped(m, i, reason, "see the reason above".into()))
+                            return Err(self.stopped(s, c, reason, "see the reason above".into()))
                         }
                         _ => ItemState::Aborting,
                     };
-                    m.items[i].reason = Some(reason.clone());
-                    self.transition(m, i, to, reason)?;
+                    c.item.reason = Some(reason.clone());
+                    self.transition(s, c, to, reason)?;
                 }
                 Err(StepFailure::Stop { reason, fix }) => {
-                    return Err(self.stopped(m, i, reason, fix))
+                    return Err(self.stopped(s, c, reason, fix))
                 }
             }
         }
     }
 
-    fn stopped(
-        &mut self,
-        m: &mut Manifest,
-        i: usize,
-        reason: String,
-        fix: String,
-    ) -> OrchestratorError {
+    fn stopped(&self, s: &Shared, c: &Cursor, reason: String, fix: String) -> OrchestratorError {
         // The intent stays in the manifest: resume repeats the effect.
-        let _ = m.journal_item(&self.manifests, i);
+        let mut m = s.lock();
+        m.items[c.index] = c.item.clone();
+        let _ = m.journal_item(&self.manifests, c.index);
         let message = format!(
             "change {} stopped at {} ({}): {reason}",
-            m.change_id, m.items[i].path, m.items[i].state
+            m.change_id, c.item.path, c.item.state
         );
-        let _ = self.notify(m, "stopped", message);
+        let _ = self.notify(&mut m, "stopped", message);
         OrchestratorError::Stopped {
-            change_id: m.change_id.clone(),
-            path: m.items[i].path.clone(),
-            state: m.items[i].state,
+            change_id: s.change_id.clone(),
+            path: c.item.path.clone(),
+            state: c.item.state,
             reason,
             fix,
         }
     }
 
     /// Writes `effect` as the item's intent, durably, before it happens.
-    fn begin(&mut self, m: &mut Manifest, i: usize, effect: Effect) -> Result<(), StepFailure> {
-        let item = &mut m.items[i];
+    fn begin(&self, s: &Shared, c: &mut Cursor, effect: Effect) -> Result<(), StepFailure> {
+        let item = &mut c.item;
         // A repeated intent (resume after a crash) keeps its first time:
         // it bounds what an interrupted attempt may have left behind.
         if item.intent != Some(effect) || item.intent_since.is_none() {
             item.intent_since = Some(crate::time::now_rfc3339_millis());
         }
         item.intent = Some(effect);
-        if !self.dry_run {
-            m.journal_item(&self.manifests, i)
-                .map_err(|e| StepFailure::Stop {
-                    reason: e.to_string(),
-                    fix: "free space or fix permissions on manifests/".into(),
-                })?;
-        }
-        let args = self.item_args(m, i);
+        s.journal(c, !self.dry_run, |_| false)
+            .map_err(|e| StepFailure::Stop {
+                reason: e.to_string(),
+                fix: "free space or fix permissions on manifests/".into(),
+            })?;
+        let args = self.item_args(s, c);
         self.record(
-            &m.change_id,
+            &s.change_id,
             &format!("rotation.{}", effect.as_str()),
             args,
             INTENT,
@@ -441,14 +453,13 @@ impl<'a> Orchestrator<'a> {
     }
 
     fn transition(
-        &mut self,
-        m: &mut Manifest,
-        i: usize,
+        &self,
+        s: &Shared,
+        c: &mut Cursor,
         to: ItemState,
         note: String,
     ) -> Result<(), OrchestratorError> {
-        let docs_moved = self.record_docs(m);
-        let item = &mut m.items[i];
+        let item = &mut c.item;
         let from = item.state;
         let effect = item.intent.take();
         item.intent_since = None;
@@ -459,14 +470,8 @@ impl<'a> Orchestrator<'a> {
             to,
             note: note.clone(),
         });
-        if !self.dry_run {
-            if docs_moved {
-                m.journal_change(&self.manifests, Some(i))?;
-            } else {
-                m.journal_item(&self.manifests, i)?;
-            }
-        }
-        let mut args = self.item_args(m, i);
+        s.journal(c, !self.dry_run, |m| self.record_docs(m))?;
+        let mut args = self.item_args(s, c);
         args.insert("from".into(), from.as_str().into());
         args.insert("to".into(), to.as_str().into());
         let call = format!("rotation.{}", effect.map_or("transition", Effect::as_str));
@@ -475,7 +480,7 @@ impl<'a> Orchestrator<'a> {
         } else {
             "ok".to_string()
         };
-        self.record(&m.change_id, &call, args, &outcome)?;
+        self.record(&s.change_id, &call, args, &outcome)?;
         if !self.dry_run {
             self.log.checkpoint(self.keys)?;
         }
@@ -483,8 +488,8 @@ impl<'a> Orchestrator<'a> {
         Ok(())
     }
 
-    fn item_args(&self, m: &Manifest, i: usize) -> serde_json::Map<String, serde_json::Value> {
-        let item = &m.items[i];
+    fn item_args(&self, s: &Shared, c: &Cursor) -> serde_json::Map<String, serde_json::Value> {
+        let item = &c.item;
         let mut args = serde_json::Map::new();
         args.insert("path".into(), item.path.clone().into());
         args.insert("state".into(), item.state.as_str().into());
@@ -494,7 +499,7 @@ impl<'a> Orchestrator<'a> {
         if let Some(v) = item.new_version() {
             args.insert("new_version".into(), v.into());
         }
-        if m.trigger == Trigger::Breach {
+        if s.trigger == Trigger::Breach {
             args.insert("trigger".into(), "breach".into());
         }
         args
@@ -503,42 +508,64 @@ impl<'a> Orchestrator<'a> {
     // ----- plumbing -------------------------------------------------------
 
     fn run_role<T: serde::Serialize>(
-        &mut self,
+        &self,
         role: RoleName,
         change_id: &str,
         input: &T,
     ) -> Result<RunOutcome, RunError> {
-        if !self.prepared.contains_key(&role) {
-            let prepared =
-                self.host
-                    .prepare(self.policy, role)
-                    .map_err(|e| RunError::Instantiate {
-                        role,
-                        message: e.to_string(),
-                    })?;
-            self.prepared.insert(role, prepared);
-        }
+        let prepared = {
+            // Compiled once per role; concurrent first runs wait for it.
+            let mut prepared = lock(&self.prepared);
+            match prepared.get(&role) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = Arc::new(self.host.prepare(self.policy, role).map_err(|e| {
+                        RunError::Instantiate {
+                            role,
+                            message: e.to_string(),
+                        }
+                    })?);
+                    prepared.insert(role, p.clone());
+                    p
+                }
+            }
+        };
         let task = Task {
             change_id: change_id.to_string(),
             input: serde_json::to_string(input).expect("tasks serialise"),
         };
-        let outcome = self.host.run(&self.prepared[&role], &task)?;
-        self.timing.role_runs += 1;
-        self.timing.in_roles += outcome.duration;
-        for (interface, time) in &outcome.host_call_time {
-            self.timing.in_host_calls += *time;
-            *self.timing.by_interface.entry(interface).or_default() += *time;
+        let outcome = self.host.run(&prepared, &task)?;
+        {
+            let mut timing = lock(&self.timing);
+            timing.role_runs += 1;
+            timing.in_roles += outcome.duration;
+            for (interface, time) in &outcome.host_call_time {
+                timing.in_host_calls += *time;
+                *timing.by_interface.entry(interface).or_default() += *time;
+            }
         }
-        self.consulted
-            .extend(outcome.docs_consulted.iter().cloned());
+        lock(&self.consulted).extend(outcome.docs_consulted.iter().cloned());
         Ok(outcome)
+    }
+
+    /// A role run for an item that reaches its provider (mint, test,
+    /// revoke): it waits for one of the provider's permits, if the
+    /// workflow limits them.
+    fn run_against_provider<T: serde::Serialize>(
+        &self,
+        role: RoleName,
+        change_id: &str,
+        input: &T,
+    ) -> Result<RunOutcome, RunError> {
+        let _permit = self.provider_runs.as_ref().map(Permits::take);
+        self.run_role(role, change_id, input)
     }
 
     /// Adds the documents the roles were shown since the last call: whether
     /// there were new ones.
-    fn record_docs(&mut self, m: &mut Manifest) -> bool {
+    fn record_docs(&self, m: &mut Manifest) -> bool {
         let before = m.docs.len();
-        for doc in self.consulted.drain(..) {
+        for doc in lock(&self.consulted).drain(..) {
             if !m.docs.contains(&doc) {
                 m.docs.push(doc);
             }
@@ -566,7 +593,7 @@ impl<'a> Orchestrator<'a> {
     /// Tells humans, records that it did (or could not), never fails the change
     /// for an undeliverable notice.
     fn notify(
-        &mut self,
+        &self,
         m: &mut Manifest,
         event: &str,
         message: String,
@@ -599,6 +626,12 @@ impl<'a> Orchestrator<'a> {
         m.notices.push(format!("{event}: {message} ({outcome})"));
         Ok(m.journal_change(&self.manifests, None)?)
     }
+}
+
+/// A lock whose holder panicked still guards consistent data: every
+/// critical section here leaves it whole.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The plan must still hash to the hash approvers sign: an edited manifest

@@ -9,25 +9,26 @@ impl Orchestrator<'_> {
     /// and stages its files. If a pending version of this change already
     /// exists (a crash after the mint), it only stages again.
     pub(super) fn mint(
-        &mut self,
-        m: &mut Manifest,
-        i: usize,
+        &self,
+        s: &Shared,
+        c: &mut Cursor,
     ) -> Result<(ItemState, String), StepFailure> {
-        let retry_since = match m.items[i].intent {
-            Some(Effect::Mint) => m.items[i].intent_since.clone(),
+        let retry_since = match c.item.intent {
+            Some(Effect::Mint) => c.item.intent_since.clone(),
             _ => None,
         };
-        self.begin(m, i, Effect::Mint)?;
-        let path = m.items[i].path.clone();
-        let existing = self.pending_of_change(&path, &m.change_id)?;
-        let files = m
+        self.begin(s, c, Effect::Mint)?;
+        let path = c.item.path.clone();
+        let existing = self.pending_of_change(&path, &s.change_id)?;
+        let files = s
             .plan
             .items
             .iter()
             .find(|p| p.path == path)
             .map(|p| p.files.clone())
             .unwrap_or_default();
-        let current_credential_id = m.items[i]
+        let current_credential_id = c
+            .item
             .expected_current
             .and_then(|v| self.credential_id_of(&path, v));
         let step = self.workflow.step(Stage::Implement);
@@ -36,14 +37,14 @@ impl Orchestrator<'_> {
                 path: path.clone(),
                 version,
                 current_credential_id,
-                minted_since: m.items[i].intent_since.clone(),
+                minted_since: c.item.intent_since.clone(),
                 files: files.clone(),
                 dry_run: self.dry_run,
                 config: step.config.clone(),
             },
             None => ImplementTask::Mint {
                 path: path.clone(),
-                expected_current: m.items[i].expected_current,
+                expected_current: c.item.expected_current,
                 current_credential_id,
                 retry_since,
                 files,
@@ -51,7 +52,7 @@ impl Orchestrator<'_> {
                 config: step.config.clone(),
             },
         };
-        let outcome = self.run_role(step.role, &m.change_id, &task)?;
+        let outcome = self.run_against_provider(step.role, &s.change_id, &task)?;
         let changes: Changes =
             handoff(step.role, Stage::Implement, &outcome).map_err(StepFailure::Abort)?;
         if changes.path != path || existing.is_some_and(|v| v != changes.version) {
@@ -79,7 +80,7 @@ impl Orchestrator<'_> {
                 "the implementer lists staged files {listed:?} but proposed {proposed:?}"
             )));
         }
-        let item = &mut m.items[i];
+        let item = &mut c.item;
         item.staged = outcome
             .proposals
             .iter()
@@ -118,17 +119,17 @@ impl Orchestrator<'_> {
     /// MINTED → PENDING_STORED: the store holds the version, labelled
     /// pending, tagged with this change.
     pub(super) fn confirm(
-        &mut self,
-        m: &mut Manifest,
-        i: usize,
+        &self,
+        s: &Shared,
+        c: &mut Cursor,
     ) -> Result<(ItemState, String), StepFailure> {
-        self.begin(m, i, Effect::Confirm)?;
-        let path = m.items[i].path.clone();
-        let claimed = m.items[i].new_version().expect("MINTED has changes");
-        match self.pending_of_change(&path, &m.change_id)? {
+        self.begin(s, c, Effect::Confirm)?;
+        let path = c.item.path.clone();
+        let claimed = c.item.new_version().expect("MINTED has changes");
+        match self.pending_of_change(&path, &s.change_id)? {
             Some(v) if v == claimed => Ok((
                 ItemState::PendingStored,
-                format!("version {v} is pending, tagged {}", m.change_id),
+                format!("version {v} is pending, tagged {}", s.change_id),
             )),
             other => Err(StepFailure::Abort(format!(
                 "the implementer reported version {claimed} of {path}, but the store's pending version of this change is {other:?}"
@@ -139,24 +140,24 @@ impl Orchestrator<'_> {
     /// PENDING_STORED → STAGED: each changed file is committed to the
     /// change's branch in its repository (a dry run only records the diff).
     pub(super) fn stage(
-        &mut self,
-        m: &mut Manifest,
-        i: usize,
+        &self,
+        s: &Shared,
+        c: &mut Cursor,
     ) -> Result<(ItemState, String), StepFailure> {
-        self.begin(m, i, Effect::Stage)?;
-        let branch = git::branch_for(&m.change_id);
-        let message = self.commit_message(m, i);
+        self.begin(s, c, Effect::Stage)?;
+        let branch = git::branch_for(&s.change_id);
+        let message = self.commit_message(s, c);
         let project = self.host.project_dir().to_path_buf();
         let mut notes = Vec::new();
         // The file being replaced may hold the very credential being
         // rotated: the manifest's diff shows that it goes, not what it was.
-        let path = m.items[i].path.clone();
+        let path = c.item.path.clone();
         let known: Vec<SecretValue> = [Label::Current, Label::Previous, Label::Pending]
             .into_iter()
             .filter_map(|label| self.store.read(&path, label).ok())
             .collect();
         let known: Vec<&str> = known.iter().map(SecretValue::expose).collect();
-        for staged in &mut m.items[i].staged {
+        for staged in &mut c.item.staged {
             let top = project.join(&staged.root);
             let target = top.join(&staged.file);
             let before = std::fs::read_to_string(&target).unwrap_or_default();
@@ -192,9 +193,9 @@ impl Orchestrator<'_> {
         ))
     }
 
-    fn commit_message(&self, m: &Manifest, i: usize) -> String {
-        let item = &m.items[i];
-        let reason = m
+    fn commit_message(&self, s: &Shared, c: &Cursor) -> String {
+        let item = &c.item;
+        let reason = s
             .plan
             .items
             .iter()
@@ -208,15 +209,15 @@ impl Orchestrator<'_> {
             item.path,
             item.path,
             item.new_version().map_or("?".into(), |v| v.to_string()),
-            m.change_id
+            s.change_id
         )
     }
 
     /// Deletes the change's branches: an aborted or rolled-back change
     /// leaves no proposal behind to be merged by mistake.
-    fn withdraw_staged(&self, m: &Manifest, i: usize) -> Result<(), StepFailure> {
+    fn withdraw_staged(&self, c: &Cursor) -> Result<(), StepFailure> {
         let project = self.host.project_dir();
-        for staged in m.items[i].staged.iter().filter(|s| s.branch.is_some()) {
+        for staged in c.item.staged.iter().filter(|s| s.branch.is_some()) {
             let top = project.join(&staged.root);
             if let Some((repo, _)) = git::repository_of(&top, &top.join(&staged.file)) {
                 git::delete_branch(&repo, staged.branch.as_deref().unwrap_or_default()).map_err(
@@ -233,12 +234,12 @@ impl Orchestrator<'_> {
     /// STAGED → VERIFIED: the Reviewer signs the change off, then the Tester
     /// proves the pending version works with at least `min_checks` checks.
     pub(super) fn verify(
-        &mut self,
-        m: &mut Manifest,
-        i: usize,
+        &self,
+        s: &Shared,
+        c: &mut Cursor,
     ) -> Result<(ItemState, String), StepFailure> {
-        self.begin(m, i, Effect::Verify)?;
-        let item = &m.items[i];
+        self.begin(s, c, Effect::Verify)?;
+        let item = &c.item;
         let changes = item.changes.clone().expect("STAGED has changes");
         let (path, version) = (item.path.clone(), changes.version);
         let review = self.workflow.step(Stage::Review);
@@ -249,7 +250,7 @@ impl Orchestrator<'_> {
             changes,
             config: review.config.clone(),
         };
-        let outcome = self.run_role(review.role, &m.change_id, &task)?;
+        let outcome = self.run_role(review.role, &s.change_id, &task)?;
         let sign_off: SignOff =
             handoff(review.role, Stage::Review, &outcome).map_err(StepFailure::Abort)?;
         check_subject(
@@ -259,8 +260,8 @@ impl Orchestrator<'_> {
             &path,
             version,
         )?;
-        m.items[i].findings = sign_off.findings.clone();
-        m.items[i].advice = sign_off.advice.clone();
+        c.item.findings = sign_off.findings.clone();
+        c.item.advice = sign_off.advice.clone();
         if !sign_off.approved {
             let findings: Vec<String> = sign_off.findings.iter().map(ToString::to_string).collect();
             return Err(StepFailure::Abort(format!(
@@ -268,10 +269,10 @@ impl Orchestrator<'_> {
                 findings.join("; ")
             )));
         }
-        let verification = self.test(m, i, TestPurpose::Verify, Label::Pending)?;
+        let verification = self.test(s, c, TestPurpose::Verify, Label::Pending)?;
         let passed = verification.checks.iter().filter(|c| c.passed).count();
         let summary = check_summary(&verification);
-        m.items[i].checks = verification.checks.clone();
+        c.item.checks = verification.checks.clone();
         if !verification.passed() {
             return Err(StepFailure::Abort(format!(
                 "verification failed: {summary}"
@@ -290,13 +291,13 @@ impl Orchestrator<'_> {
     }
 
     fn test(
-        &mut self,
-        m: &Manifest,
-        i: usize,
+        &self,
+        s: &Shared,
+        c: &Cursor,
         purpose: TestPurpose,
         label: Label,
     ) -> Result<Verification, StepFailure> {
-        let item = &m.items[i];
+        let item = &c.item;
         let version = item.new_version().expect("tests run after the mint");
         let (role, config) = match (purpose, &self.workflow.health) {
             (TestPurpose::Health, Some(h)) => (h.role, h.config.clone()),
@@ -313,7 +314,7 @@ impl Orchestrator<'_> {
             dry_run: self.dry_run,
             config,
         };
-        let outcome = self.run_role(role, &m.change_id, &task)?;
+        let outcome = self.run_against_provider(role, &s.change_id, &task)?;
         let verification: Verification =
             handoff(role, Stage::Test, &outcome).map_err(StepFailure::Abort)?;
         check_subject(
@@ -330,12 +331,12 @@ impl Orchestrator<'_> {
     /// plan time. A promotion that already happened (a crash after it) is
     /// recognised, not repeated.
     pub(super) fn promote(
-        &mut self,
-        m: &mut Manifest,
-        i: usize,
+        &self,
+        s: &Shared,
+        c: &mut Cursor,
     ) -> Result<(ItemState, String), StepFailure> {
-        self.begin(m, i, Effect::Promote)?;
-        let item = &m.items[i];
+        self.begin(s, c, Effect::Promote)?;
+        let item = &c.item;
         let new = item.new_version().expect("VERIFIED has changes");
         let meta = self.store.describe(&item.path)?;
         if meta.holder(Label::Current) != Some(new) {
@@ -357,18 +358,18 @@ impl Orchestrator<'_> {
 
     /// After promotion: the health watch. More failed samples than the
     /// workflow allows roll the change back.
-    pub(super) fn health(&mut self, m: &mut Manifest, i: usize) -> Result<(), StepFailure> {
+    pub(super) fn health(&self, s: &Shared, c: &mut Cursor) -> Result<(), StepFailure> {
         let Some(health) = self.workflow.health.clone() else {
             return Ok(());
         };
-        self.begin(m, i, Effect::Health)?;
+        self.begin(s, c, Effect::Health)?;
         let mut failures = Vec::new();
         let mut samples = Vec::new();
         for sample in 0..health.samples {
             if sample > 0 && !self.dry_run {
                 std::thread::sleep(std::time::Duration::from_millis(health.interval_ms));
             }
-            match self.test(m, i, TestPurpose::Health, Label::Current) {
+            match self.test(s, c, TestPurpose::Health, Label::Current) {
                 Ok(v) => {
                     if !v.passed() {
                         failures.push(check_summary(&v));
@@ -379,7 +380,7 @@ impl Orchestrator<'_> {
                 Err(stop) => return Err(stop),
             }
         }
-        m.items[i].health = samples;
+        c.item.health = samples;
         if failures.len() as u32 > health.max_failures {
             return Err(StepFailure::Abort(format!(
                 "health degraded after promotion: {} of {} samples failed (threshold {}): {}",
@@ -390,21 +391,21 @@ impl Orchestrator<'_> {
             )));
         }
         // The watch changes no state, so its outcome is recorded here.
-        m.items[i].intent = None;
-        let mut args = self.item_args(m, i);
+        c.item.intent = None;
+        let mut args = self.item_args(s, c);
         args.insert("samples".into(), health.samples.into());
         args.insert("failed".into(), failures.len().into());
-        self.record(&m.change_id, "rotation.health", args, "ok")?;
+        self.record(&s.change_id, "rotation.health", args, "ok")?;
         Ok(())
     }
 
     /// OLD_REVOKED → DONE: nothing left to do but say so.
     pub(super) fn finish(
-        &mut self,
-        m: &mut Manifest,
-        i: usize,
+        &self,
+        s: &Shared,
+        c: &mut Cursor,
     ) -> Result<(ItemState, String), StepFailure> {
-        self.begin(m, i, Effect::Finish)?;
+        self.begin(s, c, Effect::Finish)?;
         Ok((
             ItemState::Done,
             "old credential revoked; rotation done".into(),
@@ -414,15 +415,15 @@ impl Orchestrator<'_> {
     /// PROMOTED → OLD_REVOKED: the Implementer revokes the version that was
     /// current before, now labelled previous.
     pub(super) fn revoke_old(
-        &mut self,
-        m: &mut Manifest,
-        i: usize,
+        &self,
+        s: &Shared,
+        c: &mut Cursor,
     ) -> Result<(ItemState, String), StepFailure> {
-        self.begin(m, i, Effect::RevokeOld)?;
-        let Some(old) = m.items[i].expected_current else {
+        self.begin(s, c, Effect::RevokeOld)?;
+        let Some(old) = c.item.expected_current else {
             return Ok((ItemState::OldRevoked, "no earlier version to revoke".into()));
         };
-        let detail = self.revoke(m, i, old)?;
+        let detail = self.revoke(s, c, old)?;
         Ok((
             ItemState::OldRevoked,
             format!("version {old} revoked: {detail}"),
@@ -432,28 +433,28 @@ impl Orchestrator<'_> {
     /// ABORTING → ABORTED: revoke the new credential and take its pending
     /// label away; the current version was never touched.
     pub(super) fn abort(
-        &mut self,
-        m: &mut Manifest,
-        i: usize,
+        &self,
+        s: &Shared,
+        c: &mut Cursor,
     ) -> Result<(ItemState, String), StepFailure> {
-        self.begin(m, i, Effect::RevokeNew)?;
-        let path = m.items[i].path.clone();
+        self.begin(s, c, Effect::RevokeNew)?;
+        let path = c.item.path.clone();
         // The implementer may have stored a version before failing.
-        let Some(new) = self.pending_of_change(&path, &m.change_id)? else {
-            self.withdraw_staged(m, i)?;
+        let Some(new) = self.pending_of_change(&path, &s.change_id)? else {
+            self.withdraw_staged(c)?;
             return Ok((
                 ItemState::Aborted,
                 "no pending version of this change remains; current untouched".into(),
             ));
         };
-        let detail = self.revoke(m, i, new)?;
+        let detail = self.revoke(s, c, new)?;
         self.store.relabel(&path, &mut |labels| {
             if let Some(l) = labels.get_mut(new as usize - 1) {
                 l.retain(|x| *x != Label::Pending);
             }
             Ok(())
         })?;
-        self.withdraw_staged(m, i)?;
+        self.withdraw_staged(c)?;
         Ok((
             ItemState::Aborted,
             format!("version {new} revoked ({detail}) and unlabelled; current untouched"),
@@ -464,12 +465,12 @@ impl Orchestrator<'_> {
     /// again (check-and-set against the new one), then the new credential
     /// is revoked.
     pub(super) fn roll_back(
-        &mut self,
-        m: &mut Manifest,
-        i: usize,
+        &self,
+        s: &Shared,
+        c: &mut Cursor,
     ) -> Result<(ItemState, String), StepFailure> {
-        self.begin(m, i, Effect::Rollback)?;
-        let item = &m.items[i];
+        self.begin(s, c, Effect::Rollback)?;
+        let item = &c.item;
         let (path, new) = (item.path.clone(), item.new_version().expect("promoted"));
         let Some(old) = item.expected_current else {
             return Err(StepFailure::Stop {
@@ -487,8 +488,8 @@ impl Orchestrator<'_> {
             self.store
                 .set_expires(&path, item.previous_expires.as_deref())?;
         }
-        let detail = self.revoke(m, i, new)?;
-        self.withdraw_staged(m, i)?;
+        let detail = self.revoke(s, c, new)?;
+        self.withdraw_staged(c)?;
         Ok((
             ItemState::RolledBack,
             format!("version {old} is current again; version {new} revoked ({detail})"),
@@ -496,10 +497,10 @@ impl Orchestrator<'_> {
     }
 
     /// Has the Implementer revoke `version` at its issuer.
-    fn revoke(&mut self, m: &Manifest, i: usize, version: u32) -> Result<String, StepFailure> {
-        let path = m.items[i].path.clone();
-        let credential_id = if Some(version) == m.items[i].new_version() {
-            m.items[i]
+    fn revoke(&self, s: &Shared, c: &Cursor, version: u32) -> Result<String, StepFailure> {
+        let path = c.item.path.clone();
+        let credential_id = if Some(version) == c.item.new_version() {
+            c.item
                 .changes
                 .as_ref()
                 .and_then(|c| c.credential_id.clone())
@@ -519,12 +520,12 @@ impl Orchestrator<'_> {
             reason,
             fix: format!("check that the issuer is reachable and that the {role} may revoke"),
         };
-        let outcome =
-            self.run_role(role, &m.change_id, &task)
-                .map_err(|e| match StepFailure::from(e) {
-                    StepFailure::Abort(reason) => stop(reason),
-                    stop => stop,
-                })?;
+        let outcome = self
+            .run_against_provider(role, &s.change_id, &task)
+            .map_err(|e| match StepFailure::from(e) {
+                StepFailure::Abort(reason) => stop(reason),
+                stop => stop,
+            })?;
         let revocation: Revocation = handoff(role, Stage::Implement, &outcome).map_err(stop)?;
         if revocation.path != path || revocation.version != version || !revocation.revoked {
             let reason = format!(
@@ -533,11 +534,11 @@ impl Orchestrator<'_> {
             );
             if self.revoked_by_hand.contains(&(path.clone(), version)) {
                 // The operator says it is done; that claim goes on record.
-                let mut args = self.item_args(m, i);
+                let mut args = self.item_args(s, c);
                 args.insert("version".into(), version.into());
                 args.insert("issuer_said".into(), revocation.detail.into());
                 self.record(
-                    &m.change_id,
+                    &s.change_id,
                     "rotation.revoked-by-hand",
                     args,
                     "ok: confirmed by the operator",
@@ -550,7 +551,7 @@ impl Orchestrator<'_> {
                 reason,
                 fix: format!(
                     "make the issuer reachable; or revoke it yourself and run `agentward resume {} --revoked-by-hand {path}@{version}`",
-                    m.change_id
+                    s.change_id
                 ),
             });
         }

@@ -137,6 +137,15 @@ fn default_required() -> bool {
     true
 }
 
+/// The Implementer's default issuer is `generated`.
+fn issuer_kind(config: &serde_json::Value) -> String {
+    config
+        .pointer("/issuer/kind")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("generated")
+        .to_string()
+}
+
 /// N of M named approvers must sign changes touching `paths`.
 #[derive(Clone, Debug)]
 pub struct ApprovalRule {
@@ -166,6 +175,26 @@ pub struct Workflow {
     pub approvers: BTreeMap<String, NoteVerifier>,
     pub approval_rules: Vec<ApprovalRule>,
     pub witness: Option<WitnessConfig>,
+    /// Items in flight at once.
+    pub concurrency: usize,
+    /// `[providers.KIND] in_flight = N`: at most N of a change's role runs
+    /// that reach provider KIND at once.
+    pub in_flight: BTreeMap<String, usize>,
+}
+
+/// Items in flight at once unless `[rotation] concurrency` says otherwise:
+/// enough to overlap the syncs and a provider's latency, few enough that a
+/// registry sees no burst.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// The most items a change may have in flight: each holds a role instance
+/// while it runs.
+pub const MAX_CONCURRENCY: usize = 256;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    in_flight: Spanned<usize>,
 }
 
 #[derive(Deserialize)]
@@ -179,6 +208,8 @@ struct RawWorkflow {
     approvals: Option<RawApprovals>,
     #[serde(default)]
     witness: Option<Spanned<WitnessConfig>>,
+    #[serde(default)]
+    providers: BTreeMap<String, RawProvider>,
 }
 
 #[derive(Deserialize)]
@@ -197,6 +228,8 @@ struct RawRotation {
     schedule_window: Option<Spanned<String>>,
     #[serde(default)]
     notify: Option<Notify>,
+    #[serde(default)]
+    concurrency: Option<Spanned<usize>>,
 }
 
 fn default_cadence() -> u32 {
@@ -509,6 +542,41 @@ impl Workflow {
                 }
             }
         }
+        let concurrency = match &raw.rotation.concurrency {
+            None => DEFAULT_CONCURRENCY,
+            Some(n) if (1..=MAX_CONCURRENCY).contains(n.get_ref()) => *n.get_ref(),
+            Some(n) => {
+                return Err(at(
+                    n.span().start,
+                    format!("concurrency = {} items in flight", n.get_ref()),
+                    format!(
+                    "set `concurrency` between 1 (one item after another) and {MAX_CONCURRENCY}"
+                ),
+                ))
+            }
+        };
+        let provider = issuer_kind(&steps[&Stage::Implement].config);
+        let mut in_flight = BTreeMap::new();
+        for (kind, limit) in &raw.providers {
+            let offset = limit.in_flight.span().start;
+            if *kind != provider {
+                return Err(at(
+                    offset,
+                    format!("[providers.{kind}] names a provider this workflow does not use"),
+                    format!(
+                        "the implement step's issuer is `{provider}`: write [providers.{provider}]"
+                    ),
+                ));
+            }
+            if *limit.in_flight.get_ref() == 0 {
+                return Err(at(
+                    offset,
+                    "in_flight = 0 would never reach the provider".into(),
+                    "set `in_flight` to 1 or more".into(),
+                ));
+            }
+            in_flight.insert(kind.clone(), *limit.in_flight.get_ref());
+        }
         Ok(Workflow {
             path: path.to_path_buf(),
             digest: hex::encode(Sha256::digest(text.as_bytes())),
@@ -524,7 +592,15 @@ impl Workflow {
             approvers,
             approval_rules,
             witness: raw.witness.map(Spanned::into_inner),
+            concurrency,
+            in_flight,
         })
+    }
+
+    /// The provider this workflow's credentials come from: the implement
+    /// step's `issuer.kind`.
+    pub fn provider(&self) -> String {
+        issuer_kind(&self.step(Stage::Implement).config)
     }
 
     /// A required stage's step.
@@ -673,5 +749,26 @@ min_checks = 2
             format!("{MINIMAL}\n[health]\nrole = \"tester\"\nsamples = 2\nmax_failures = 2\n");
         let err = parse(&text).unwrap_err();
         assert!(err.contains("can never fail"), "{err}");
+    }
+
+    #[test]
+    fn concurrency_and_provider_limits_are_checked_against_the_issuer() {
+        let w = parse(MINIMAL).unwrap();
+        assert_eq!(
+            (w.concurrency, w.provider()),
+            (DEFAULT_CONCURRENCY, "generated".into())
+        );
+        let text = MINIMAL.replace("secrets = [", "concurrency = 0\nsecrets = [");
+        let err = parse(&text).unwrap_err();
+        assert!(err.contains("set `concurrency` between 1"), "{err}");
+        let text = format!("{MINIMAL}\n[providers.npm-registry]\nin_flight = 4\n");
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.contains("[providers.npm-registry] names a provider this workflow does not use")
+                && err.contains("write [providers.generated]"),
+            "{err}"
+        );
+        let text = format!("{MINIMAL}\n[providers.generated]\nin_flight = 3\n");
+        assert_eq!(parse(&text).unwrap().in_flight["generated"], 3);
     }
 }

@@ -227,6 +227,7 @@ pub struct Host {
     store: Arc<dyn SecretStore>,
     redactor: Arc<Redactor>,
     resolver: Arc<dyn crate::net::egress::Resolve>,
+    max_concurrent_roles: u32,
     _epoch: engine::EpochTicker,
 }
 
@@ -245,6 +246,7 @@ impl Host {
             engine,
             project_dir: config.project_dir,
             resolver: config.resolver,
+            max_concurrent_roles: config.max_concurrent_roles,
             sink,
             store,
             redactor,
@@ -252,6 +254,11 @@ impl Host {
     }
 
     /// Base of workspace roots and relative component paths.
+    /// How many roles may run at once: the pooling allocator's slots.
+    pub fn max_concurrent_roles(&self) -> usize {
+        self.max_concurrent_roles as usize
+    }
+
     pub fn project_dir(&self) -> &Path {
         &self.project_dir
     }

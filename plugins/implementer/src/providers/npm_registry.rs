@@ -14,7 +14,12 @@ use serde::Deserialize;
 pub struct NpmRegistry {
     /// `https://registry.example.com`, an origin the policy allows.
     registry: String,
-    /// The secret path of the registry user's password.
+    /// The secret path of the registry user's password. `{name}` stands
+    /// for the last segment of the token's path, so that one workflow can
+    /// rotate the tokens of many users (`npm/ci-bot` uses
+    /// `registry/{name}-password` = `registry/ci-bot-password`). Items
+    /// in flight together need distinct users: recovering a mint that was
+    /// cut off revokes what its user minted since.
     password: String,
 }
 
@@ -52,7 +57,9 @@ impl Provider for NpmRegistry {
 
     fn mint(&self, r: &Rotation, retry_since: Option<&str>) -> Result<Minted, String> {
         let (path, dry_run) = (r.path, r.dry_run);
-        let (registry, password) = (&self.registry, &self.password);
+        let registry = &self.registry;
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let password = self.password.replace("{name}", name);
         if dry_run {
             // Minting at the registry is a real effect: a dry run stores a
             // host-made placeholder and says what it would have asked for.
@@ -74,7 +81,7 @@ impl Provider for NpmRegistry {
         if let Some(since) = retry_since {
             revoke_minted_since(registry, &bearer, since)?;
         }
-        let password = handle(password, "current")?;
+        let password = handle(&password, "current")?;
         let body =
             serde_json::json!({ "password": password, "readonly": false, "cidr_whitelist": [] });
         let url = format!("{registry}/-/npm/v1/tokens");
@@ -95,7 +102,13 @@ impl Provider for NpmRegistry {
             "the registry minted token key {} for {path}",
             created.key
         ));
-        store_or_revoke(self, path, &created.token, Some(created.key), dry_run)
+        let minted = store_or_revoke(self, path, &created.token, Some(created.key), dry_run)?;
+        if let (Some(since), Some(key)) = (retry_since, &minted.credential_id) {
+            // A request the interrupted attempt sent may have reached the
+            // registry only after the sweep above: look once more.
+            revoke_minted_since_except(registry, &bearer, since, key)?;
+        }
+        Ok(minted)
     }
 
     fn identify(&self, r: &Rotation, since: Option<&str>) -> Result<Option<String>, String> {
@@ -171,7 +184,20 @@ fn minted_since(registry: &str, bearer: &str, since: &str) -> Result<Vec<Listed>
 /// Revokes every token the registry user got at or after `since` (the time
 /// of an interrupted mint): none of them reached the store.
 fn revoke_minted_since(registry: &str, bearer: &str, since: &str) -> Result<(), String> {
-    for orphan in minted_since(registry, bearer, since)? {
+    revoke_minted_since_except(registry, bearer, since, "")
+}
+
+/// [`revoke_minted_since`], sparing the token `keep` (the one stored).
+fn revoke_minted_since_except(
+    registry: &str,
+    bearer: &str,
+    since: &str,
+    keep: &str,
+) -> Result<(), String> {
+    for orphan in minted_since(registry, bearer, since)?
+        .into_iter()
+        .filter(|t| t.key != keep)
+    {
         let delete = format!("{registry}/-/npm/v1/tokens/token/{}", orphan.key);
         match send("DELETE", delete.clone(), bearer, None)? {
             (200 | 204, _) => agentward_sdk::info(&format!(
