@@ -44,7 +44,7 @@ executable() {
 }
 
 started=$SECONDS
-for bench in table audit store coldstart workflow languages tls model; do
+for bench in table audit store coldstart workflow languages tls model npm; do
     echo "== cargo bench --bench $bench" >&2
     t0=$SECONDS
     exe="$(executable "$bench")"

@@ -102,6 +102,56 @@ fn twenty_items_in_flight_killed_at_any_boundary_all_resume_to_done() {
     }
 }
 
+/// `[providers.npm-registry] in_flight = 2`: eight items in flight, yet
+/// the audit log's registry requests never overlap more than two deep.
+#[test]
+fn a_provider_limit_bounds_the_requests_in_flight() {
+    let v = registry();
+    let mut bots: Vec<Bot> = (0..8).map(|n| bot(&v, &format!("limit{n}"))).collect();
+    let p = crowd(&v, &bots, 8);
+    let workflow = p.path().join("policies/workflow.toml");
+    let limited =
+        std::fs::read_to_string(&workflow).unwrap() + "\n[providers.npm-registry]\nin_flight = 2\n";
+    std::fs::write(&workflow, limited).unwrap();
+    let out = p.run(&["rotate", "--now", NOW]);
+    assert!(out.status.success(), "{}", text(&out));
+    let change = p.change_id();
+    assert_all_rotated(&p, &v, &mut bots, &change);
+    // Each request's outcome record ends at its `ts` and lasted
+    // `duration_us` (its intent record, written before it, is skipped).
+    let log = std::fs::read_to_string(p.path().join("logs/audit.jsonl")).unwrap();
+    let mut edges: Vec<(i128, i32)> = Vec::new();
+    for line in log.lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        if record["call"] != "http.send" || record["outcome"] == agentward::audit::INTENT {
+            continue;
+        }
+        let end = time::OffsetDateTime::parse(
+            record["ts"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+        .unix_timestamp_nanos();
+        let start = end - i128::from(record["duration_us"].as_u64().unwrap()) * 1000;
+        edges.extend([(start, 1), (end, -1)]);
+    }
+    assert!(
+        edges.len() >= 2 * 8 * 4,
+        "{} registry requests",
+        edges.len() / 2
+    );
+    edges.sort();
+    let (mut deep, mut deepest) = (0, 0);
+    for (_, step) in edges {
+        deep += step;
+        deepest = deepest.max(deep);
+    }
+    assert!(
+        deepest <= 2,
+        "{deepest} registry requests were in flight at once"
+    );
+}
+
 #[test]
 fn a_clean_rotation_is_done_with_a_readable_timeline_and_json_summary() {
     let v = registry();

@@ -172,6 +172,13 @@ pub struct Timing {
     /// The same, per interface: `http` is the time spent waiting for the
     /// registry, `secrets-*` and `handles` mostly the store.
     pub by_interface: BTreeMap<&'static str, Duration>,
+    /// Wall time during which at least one role ran: the rest of a
+    /// rotation's wall time is orchestration alone.
+    pub roles_busy: Duration,
+    #[serde(skip)]
+    running: u32,
+    #[serde(skip)]
+    busy_since: Option<std::time::Instant>,
 }
 
 pub struct Orchestrator<'a> {
@@ -534,16 +541,29 @@ impl<'a> Orchestrator<'a> {
             change_id: change_id.to_string(),
             input: serde_json::to_string(input).expect("tasks serialise"),
         };
-        let outcome = self.host.run(&prepared, &task)?;
         {
             let mut timing = lock(&self.timing);
-            timing.role_runs += 1;
-            timing.in_roles += outcome.duration;
-            for (interface, time) in &outcome.host_call_time {
-                timing.in_host_calls += *time;
-                *timing.by_interface.entry(interface).or_default() += *time;
+            if timing.running == 0 {
+                timing.busy_since = Some(std::time::Instant::now());
+            }
+            timing.running += 1;
+        }
+        let outcome = self.host.run(&prepared, &task);
+        let mut timing = lock(&self.timing);
+        timing.running -= 1;
+        if timing.running == 0 {
+            if let Some(since) = timing.busy_since.take() {
+                timing.roles_busy += since.elapsed();
             }
         }
+        let outcome = outcome?;
+        timing.role_runs += 1;
+        timing.in_roles += outcome.duration;
+        for (interface, time) in &outcome.host_call_time {
+            timing.in_host_calls += *time;
+            *timing.by_interface.entry(interface).or_default() += *time;
+        }
+        drop(timing);
         lock(&self.consulted).extend(outcome.docs_consulted.iter().cloned());
         Ok(outcome)
     }
