@@ -7,6 +7,15 @@
 //! concurrent appenders share one sync ([`crate::durable::GroupCommit`]).
 //! Concurrent checkpoints coalesce: a caller whose records a checkpoint
 //! made while it waited already covers takes that one.
+//!
+//! Records of calls that changed and sent nothing ([`EventSink::record_later`])
+//! leave the call path: they are queued, a writer thread encodes, chains
+//! and writes them in batches once enough wait, and every synchronous
+//! append, sync, checkpoint and [`EventSink::flush`] writes what is queued
+//! first, so the log's order is the order of the calls. A role run ends
+//! with its records written, and an effect never happens before the
+//! records queued ahead of its intent; a kill can lose only records of a
+//! run's calls since its last effect, which changed and sent nothing.
 
 use super::checkpoint::Checkpoint;
 use super::keys::AuditKeys;
@@ -16,7 +25,8 @@ use crate::durable::GroupCommit;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 pub const LOG_FILE: &str = "audit.jsonl";
 pub const CHECKPOINT_DIR: &str = "checkpoints";
@@ -65,7 +75,22 @@ pub enum AuditError {
     Unwitnessed(#[from] super::witness::WitnessError),
 }
 
+/// The log; cheap to share (the writer thread holds the other end).
 pub struct AuditLog {
+    log: Arc<Log>,
+    writer: OnceLock<std::thread::JoinHandle<()>>,
+}
+
+/// Queued records past this many are written by the caller that queues
+/// the next one: memory stays bounded whatever a role does.
+const LATER_BOUND: usize = 4096;
+
+/// The writer thread is woken when this many records wait: a run with
+/// fewer calls writes them all in one batch when it ends, with no thread
+/// handoff at all.
+const LATER_BATCH: usize = 64;
+
+struct Log {
     path: PathBuf,
     durability: Durability,
     state: Mutex<State>,
@@ -77,6 +102,10 @@ pub struct AuditLog {
     last_checkpoint: Mutex<Option<Checkpoint>>,
     /// Who else is handed each checkpoint.
     witnessing: Option<super::witness::Witnessing>,
+    /// Records to be written, in call order, ahead of any later one.
+    later: Mutex<Vec<CallEvent>>,
+    queued: Condvar,
+    closing: AtomicBool,
 }
 
 struct State {
@@ -117,7 +146,7 @@ impl AuditLog {
             .map_err(io)?;
         let tail = read_tail(path, &mut file)?;
         let sync_handle = file.try_clone().map_err(io)?;
-        Ok(AuditLog {
+        let log = Log {
             path: path.to_path_buf(),
             durability,
             state: Mutex::new(State {
@@ -130,21 +159,133 @@ impl AuditLog {
             sync_handle,
             last_checkpoint: Mutex::new(None),
             witnessing: None,
+            later: Mutex::new(Vec::new()),
+            queued: Condvar::new(),
+            closing: AtomicBool::new(false),
+        };
+        Ok(AuditLog {
+            log: Arc::new(log),
+            writer: OnceLock::new(),
         })
     }
 
     /// Hands every checkpoint from now on to `witnessing`'s witnesses too.
     pub fn with_witnessing(mut self, witnessing: super::witness::Witnessing) -> Self {
-        self.witnessing = Some(witnessing);
+        Arc::get_mut(&mut self.log)
+            .expect("witnessing is set before the log is shared")
+            .witnessing = Some(witnessing);
         self
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.log.path
+    }
+
+    /// Appends `event` as the next record; returns its seq once it is as
+    /// durable as the log's [`Durability`] promises.
+    pub fn append(&self, event: &CallEvent) -> Result<u64, SinkError> {
+        self.log.append(event)
+    }
+
+    /// A signed checkpoint covering every record so far ([`Log::checkpoint`]).
+    pub fn checkpoint(&self, keys: &AuditKeys) -> Result<Checkpoint, AuditError> {
+        self.log.checkpoint(keys)
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        self.log.closing.store(true, Ordering::SeqCst);
+        self.log.queued.notify_all();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+        let _ = self.log.flush();
+    }
+}
+
+impl Log {
+    /// The writer thread: writes queued records until the log closes.
+    fn write_queued(&self) {
+        loop {
+            {
+                let mut later = lock(&self.later);
+                while later.is_empty() && !self.closing.load(Ordering::SeqCst) {
+                    later = self.queued.wait(later).unwrap_or_else(|p| p.into_inner());
+                }
+                if later.is_empty() {
+                    return;
+                }
+            }
+            // A failure breaks the log; the next synchronous record says so.
+            let _ = self.flush();
+        }
+    }
+
+    /// Writes what is queued.
+    fn flush(&self) -> Result<(), SinkError> {
+        if lock(&self.later).is_empty() {
+            return Ok(());
+        }
+        let mut state = self.lock();
+        let _exclusive = FileLock::take(&self.sync_handle).map_err(|e| self.error(e))?;
+        self.follow(&mut state)?;
+        self.write_later(&mut state)
+    }
+
+    /// Writes the queued records as one batch, under the state and file
+    /// locks, after [`Log::follow`].
+    fn write_later(&self, state: &mut State) -> Result<(), SinkError> {
+        let queued = std::mem::take(&mut *lock(&self.later));
+        if queued.is_empty() {
+            return Ok(());
+        }
+        if let Some(reason) = self.group.broken() {
+            return Err(self.error(std::io::Error::other(format!(
+                "an earlier append failed ({reason}); {} records were not written",
+                queued.len()
+            ))));
+        }
+        let (mut batch, mut seq, mut prev) = (Vec::new(), state.next_seq, state.prev.clone());
+        for event in &queued {
+            let (line, hash) = encode(&prev, seq, event);
+            batch.extend_from_slice(&line);
+            seq += 1;
+            prev = hash;
+        }
+        self.write_line(state, &batch, seq, prev)
+    }
+
+    /// Writes `bytes` (whole lines) ending the chain at `next_seq`, `prev`.
+    fn write_line(
+        &self,
+        state: &mut State,
+        bytes: &[u8],
+        next_seq: u64,
+        prev: String,
+    ) -> Result<(), SinkError> {
+        if let Err(e) = state.file.write_all(bytes) {
+            // Cut a partial line so the log stays well formed on disk.
+            let _ = state.file.set_len(state.len);
+            self.group.fail(e.to_string());
+            return Err(self.error(e));
+        }
+        state.len += bytes.len() as u64;
+        state.next_seq = next_seq;
+        state.prev = prev;
+        self.group.wrote(state.next_seq);
+        if self.durability == Durability::EachRecord {
+            if let Err(e) = state.file.sync_data() {
+                self.group.fail(e.to_string());
+                return Err(self.error(e));
+            }
+            self.group.durable_to(state.next_seq);
+        }
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     fn error(&self, source: std::io::Error) -> SinkError {
@@ -166,25 +307,10 @@ impl AuditLog {
             }
             let _exclusive = FileLock::take(&self.sync_handle).map_err(|e| self.error(e))?;
             self.follow(&mut state)?;
+            self.write_later(&mut state)?;
             let seq = state.next_seq;
             let (line, hash) = encode(&state.prev, seq, event);
-            if let Err(e) = state.file.write_all(&line) {
-                // Cut a partial line so the log stays well formed on disk.
-                let _ = state.file.set_len(state.len);
-                self.group.fail(e.to_string());
-                return Err(self.error(e));
-            }
-            state.len += line.len() as u64;
-            state.next_seq += 1;
-            state.prev = hash;
-            self.group.wrote(state.next_seq);
-            if self.durability == Durability::EachRecord {
-                if let Err(e) = state.file.sync_data() {
-                    self.group.fail(e.to_string());
-                    return Err(self.error(e));
-                }
-                self.group.durable_to(state.next_seq);
-            }
+            self.write_line(&mut state, &line, seq + 1, hash)?;
             seq
         };
         if self.durability == Durability::GroupCommit {
@@ -209,6 +335,10 @@ impl AuditLog {
             path: self.path.clone(),
             source,
         };
+        self.flush().map_err(|e| AuditError::Io {
+            path: self.path.clone(),
+            source: e.source,
+        })?;
         let wanted = self.lock().next_seq;
         let mut last = self
             .last_checkpoint
@@ -250,7 +380,7 @@ impl AuditLog {
     }
 }
 
-impl AuditLog {
+impl Log {
     /// Another process (a `secrets exec --watch` supervisor beside a
     /// `rotate`) may have appended since this one last did: the chain goes
     /// on from the last record on disk, not from this process's memory.
@@ -298,15 +428,44 @@ impl Drop for FileLock<'_> {
 
 impl EventSink for AuditLog {
     fn record(&self, event: &CallEvent) -> Result<(), SinkError> {
-        self.append(event).map(|_| ())
+        self.log.append(event).map(|_| ())
+    }
+
+    fn record_later(&self, event: CallEvent) -> Result<(), SinkError> {
+        let queued = {
+            let mut later = lock(&self.log.later);
+            later.push(event);
+            later.len()
+        };
+        if queued >= LATER_BOUND {
+            return self.log.flush();
+        }
+        if queued == LATER_BATCH {
+            let log = self.log.clone();
+            self.writer
+                .get_or_init(|| std::thread::spawn(move || log.write_queued()));
+            self.log.queued.notify_one();
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), SinkError> {
+        self.log.flush()
     }
 
     fn sync(&self) -> Result<(), SinkError> {
-        if self.durability == Durability::Buffered {
+        self.log.flush()?;
+        if self.log.durability == Durability::Buffered {
             return Ok(());
         }
-        self.wait_durable(self.group.written())
+        self.log.wait_durable(self.log.group.written())
     }
+}
+
+/// A lock whose holder panicked still guards whole data: every critical
+/// section here leaves it consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The origin line of this deployment's checkpoints.
@@ -454,8 +613,8 @@ mod tests {
         for _ in 0..3 {
             log.append(&event).unwrap();
         }
-        assert_eq!(log.group.durable(), 0, "appends alone do not sync");
+        assert_eq!(log.log.group.durable(), 0, "appends alone do not sync");
         log.sync().unwrap();
-        assert_eq!(log.group.durable(), 3);
+        assert_eq!(log.log.group.durable(), 3);
     }
 }

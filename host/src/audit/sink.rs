@@ -16,6 +16,19 @@ pub struct SinkError {
 pub trait EventSink: Send + Sync {
     fn record(&self, event: &CallEvent) -> Result<(), SinkError>;
 
+    /// Records the event of a call that changed and sent nothing: the sink
+    /// may write it later, but before any record that comes after it, and
+    /// by the next [`EventSink::sync`] or [`EventSink::flush`].
+    fn record_later(&self, event: CallEvent) -> Result<(), SinkError> {
+        self.record(&event)
+    }
+
+    /// Writes every record queued by [`EventSink::record_later`]: called
+    /// when a role run ends.
+    fn flush(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
     /// Makes every record so far durable: called before an effect.
     fn sync(&self) -> Result<(), SinkError> {
         Ok(())

@@ -211,7 +211,15 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
         Ok(_) => "ok".to_string(),
         Err(e) => ctx.scrub(&super::error_text(e)),
     };
-    record(ctx, &event(ctx, name, args, decision, outcome, started))?;
+    let event = event(ctx, name, args, decision, outcome, started);
+    if effectful {
+        record(ctx, &event)?;
+    } else {
+        // Nothing changed or left: the record may be written off the call
+        // path, ahead of whatever comes next.
+        let recorded = ctx.sink.record_later(event);
+        refuse_on_failure(ctx, recorded, || format!("record {name}"))?;
+    }
     let interface = name.split_once('.').map_or(name, |(i, _)| i);
     *ctx.host_time.entry(interface).or_default() += started.elapsed();
     result

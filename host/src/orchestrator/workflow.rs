@@ -183,9 +183,10 @@ pub struct Workflow {
 }
 
 /// Items in flight at once unless `[rotation] concurrency` says otherwise:
-/// enough to overlap the syncs and a provider's latency, few enough that a
-/// registry sees no burst.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+/// enough to overlap the syncs and a provider's latency (a live rotation
+/// on the embedded store gains little past it on two cores), and what
+/// the host's default pool of role instances holds anyway.
+pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// The most items a change may have in flight: each holds a role instance
 /// while it runs.

@@ -478,6 +478,10 @@ impl Host {
         let fuel_used = limits.fuel - store.get_fuel().unwrap_or(0);
         let state = store.into_data();
         let calls = &state.calls;
+        // A run ends with its records written.
+        if let Err(source) = calls.sink.flush() {
+            return Err(RunError::Audit { role, source });
+        }
         if let Some(source) = state.calls.audit_failure {
             return Err(RunError::Audit { role, source });
         }

@@ -241,7 +241,7 @@ impl EmbeddedStore {
             keys: RwLock::new(keys),
         };
         store.check_kek_outside(kek_path)?;
-        let _lock = store.lock()?;
+        let _lock = store.lock(Scope::Store)?;
         store.remove_temp_files()?;
         Ok(store)
     }
@@ -279,7 +279,7 @@ impl EmbeddedStore {
                 fix: "create a new key with EmbeddedStore::create_kek and rotate to that".into(),
             });
         }
-        let _lock = self.lock()?;
+        let _lock = self.lock(Scope::Store)?;
         let mut rotated = 0;
         for path in self.paths("")? {
             let file = self.file_for(&path)?;
@@ -328,9 +328,21 @@ impl EmbeddedStore {
         Ok(())
     }
 
-    /// Serialises writers, across threads and processes.
-    fn lock(&self) -> Result<File, StoreError> {
+    /// Serialises the writers of `scope`, across threads and processes:
+    /// an open-file-description lock on one byte of the lock file per
+    /// secret (a byte its path's digest picks), or on the whole file for
+    /// the whole store. Writers of different secrets go on at once, which
+    /// is what lets a change's items in flight write together; two paths
+    /// that pick the same byte only wait for each other. The lock goes
+    /// when the returned file closes.
+    fn lock(&self, scope: Scope) -> Result<File, StoreError> {
+        use std::os::fd::AsRawFd;
         let path = self.dir.join(LOCK_FILE);
+        let io = |source| StoreError::Io {
+            action: "locking store",
+            file: path.clone(),
+            source,
+        };
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -338,13 +350,31 @@ impl EmbeddedStore {
             .truncate(false)
             .mode(0o600)
             .open(&path)
-            .and_then(|f| f.lock().map(|()| f))
-            .map_err(|source| StoreError::Io {
-                action: "locking store",
-                file: path,
-                source,
-            })?;
-        Ok(file)
+            .map_err(io)?;
+        // SAFETY: a zeroed `flock` is a valid value; the fields the call
+        // reads are set below.
+        let mut range: libc::flock = unsafe { std::mem::zeroed() };
+        range.l_type = libc::F_WRLCK as libc::c_short;
+        range.l_whence = libc::SEEK_SET as libc::c_short;
+        (range.l_start, range.l_len) = match scope {
+            // From byte 0 to the end, however far: every secret's byte.
+            Scope::Store => (0, 0),
+            Scope::Secret(path) => {
+                let digest = <Sha256 as sha2::Digest>::digest(path.as_bytes());
+                let pick = u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]]);
+                (1 + libc::off_t::from(pick % (1 << 24)), 1)
+            }
+        };
+        loop {
+            // SAFETY: fcntl on a descriptor `file` owns, with a valid flock.
+            if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLKW, &range) } == 0 {
+                return Ok(file);
+            }
+            let error = std::io::Error::last_os_error();
+            if error.kind() != std::io::ErrorKind::Interrupted {
+                return Err(io(error));
+            }
+        }
     }
 
     fn remove_temp_files(&self) -> Result<(), StoreError> {
@@ -451,7 +481,7 @@ impl EmbeddedStore {
     ) -> Result<T, StoreError> {
         check_path(path)?;
         let keys = self.keys();
-        let _lock = self.lock()?;
+        let _lock = self.lock(Scope::Secret(path))?;
         let (file, mut doc) = match self.load(&keys, path)? {
             Some(found) => found,
             None if create => (
@@ -607,6 +637,12 @@ fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, StoreError> {
         .map_err(io)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(io)
+}
+
+/// What a writer locks: one secret, or the whole store (a KEK rotation).
+enum Scope<'a> {
+    Secret(&'a str),
+    Store,
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -953,6 +989,36 @@ mod tests {
         EmbeddedStore::create_kek(&kek).unwrap();
         let store = EmbeddedStore::open(&root.path().join("secrets"), &kek).unwrap();
         (root, store)
+    }
+
+    #[test]
+    fn writers_of_different_secrets_do_not_wait_for_each_other_but_a_store_lock_waits_for_all() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (_root, store) = store();
+        let held = store.lock(Scope::Secret("npm/a")).unwrap();
+        let (done, got_store) = (std::sync::mpsc::channel(), AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            let tx = done.0.clone();
+            let other = &store;
+            scope.spawn(move || {
+                let _b = other.lock(Scope::Secret("npm/b")).unwrap();
+                tx.send(()).unwrap();
+            });
+            done.1
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("npm/b was not held up by npm/a");
+            scope.spawn(|| {
+                let _all = store.lock(Scope::Store).unwrap();
+                got_store.store(true, Ordering::SeqCst);
+            });
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            assert!(
+                !got_store.load(Ordering::SeqCst),
+                "the store lock was taken while a secret was locked"
+            );
+            drop(held);
+        });
+        assert!(got_store.load(Ordering::SeqCst));
     }
 
     #[test]
