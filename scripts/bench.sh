@@ -289,7 +289,7 @@ average ${load} at the start (anything above 0 is other work sharing the cores).
 | target | measured | |
 | --- | --- | --- |
 EOF
-    for area in 1 2 3 6 9; do cat_area targets $area; done
+    for area in 1 2 3 6 9 10; do cat_area targets $area; done
     cat <<EOF
 
 ## Comparison
@@ -301,7 +301,7 @@ of the sha256 ceiling).
 | area | comparison | subject | baseline | ratio |
 | --- | --- | ---: | ---: | ---: |
 EOF
-    for area in 1 2 3 4 5 6 7 8 9; do cat_area rows $area; done
+    for area in 1 2 3 4 5 6 7 8 9 10; do cat_area rows $area; done
     if [ "${#failed[@]}" -gt 0 ]; then
         echo
         echo "**Failed in this run:** ${failed[*]} (their rows are missing; see the output of \`make bench\`)."
@@ -379,11 +379,13 @@ EOF
     cat_area detail 5
     cat <<'EOF'
 
-## 6. Workflow: dry-run rotation
+## 6. Workflow: dry-run and live rotations
 
 `cargo bench --bench workflow`: `agentward rotate --dry-run --json` on
-projects with 1, 100 and 1,000 secrets due; the process reports where its
-time went.
+projects with 1, 100 and 1,000 secrets due, one item after another, then
+1,000 at the default concurrency; the process reports where its time went.
+Then live rotations of 100, 1,000 and 10,000 secrets at the default
+concurrency, and 1,000 one after another.
 
 EOF
     cat_area detail 6
@@ -429,6 +431,16 @@ model's completion tokens per second on this machine.
 
 EOF
     cat_area detail 9
+    cat <<'EOF'
+
+## 10. npm tokens in flight
+
+`cargo bench --bench npm`: 100 npm tokens of 100 registry users rotated
+live against one Verdaccio on 127.0.0.1 (the rotation tests' registry and
+projects), 32 in flight against one after another, alternating, twice.
+
+EOF
+    cat_area detail 10
 } >"$out/report.md"
 
 cp "$out/report.md" "$doc"
