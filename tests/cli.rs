@@ -652,3 +652,74 @@ fn a_schedule_says_what_is_due_and_when_and_changes_wait_for_its_window() {
         assert!(err.contains("fix: "), "{err}");
     }
 }
+
+/// `policy pin` writes each component's sha256 into the policy, keeping
+/// its comments; a component swapped afterwards is refused before it is
+/// compiled, naming both digests.
+#[test]
+fn a_pinned_component_that_changed_is_refused_before_compiling() {
+    use agentward::runtime::artifacts::built_component;
+    use sha2::{Digest, Sha256};
+    let dir = init();
+    let p = dir.path();
+    // The researcher runs a copy inside the project, so the test can swap it.
+    std::fs::create_dir_all(p.join("components")).unwrap();
+    let copy = p.join("components/researcher.wasm");
+    std::fs::copy(built_component("researcher"), &copy).unwrap();
+    let policy = p.join("policies/default.toml");
+    let original = std::fs::read_to_string(&policy).unwrap().replace(
+        "component = \"researcher\"",
+        "component = \"components/researcher.wasm\"",
+    );
+    std::fs::write(&policy, &original).unwrap();
+    let out = agentward(p, &["policy", "pin"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("pinned 6 components"),
+        "{}",
+        text(&out.stdout)
+    );
+    let pinned = std::fs::read_to_string(&policy).unwrap();
+    assert_eq!(pinned.matches("sha256 = \"").count(), 6, "{pinned}");
+    let first_comment = original.lines().next().unwrap();
+    assert!(pinned.starts_with(first_comment), "comments stay");
+    let digest = |file: &Path| hex::encode(Sha256::digest(std::fs::read(file).unwrap()));
+    let reviewed = digest(&copy);
+    assert!(
+        pinned.contains(&format!(
+            "component = {{ name = \"components/researcher.wasm\", sha256 = \"{reviewed}\" }}"
+        )),
+        "{pinned}"
+    );
+    run_researcher(p, "01JCHANGEPINNED00000000000");
+
+    // Someone swaps the reviewed component for another one.
+    std::fs::copy(built_component("planner"), &copy).unwrap();
+    let swapped = digest(&copy);
+    let input = r#"{"topics":["npm"],"config":null}"#;
+    let out = agentward(p, &["run", "researcher", "--input", input]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "has sha256 {swapped}, but the policy pins {reviewed}"
+        )) && stderr.contains("agentward policy pin"),
+        "{stderr}"
+    );
+    let compiled = std::fs::read_dir(p.join(".cache"))
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().ok())
+        .any(|name| name.starts_with(&swapped));
+    assert!(!compiled, "the swapped component was compiled");
+
+    // A pin that is not a sha256 is a policy error with its line.
+    let bad = pinned.replace(&reviewed, "abc");
+    std::fs::write(&policy, bad).unwrap();
+    let out = agentward(p, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("not 64 lower-case hex digits") && stderr.contains("default.toml:"),
+        "{stderr}"
+    );
+}

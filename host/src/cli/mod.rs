@@ -6,6 +6,7 @@ mod completions;
 mod exec;
 mod init;
 mod new;
+mod policy;
 mod precompile;
 mod report;
 mod rotate;
@@ -62,6 +63,9 @@ enum Command {
     /// Manage approver keys.
     #[command(subcommand)]
     Approver(rotate::ApproverCommand),
+    /// Review a policy: pin the components it names to their sha256.
+    #[command(subcommand)]
+    Policy(policy::Command),
     /// Compile every role's component for this machine into the component
     /// cache (or --out DIR), so a CI runner that restores it compiles nothing.
     Precompile(precompile::Args),
@@ -105,6 +109,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Approve(args) => rotate::approve(&cli.project, args),
         Command::Show(args) => rotate::show(&cli.project, args),
         Command::Approver(command) => rotate::approver(command),
+        Command::Policy(command) => policy::run(&cli.project, command),
         Command::New(command) => new::run(&cli.project, command),
         Command::Precompile(args) => precompile::run(&cli.project, args),
         Command::Completions(args) => completions::completions(args),

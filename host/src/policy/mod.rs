@@ -75,6 +75,12 @@ pub struct RolePolicy {
     /// An artifact name (`planner`) or a path to a `.wasm` file, relative
     /// to the project directory.
     pub component: String,
+    /// `component = { name = "…", sha256 = "…" }`: the only component this
+    /// role may run, refused before compiling when the file differs.
+    pub sha256: Option<String>,
+    /// Where the `component` value is in the policy's text (what
+    /// `agentward policy pin` rewrites).
+    pub component_span: std::ops::Range<usize>,
     pub grants: Grants,
     pub limits: Limits,
     /// Line of the role's `grants` table, or of its header when it has none:
@@ -101,11 +107,53 @@ struct RawPolicy {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRole {
-    component: String,
+    component: Spanned<RawComponent>,
     #[serde(default)]
     grants: Option<Spanned<Grants>>,
     #[serde(default)]
     limits: Limits,
+}
+
+/// `component = "planner"`, or pinned: `{ name = "planner", sha256 = "…" }`.
+struct RawComponent {
+    name: String,
+    sha256: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawComponent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Pinned {
+            name: String,
+            sha256: String,
+        }
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = RawComponent;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a component name, or { name = \"…\", sha256 = \"…\" }")
+            }
+            fn visit_str<E>(self, name: &str) -> Result<RawComponent, E> {
+                Ok(RawComponent {
+                    name: name.to_string(),
+                    sha256: None,
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawComponent, A::Error> {
+                let pinned =
+                    Pinned::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawComponent {
+                    name: pinned.name,
+                    sha256: Some(pinned.sha256),
+                })
+            }
+        }
+        d.deserialize_any(Either)
+    }
 }
 
 impl Policy {
@@ -151,11 +199,30 @@ impl Policy {
                     ),
                 ));
             }
+            let component_span = raw_role.component.span();
+            let component = raw_role.component.into_inner();
+            if let Some(digest) = &component.sha256 {
+                let hex = digest.len() == 64
+                    && digest
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                if !hex {
+                    return Err(PolicyError::at(
+                        path,
+                        text,
+                        component_span.start,
+                        format!("the sha256 pinned for role {role}'s component is not 64 lower-case hex digits"),
+                        "run `agentward policy pin` to write the digests of the components the policy names".into(),
+                    ));
+                }
+            }
             roles.insert(
                 role,
                 RolePolicy {
                     role,
-                    component: raw_role.component,
+                    component: component.name,
+                    sha256: component.sha256,
+                    component_span,
                     grants,
                     limits: raw_role.limits,
                     grants_line,

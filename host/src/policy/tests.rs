@@ -150,3 +150,21 @@ fn unreadable_policy_says_how_to_create_one() {
     .unwrap_err();
     assert!(err.to_string().contains("agentward init DIR"), "{err}");
 }
+
+#[test]
+fn a_pinned_component_reads_both_ways_and_a_typo_in_it_gets_the_closest_name() {
+    let digest = "ab".repeat(32);
+    let policy = parse(&format!(
+        "[roles.planner]\ncomponent = {{ name = \"planner\", sha256 = \"{digest}\" }}\n"
+    ))
+    .unwrap();
+    let planner = &policy.roles[&RoleName::Planner];
+    assert_eq!(
+        (planner.component.as_str(), planner.sha256.as_deref()),
+        ("planner", Some(digest.as_str()))
+    );
+    let message = error(&format!(
+        "[roles.planner]\ncomponent = {{ name = \"planner\", sha265 = \"{digest}\" }}\n"
+    ));
+    assert!(message.contains("did you mean `sha256`"), "{message}");
+}

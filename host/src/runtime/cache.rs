@@ -45,13 +45,27 @@ impl ComponentCache {
         }
     }
 
-    pub(crate) fn load(&self, path: &Path) -> Result<LoadedComponent, RuntimeError> {
+    /// Loads the component at `path`; with `pin`, only if its sha256 is
+    /// the pinned one, checked before anything is compiled.
+    pub(crate) fn load(
+        &self,
+        path: &Path,
+        pin: Option<(crate::policy::RoleName, &str)>,
+    ) -> Result<LoadedComponent, RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::ComponentUnreadable {
             path: path.to_path_buf(),
             source,
         })?;
-        check_header(path, &bytes)?;
         let digest = hex::encode(Sha256::digest(&bytes));
+        if let Some((role, pinned)) = pin.filter(|(_, pinned)| *pinned != digest) {
+            return Err(RuntimeError::PinMismatch {
+                role,
+                path: path.to_path_buf(),
+                pinned: pinned.to_string(),
+                actual: digest,
+            });
+        }
+        check_header(path, &bytes)?;
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(component) = loaded.get(&digest) {
             return Ok(LoadedComponent {

@@ -71,6 +71,16 @@ pub enum RuntimeError {
         component: String,
         import: String,
     },
+    #[error(
+        "role {role}: component {} has sha256 {actual}, but the policy pins {pinned}; it was not compiled or run\n  fix: restore the component that was reviewed, or review this one and run `agentward policy pin`",
+        artifacts::display(path)
+    )]
+    PinMismatch {
+        role: RoleName,
+        path: PathBuf,
+        pinned: String,
+        actual: String,
+    },
     #[error("role {role}: component {component} cannot be linked: {reason}")]
     Link {
         role: RoleName,
@@ -231,6 +241,11 @@ pub struct Host {
     _epoch: engine::EpochTicker,
 }
 
+/// The digest `policy` pins its component to, if it does.
+fn pin_of(policy: &RolePolicy) -> Option<(RoleName, &str)> {
+    policy.sha256.as_deref().map(|digest| (policy.role, digest))
+}
+
 impl Host {
     pub fn new(
         config: HostConfig,
@@ -269,13 +284,13 @@ impl Host {
 
     /// Loads (or reuses) the compiled component at `path`.
     pub fn load(&self, path: &Path) -> Result<LoadedComponent, RuntimeError> {
-        self.cache.load(path)
+        self.cache.load(path, None)
     }
 
     /// What `role`'s component imports, against its grants; no linking.
     pub fn inspect(&self, policy: &RolePolicy) -> Result<ImportReport, RuntimeError> {
         let path = artifacts::resolve(&policy.component, &self.project_dir);
-        let loaded = self.cache.load(&path)?;
+        let loaded = self.cache.load(&path, pin_of(policy))?;
         let imports = loaded
             .component
             .component_type()
@@ -295,7 +310,7 @@ impl Host {
     /// the cache does not hold it, and says which it was.
     pub fn precompile(&self, policy: &RolePolicy) -> Result<Precompiled, RuntimeError> {
         let component = artifacts::resolve(&policy.component, &self.project_dir);
-        let loaded = self.cache.load(&component)?;
+        let loaded = self.cache.load(&component, pin_of(policy))?;
         Ok(Precompiled {
             cache_file: self.cache.cached_file(&loaded.digest),
             component,
@@ -322,7 +337,7 @@ impl Host {
         for import in &report.imports {
             check_import(policy, role_policy, &component_name, import)?;
         }
-        let loaded = self.cache.load(&report.component)?;
+        let loaded = self.cache.load(&report.component, pin_of(role_policy))?;
         let linker = self
             .linker_for(&role_policy.grants.granted())
             .map_err(|e| RuntimeError::Link {
