@@ -57,8 +57,15 @@ fn main() {
 /// Sources of every guest: a change to any of them rebuilds the guests.
 /// `plugins/target` is left out, or each build would trigger the next.
 fn watched_paths(root: &Path) -> Vec<PathBuf> {
-    let mut paths = vec![root.join("wit"), root.join("plugins/Cargo.toml")];
-    for dir in ["plugins", "tests/hostile", "tests/guests"] {
+    // The test guests' directories hold no build output: watched whole,
+    // a guest added there is built too.
+    let mut paths = vec![
+        root.join("wit"),
+        root.join("plugins/Cargo.toml"),
+        root.join("tests/hostile"),
+        root.join("tests/guests"),
+    ];
+    for dir in ["plugins"] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };

@@ -327,9 +327,10 @@ mediation layer's per-run cost is within noise.
 arguments, timestamps and builds one `CallEvent` and records it; the bare
 call is a no-op `func_wrap` that only lifts its arguments. NullSink discards
 events (mediation alone); MemorySink keeps them; `AuditLog` is the real
-tamper-evident log (hash chain, one JSON line per call). With GroupCommit and
-one appender every call waits for its own `fdatasync`, so that row is the
-disk's sync latency.
+tamper-evident log (hash chain, one JSON line per call). A `log` call
+changes and sends nothing, so its record is queued and written in batches
+off the call path (docs/audit.md); with GroupCommit it is not synced per
+call either, which is why that row is close to the Buffered one.
 
 EOF
     cat_area detail 2

@@ -155,6 +155,40 @@ fn infinite_loop_meets_the_wall_clock_deadline() {
     );
 }
 
+/// An hour's `std::thread::sleep` blocks inside WASI, where epoch
+/// interruption cannot reach; the run still ends at `wall_ms`, and the same
+/// host serves the next run.
+#[test]
+fn a_role_asleep_in_a_wasi_call_ends_at_its_deadline() {
+    let h = Harness::new();
+    let limits = "fuel = 1_000_000_000, wall_ms = 1_000, memory_mib = 32";
+    let policy = h.role_policy("researcher", "hostile-sleep-forever", "log = {}", limits);
+    let err = h.run(&policy, RoleName::Researcher, "{}").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RunError::Limit {
+                role: RoleName::Researcher,
+                limit: LimitHit::WallClock { limit_ms: 1000 },
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "role researcher was stopped: its wall-clock deadline (limits.wall_ms = 1000) passed"
+    );
+    let next = h.role_policy(
+        "researcher",
+        "researcher",
+        "log = {}\ndocs = { dir = \"docs\" }",
+        limits,
+    );
+    let input = r#"{"topics":["npm"],"config":null}"#;
+    h.run(&next, RoleName::Researcher, input)
+        .expect("the host runs the next role");
+}
+
 #[test]
 fn one_gib_allocation_hits_the_memory_limit() {
     let err = run_hostile("hostile-alloc-1gib", SMALL_LIMITS, "{}").unwrap_err();

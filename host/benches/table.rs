@@ -265,7 +265,7 @@ fn main() {
         ("mediated `log` call, NullSink (mediation alone) vs bare host call", mediated_null),
         ("mediated `log` call, MemorySink vs bare host call", mediated_fresh),
         ("mediated `log` call into `AuditLog`, Buffered (hash chain, no fsync) vs bare host call", mediated_audit),
-        ("mediated `log` call into `AuditLog`, GroupCommit (one appender: one fdatasync per call) vs bare host call", mediated_durable),
+        ("mediated `log` call into `AuditLog`, GroupCommit (a `log` call changes nothing: queued, not synced per call) vs bare host call", mediated_durable),
     ] {
         report::row("2 host call", label, &d(subject), &d(bare_call), &ratio(subject, bare_call));
     }

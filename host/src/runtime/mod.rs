@@ -8,6 +8,7 @@
 
 pub mod artifacts;
 mod cache;
+mod deadline;
 mod engine;
 mod limits;
 mod sandbox;
@@ -215,6 +216,8 @@ pub(crate) struct RoleState {
     sandbox: sandbox::Sandbox,
     limiter: RoleLimiter,
     calls: CallContext,
+    /// When `limits.wall_ms` runs out: WASI's sleeps end by then too.
+    deadline: Instant,
 }
 
 impl RoleState {
@@ -382,6 +385,7 @@ impl Host {
         // WASI is linked whole but holds no authority: the sandbox context
         // has no directories, no environment, no arguments and no sockets.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        deadline::add_to_linker(&mut linker)?;
         Capability::add_types_to_linker(&mut linker, RoleState::calls)?;
         for capability in granted {
             capability.add_to_linker(&mut linker, RoleState::calls)?;
@@ -474,6 +478,7 @@ impl Host {
                 secrets,
                 self.redactor.clone(),
             ),
+            deadline: started + Duration::from_millis(limits.wall_ms),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
