@@ -723,3 +723,57 @@ fn a_pinned_component_that_changed_is_refused_before_compiling() {
         "{stderr}"
     );
 }
+
+/// `policy diff` names each grant a change widens or narrows, in words and
+/// as JSON; `policy --help` lists it beside `pin`.
+#[test]
+fn policy_diff_names_every_grant_widened_or_narrowed() {
+    let dir = init();
+    let p = dir.path();
+    let old = p.join("policies/default.toml");
+    let default_policy = std::fs::read_to_string(&old).unwrap();
+    let planner_meta = "secrets-meta = { paths = [\"npm/**\"] }";
+    assert!(
+        default_policy.contains(planner_meta),
+        "the default planner grant moved"
+    );
+    let new = p.join("policies/proposed.toml");
+    std::fs::write(
+        &new,
+        default_policy.replacen(
+            planner_meta,
+            "secrets-meta = { paths = [\"npm/**\", \"prod/**\"] }",
+            1,
+        ),
+    )
+    .unwrap();
+    let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let out = agentward(p, &["policy", "diff", old, new]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("WIDENED"))
+        .expect(&stdout);
+    assert!(
+        line.contains("planner") && line.contains("secrets-meta.paths adds \"prod/**\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 widened, 0 narrowed, 0 changed"),
+        "{stdout}"
+    );
+    let out = agentward(p, &["policy", "diff", new, old, "--json"]);
+    let changes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        changes,
+        serde_json::json!([{
+            "role": "planner",
+            "direction": "narrowed",
+            "field": "secrets-meta.paths",
+            "what": "drops \"prod/**\"",
+        }])
+    );
+    let help = text(&agentward(p, &["policy", "--help"]).stdout);
+    assert!(help.contains("diff") && help.contains("pin"), "{help}");
+}

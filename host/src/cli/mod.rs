@@ -63,7 +63,8 @@ enum Command {
     /// Manage approver keys.
     #[command(subcommand)]
     Approver(rotate::ApproverCommand),
-    /// Review a policy: pin the components it names to their sha256.
+    /// Review a policy: what a change to it widens or narrows (`diff`), and
+    /// pin the components it names to their sha256 (`pin`).
     #[command(subcommand)]
     Policy(policy::Command),
     /// Compile every role's component for this machine into the component

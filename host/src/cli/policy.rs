@@ -1,8 +1,10 @@
-//! `agentward policy pin`: writes the sha256 of every component the policy
-//! names into it (`component = { name = "…", sha256 = "…" }`), so that a
-//! component changed after review is refused before it is compiled, with
-//! both digests named. Only the `component` values change; comments and
-//! layout stay as the operator wrote them.
+//! Reviewing a policy. `agentward policy diff OLD NEW` lists every grant a
+//! change widens or narrows ([`agentward::policy::diff`]). `agentward
+//! policy pin` writes the sha256 of every component the policy names into
+//! it (`component = { name = "…", sha256 = "…" }`), so that a component
+//! changed after review is refused before it is compiled, with both
+//! digests named; only the `component` values change, comments and layout
+//! stay as the operator wrote them.
 
 use super::Failure;
 use agentward::policy::Policy;
@@ -13,9 +15,24 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Subcommand)]
 pub(crate) enum Command {
+    /// List every grant NEW widens or narrows against OLD (a capability,
+    /// path, origin, method, limit, component or pin), in words or --json.
+    Diff(DiffArgs),
     /// Write the sha256 of each role's component into the policy; a
     /// component that differs later is refused before it is compiled.
     Pin(PinArgs),
+}
+
+#[derive(clap::Args)]
+pub(crate) struct DiffArgs {
+    /// The policy as it was (reviewed and approved).
+    old: PathBuf,
+    /// The policy as it would be.
+    new: PathBuf,
+    /// One JSON array of changes: role, direction (widened, narrowed,
+    /// changed), field, what.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -27,8 +44,44 @@ pub(crate) struct PinArgs {
 
 pub(crate) fn run(project: &Path, command: Command) -> Result<(), Failure> {
     match command {
+        Command::Diff(args) => diff(project, args),
         Command::Pin(args) => pin(project, args),
     }
+}
+
+fn diff(project: &Path, args: DiffArgs) -> Result<(), Failure> {
+    use agentward::policy::diff::Direction;
+    let old = Policy::load(&args.old, project)?;
+    let new = Policy::load(&args.new, project)?;
+    let changes = agentward::policy::diff::diff(&old, &new);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&changes).expect("changes serialise")
+        );
+        return Ok(());
+    }
+    for c in &changes {
+        let direction = match c.direction {
+            Direction::Widened => "WIDENED",
+            Direction::Narrowed => "narrowed",
+            Direction::Changed => "CHANGED",
+        };
+        println!(
+            "{direction:<9} {:<18} {} {}",
+            c.role.as_str(),
+            c.field,
+            c.what
+        );
+    }
+    let count = |d| changes.iter().filter(|c| c.direction == d).count();
+    println!(
+        "{} widened, {} narrowed, {} changed",
+        count(Direction::Widened),
+        count(Direction::Narrowed),
+        count(Direction::Changed)
+    );
+    Ok(())
 }
 
 fn pin(project: &Path, args: PinArgs) -> Result<(), Failure> {

@@ -5,6 +5,7 @@
 //! security policy must never silently widen or narrow a grant. Every error
 //! names the file, the line and the edit that fixes it.
 
+pub mod diff;
 mod error;
 
 pub(crate) use error::error_fix;
@@ -20,7 +21,9 @@ use toml::Spanned;
 
 /// The roles agentward knows. A fixed set: an unknown role in a policy is a
 /// typo, not a new role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RoleName {
     Planner,
