@@ -6,9 +6,27 @@
 //! writers in flight one sync covers up to N records, which is what lets a
 //! change with many items in flight pay for syncs, not records. The audit
 //! log and the change journal both count their records through one of
-//! these.
+//! these. [`replace_file`] is the other half of durability here: a whole
+//! file replaced so that a crash leaves the old one or the new one.
 
+use std::io::Write;
 use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// Replaces `dir/name` with `bytes` atomically and durably: a temporary
+/// file beside it, synced, renamed over it, and the directory synced.
+/// A temporary file whose write failed is removed.
+pub fn replace_file(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, dir.join(name))?;
+    std::fs::File::open(dir)?.sync_all()
+}
 
 pub struct GroupCommit {
     progress: Mutex<Progress>,

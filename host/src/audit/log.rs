@@ -335,25 +335,17 @@ impl Log {
             path: self.path.clone(),
             source,
         };
-        self.flush().map_err(|e| AuditError::Io {
-            path: self.path.clone(),
-            source: e.source,
-        })?;
+        let sink = |e: SinkError| io(e.source);
+        self.flush().map_err(sink)?;
         let wanted = self.lock().next_seq;
-        let mut last = self
-            .last_checkpoint
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut last = lock(&self.last_checkpoint);
         if let Some(done) = last.as_ref().filter(|c| c.size >= wanted) {
             return Ok(done.clone());
         }
         let checkpoint = {
             let mut state = self.lock();
             let _exclusive = FileLock::take(&self.sync_handle).map_err(io)?;
-            self.follow(&mut state).map_err(|e| AuditError::Io {
-                path: self.path.clone(),
-                source: e.source,
-            })?;
+            self.follow(&mut state).map_err(sink)?;
             Checkpoint {
                 origin: origin(keys),
                 size: state.next_seq,
@@ -370,8 +362,12 @@ impl Log {
             .unwrap_or(Path::new("."))
             .join(CHECKPOINT_DIR);
         let note = checkpoint.sign(keys);
-        write_atomically(&dir, &checkpoint_file_name(checkpoint.size), &note)
-            .map_err(|source| AuditError::Io { path: dir, source })?;
+        crate::durable::replace_file(
+            &dir,
+            &checkpoint_file_name(checkpoint.size),
+            note.as_bytes(),
+        )
+        .map_err(|source| AuditError::Io { path: dir, source })?;
         if let Some(witnessing) = &self.witnessing {
             witnessing.hand(&note, &checkpoint)?;
         }
@@ -578,16 +574,6 @@ pub fn recover(path: &Path) -> Result<Option<Recovery>, AuditError> {
         cut_bytes: bytes,
         saved_to,
     }))
-}
-
-fn write_atomically(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut file = File::create(&tmp)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, dir.join(name))?;
-    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

@@ -121,9 +121,15 @@ fn pin(project: &Path, args: PinArgs) -> Result<(), Failure> {
     }
     // What is written must read back as the same policy, pinned.
     Policy::parse(&path, &text, project)?;
-    let temp = path.with_extension("toml.pin-tmp");
-    std::fs::write(&temp, &text)
-        .and_then(|()| std::fs::rename(&temp, &path))
+    let Some(name) = path.file_name() else {
+        return Err(anyhow::anyhow!("{} is not a file path", path.display()).into());
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = name.to_string_lossy();
+    agentward::durable::replace_file(dir, &name, text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     for line in lines.iter().rev() {
         println!("{line}");

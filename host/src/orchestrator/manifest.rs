@@ -15,7 +15,6 @@ use agentward_handoff::{Advice, Briefing, Changes, Check, Finding, Plan, Trigger
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One secret's rotation state (DESIGN.md's state machine).
@@ -394,20 +393,10 @@ impl Manifest {
             path: path.clone(),
             source,
         };
-        let bytes = serde_json::to_vec_pretty(self).expect("a manifest serialises");
-        let temp = dir.join(format!(".{}.json.tmp", self.change_id));
-        let mut file = std::fs::File::create(&temp).map_err(error)?;
-        file.write_all(&bytes)
-            .and_then(|()| file.write_all(b"\n"))
-            .and_then(|()| file.sync_all())
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&temp);
-                error(e)
-            })?;
-        std::fs::rename(&temp, &path).map_err(error)?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(error)?;
+        let mut bytes = serde_json::to_vec_pretty(self).expect("a manifest serialises");
+        bytes.push(b'\n');
+        let name = format!("{}.json", self.change_id);
+        crate::durable::replace_file(dir, &name, &bytes).map_err(error)?;
         super::journal::remove(dir, &self.change_id).map_err(error)
     }
 

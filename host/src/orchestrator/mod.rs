@@ -181,6 +181,26 @@ pub struct Timing {
     busy_since: Option<std::time::Instant>,
 }
 
+impl Timing {
+    /// A role run began: the first of those in flight starts a busy span.
+    fn run_began(&mut self) {
+        if self.running == 0 {
+            self.busy_since = Some(std::time::Instant::now());
+        }
+        self.running += 1;
+    }
+
+    /// A role run ended: the last of those in flight closes the span.
+    fn run_ended(&mut self) {
+        self.running -= 1;
+        if self.running == 0 {
+            if let Some(since) = self.busy_since.take() {
+                self.roles_busy += since.elapsed();
+            }
+        }
+    }
+}
+
 pub struct Orchestrator<'a> {
     pub host: &'a Host,
     pub policy: &'a Policy,
@@ -541,21 +561,10 @@ impl<'a> Orchestrator<'a> {
             change_id: change_id.to_string(),
             input: serde_json::to_string(input).expect("tasks serialise"),
         };
-        {
-            let mut timing = lock(&self.timing);
-            if timing.running == 0 {
-                timing.busy_since = Some(std::time::Instant::now());
-            }
-            timing.running += 1;
-        }
+        lock(&self.timing).run_began();
         let outcome = self.host.run(&prepared, &task);
         let mut timing = lock(&self.timing);
-        timing.running -= 1;
-        if timing.running == 0 {
-            if let Some(since) = timing.busy_since.take() {
-                timing.roles_busy += since.elapsed();
-            }
-        }
+        timing.run_ended();
         let outcome = outcome?;
         timing.role_runs += 1;
         timing.in_roles += outcome.duration;

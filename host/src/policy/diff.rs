@@ -120,7 +120,7 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
                 (None, Some(grant)) => push(
                     Direction::Widened,
                     capability,
-                    format!("granted: {}", inline(grant)),
+                    format!("granted: {}", grant),
                 ),
                 (Some(_), None) => push(Direction::Narrowed, capability, "grant removed".into()),
                 (Some(b), Some(a)) => fields(capability, b, a, &mut push),
@@ -144,12 +144,8 @@ fn fields(
             for key in keys {
                 let name = format!("{field}.{key}");
                 match (b.get(key), a.get(key)) {
-                    (None, Some(v)) => {
-                        push(Direction::Widened, &name, format!("set to {}", inline(v)))
-                    }
-                    (Some(v), None) => {
-                        push(Direction::Narrowed, &name, format!("{} removed", inline(v)))
-                    }
+                    (None, Some(v)) => push(Direction::Widened, &name, format!("set to {}", v)),
+                    (Some(v), None) => push(Direction::Narrowed, &name, format!("{} removed", v)),
                     (Some(b), Some(a)) => fields(&name, b, a, push),
                     (None, None) => {}
                 }
@@ -157,14 +153,10 @@ fn fields(
         }
         (Value::Array(b), Value::Array(a)) => {
             for item in a.iter().filter(|v| !b.contains(v)) {
-                push(Direction::Widened, field, format!("adds {}", inline(item)));
+                push(Direction::Widened, field, format!("adds {}", item));
             }
             for item in b.iter().filter(|v| !a.contains(v)) {
-                push(
-                    Direction::Narrowed,
-                    field,
-                    format!("drops {}", inline(item)),
-                );
+                push(Direction::Narrowed, field, format!("drops {}", item));
             }
         }
         (Value::Boolean(b), Value::Boolean(a)) if b != a => {
@@ -190,14 +182,10 @@ fn fields(
                 (Some("propose"), Some("read")) => Direction::Narrowed,
                 _ => Direction::Changed,
             };
-            push(direction, field, format!("{} → {}", inline(b), inline(a)));
+            push(direction, field, format!("{} → {}", b, a));
         }
         _ => {}
     }
-}
-
-fn inline(value: &Value) -> String {
-    value.to_string()
 }
 
 /// Each role's `grants` table as written (the parsed grants hold compiled
