@@ -8,6 +8,7 @@
 //! turns records back into something a person reads.
 
 pub mod checkpoint;
+pub(crate) mod encoded;
 pub mod keys;
 pub mod log;
 pub mod record;

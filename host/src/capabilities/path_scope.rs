@@ -78,7 +78,7 @@ impl PathScope {
     }
 
     pub fn allows(&self, path: &str) -> bool {
-        is_clean_path(path) && self.set.is_match(path)
+        is_clean_path(path) && is_canonical(path) && self.set.is_match(path)
     }
 
     pub fn patterns(&self) -> &[String] {
@@ -121,6 +121,25 @@ pub(crate) fn is_clean_path(path: &str) -> bool {
             .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
+/// Whether `path` means the same to every backend and every reader: no
+/// `%` (a percent-decoding store or proxy would read `..%2F` as `../`), no
+/// `\` (a separator elsewhere), no control character (a C string ends at
+/// NUL), and nothing NFKC changes (U+FF0F fullwidth solidus is `/`, U+2024
+/// one-dot leader is `.` to a normalising backend, and both look like them
+/// to a person reading the audit log). The glob only ever sees the one form.
+fn is_canonical(path: &str) -> bool {
+    use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+    if path.contains(['%', '\\']) || path.chars().any(char::is_control) {
+        return false;
+    }
+    path.is_ascii()
+        || match is_nfkc_quick(path.chars()) {
+            IsNormalized::Yes => true,
+            IsNormalized::No => false,
+            IsNormalized::Maybe => path.nfkc().eq(path.chars()),
+        }
+}
+
 /// A TOML array of strings, as an operator would type it.
 pub(crate) fn toml_list(items: &[&str]) -> String {
     toml::Value::Array(
@@ -131,6 +150,9 @@ pub(crate) fn toml_list(items: &[&str]) -> String {
     )
     .to_string()
 }
+
+#[cfg(test)]
+mod properties;
 
 #[cfg(test)]
 mod tests {
@@ -164,6 +186,52 @@ mod tests {
         assert!(!s.allows("npm/../prod/db"));
         assert!(!s.allows("npm//token"));
         assert!(!s.allows("npm/./token"));
+    }
+
+    // Regressions from `properties`: each of these was admitted before the
+    // scope refused what a backend could read as another path.
+
+    fn refuses(globs: &[&str], paths: &[&str]) {
+        let s = scope(globs);
+        for path in paths {
+            assert!(!s.allows(path), "{globs:?} admits {path:?}");
+        }
+    }
+
+    #[test]
+    fn a_fullwidth_solidus_is_never_a_separator() {
+        refuses(&["prod/*"], &["prod/npm\u{FF0F}npm"]);
+        refuses(&["npm/*"], &["npm/x\u{FF0F}..\u{FF0F}..\u{FF0F}prod"]);
+    }
+
+    #[test]
+    fn a_one_dot_leader_is_never_a_dot() {
+        refuses(
+            &["npm/**"],
+            &["npm/\u{2024}\u{2024}/prod", "npm/\u{FF0E}\u{FF0E}/prod"],
+        );
+    }
+
+    #[test]
+    fn percent_encoded_dot_dot_and_slash_are_never_granted() {
+        refuses(&["npm/*"], &["npm/..%2Fprod%2Fdb", "npm/%2e%2e%2fprod"]);
+    }
+
+    #[test]
+    fn a_nul_never_ends_a_granted_path() {
+        refuses(&["npm/*-ro"], &["npm/x\0-ro"]);
+        refuses(&["npm/**"], &["npm/..\\..\\prod"]);
+    }
+
+    #[test]
+    fn case_and_plain_unicode_are_kept_as_they_are() {
+        let s = scope(&["npm/*"]);
+        assert!(!s.allows("NPM/token"));
+        assert!(s.allows("npm/Token"));
+        assert!(s.allows("npm/caf\u{e9}"));
+        // The same name decomposed is another string: refused, not folded.
+        assert!(!s.allows("npm/cafe\u{301}"));
+        assert!(!s.allows("npm/token/"));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub mod git;
 mod inflight;
 mod journal;
 pub mod manifest;
+#[cfg(test)]
+mod model;
 pub mod notify;
 mod planning;
 pub mod schedule;
@@ -404,10 +406,19 @@ impl<'a> Orchestrator<'a> {
                 ItemState::PendingStored => (Effect::Stage, self.stage(s, c)),
                 ItemState::Staged => (Effect::Verify, self.verify(s, c)),
                 ItemState::Verified => (Effect::Promote, self.promote(s, c)),
-                ItemState::Promoted => match self.health(s, c) {
-                    Err(failure) => (Effect::Health, Err(failure)),
-                    Ok(_) => (Effect::RevokeOld, self.revoke_old(s, c)),
-                },
+                ItemState::Promoted => {
+                    // Once revoke-old has begun the old credential may be
+                    // gone, so a failed watch must not roll back to it:
+                    // a resumed revocation is finished, not watched again.
+                    let watched = match c.item.intent {
+                        Some(Effect::RevokeOld) => Ok(()),
+                        _ => self.health(s, c),
+                    };
+                    match watched {
+                        Err(failure) => (Effect::Health, Err(failure)),
+                        Ok(()) => (Effect::RevokeOld, self.revoke_old(s, c)),
+                    }
+                }
                 ItemState::OldRevoked => (Effect::Finish, self.finish(s, c)),
                 ItemState::Aborting => (Effect::RevokeNew, self.abort(s, c)),
                 ItemState::RollingBack => (Effect::Rollback, self.roll_back(s, c)),
