@@ -4,15 +4,18 @@
 //!
 //! Ranking is BM25 from the `bm25` crate (its tokenizer stems and drops stop
 //! words), not a hand-written score. The directory is opened as a cap-std
-//! directory, so nothing outside it can be read, and it is indexed on a
-//! run's first search: docs directories are small, and an index built per
-//! run can never serve a stale document. Every document a role is shown is
-//! remembered with its sha256, so the orchestrator records in the change's
-//! manifest exactly which version of which document informed it.
+//! directory and each file read through [`super::rooted`], so nothing
+//! outside it can be read, not through a symbolic link nor a hard link; it
+//! is indexed on a run's first search: docs directories are small, and an
+//! index built per run can never serve a stale document. Every document a
+//! role is shown is remembered with its sha256, so the orchestrator records
+//! in the change's manifest exactly which version of which document
+//! informed it.
 
 use super::bindings::agentward::host::{docs, types::Error};
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
 use super::path_scope::is_clean_path;
+use super::rooted;
 use bm25::{Language, SearchEngine, SearchEngineBuilder};
 use cap_std::fs::Dir;
 use serde::{Deserialize, Serialize};
@@ -80,9 +83,18 @@ struct Doc {
     digest: String,
 }
 
+/// What a walk of the docs directory found.
+#[derive(Default)]
+struct Found {
+    docs: Vec<Doc>,
+    /// Files that are not served, each with why: what `read` answers for
+    /// them and what the operator is told on the call that indexed them.
+    refused: Vec<(String, String)>,
+}
+
 /// The docs directory as one run sees it.
 pub(crate) struct Corpus {
-    docs: Vec<Doc>,
+    found: Found,
     engine: SearchEngine<usize>,
 }
 
@@ -140,9 +152,16 @@ fn digest(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// Every text file under `dir` (hidden entries skipped), sorted by path.
-fn walk(dir: &Dir, prefix: &str, max: u64, out: &mut Vec<Doc>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = dir.entries()?.collect::<Result<_, _>>()?;
+/// Every text file under `prefix` of the docs directory `root` (the grant's
+/// `dir`), hidden entries skipped, sorted by path; a file that may not be
+/// read goes to `refused`.
+fn walk(root: &Dir, dir: &str, prefix: &str, max: u64, found: &mut Found) -> std::io::Result<()> {
+    let listing = if prefix.is_empty() {
+        root.entries()?
+    } else {
+        root.read_dir(prefix)?
+    };
+    let mut entries: Vec<_> = listing.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -150,39 +169,60 @@ fn walk(dir: &Dir, prefix: &str, max: u64, out: &mut Vec<Doc>) -> std::io::Resul
             continue;
         }
         let path = format!("{prefix}{name}");
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            walk(&entry.open_dir()?, &format!("{path}/"), max, out)?;
-        } else if kind.is_file() && entry.metadata()?.len() <= max {
-            if let Ok(text) = String::from_utf8(dir.read(&name)?) {
-                out.push(Doc {
-                    title: title_of(&path, &text),
-                    digest: digest(&text),
-                    path,
-                    text,
-                });
+        // A symbolic link to a directory is not descended: it is read (and
+        // refused) as a file, so no link leads the walk out or round a cycle.
+        if entry.file_type()?.is_dir() {
+            walk(root, dir, &format!("{path}/"), max, found)?;
+            continue;
+        }
+        match rooted::read(root, &path, max, "max_doc_bytes") {
+            Ok(bytes) => {
+                // Binary files (images beside a runbook) are not documents.
+                if let Ok(text) = String::from_utf8(bytes) {
+                    found.docs.push(Doc {
+                        title: title_of(&path, &text),
+                        digest: digest(&text),
+                        path,
+                        text,
+                    });
+                }
+            }
+            Err(refusal) => {
+                let why = refusal.explain(&path, "the docs directory", dir);
+                found.refused.push((path, why));
             }
         }
     }
     Ok(())
 }
 
-fn corpus(ctx: &mut CallContext) -> Result<Arc<Corpus>, Error> {
+fn corpus(ctx: &mut CallContext, audit: &mut Map<String, Value>) -> Result<Arc<Corpus>, Error> {
     if let Some(corpus) = &ctx.docs.corpus {
         return Ok(corpus.clone());
     }
     let dir = open(ctx)?;
-    let mut docs = Vec::new();
-    walk(&dir, "", grant(&ctx.binding).max_doc_bytes, &mut docs)
+    let g = grant(&ctx.binding);
+    let mut found = Found::default();
+    walk(&dir, &g.dir, "", g.max_doc_bytes, &mut found)
         .map_err(|e| Error::Unavailable(format!("reading the docs directory: {e}")))?;
     let engine = SearchEngineBuilder::<usize>::with_documents(
         Language::English,
-        docs.iter()
+        found
+            .docs
+            .iter()
             .enumerate()
             .map(|(i, d)| bm25::Document::new(i, format!("{}\n{}", d.path, d.text))),
     )
     .build();
-    let corpus = Arc::new(Corpus { docs, engine });
+    if !found.refused.is_empty() {
+        // Said once per run, on the call that indexed the directory.
+        audit.insert(
+            "not_served".into(),
+            json!(found.refused.iter().map(|(_, why)| why).collect::<Vec<_>>()),
+        );
+    }
+    let corpus = Corpus { found, engine };
+    let corpus = Arc::new(corpus);
     ctx.docs.corpus = Some(corpus.clone());
     Ok(corpus)
 }
@@ -214,14 +254,14 @@ impl HostCall for Search {
         ctx: &mut CallContext,
         audit: &mut Map<String, Value>,
     ) -> Result<Vec<docs::Hit>, Error> {
-        let corpus = corpus(ctx)?;
+        let corpus = corpus(ctx, audit)?;
         let limit = self.limit.min(MAX_HITS) as usize;
         let hits: Vec<docs::Hit> = corpus
             .engine
             .search(&self.query, limit)
             .into_iter()
             .map(|result| {
-                let doc = &corpus.docs[result.document.id];
+                let doc = &corpus.found.docs[result.document.id];
                 docs::Hit {
                     path: doc.path.clone(),
                     title: doc.title.clone(),
@@ -275,14 +315,24 @@ impl HostCall for Read {
         ctx: &mut CallContext,
         audit: &mut Map<String, Value>,
     ) -> Result<docs::Document, Error> {
-        let corpus = corpus(ctx)?;
-        let doc = corpus
-            .docs
-            .iter()
-            .find(|d| d.path == self.path)
-            .ok_or_else(|| {
-                Error::NotFound(format!("no document `{}` in the docs directory", self.path))
-            })?;
+        let corpus = corpus(ctx, audit)?;
+        let doc = corpus.found.docs.iter().find(|d| d.path == self.path);
+        let Some(doc) = doc else {
+            // A file under a refused link is refused as the link is.
+            let under = |p: &str| {
+                self.path == p
+                    || self
+                        .path
+                        .strip_prefix(p)
+                        .is_some_and(|r| r.starts_with('/'))
+            };
+            return Err(match corpus.found.refused.iter().find(|(p, _)| under(p)) {
+                Some((_, why)) => Error::Invalid(why.clone()),
+                None => {
+                    Error::NotFound(format!("no document `{}` in the docs directory", self.path))
+                }
+            });
+        };
         ctx.docs.remember(&doc.path, &doc.digest);
         audit.insert("digest".into(), json!(doc.digest));
         Ok(docs::Document {

@@ -1,10 +1,12 @@
 //! `log`: diagnostics from the guest, into the audit trail.
 //!
-//! Messages are scrubbed of every secret value the run has touched and capped
-//! in size, so a role cannot use its log to leak a credential or flood the trail.
+//! Messages are scrubbed of every secret value the run has touched, capped
+//! in size and in number per run, so a role cannot use its log to leak a
+//! credential or flood the trail: past `max_messages` each call is a denial,
+//! and the mediation point records only the first of those.
 
 use super::bindings::agentward::host::{log, types::Error};
-use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
+use super::mediation::{mediate, truncate, CallContext, HostCall, RoleBinding};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -14,10 +16,34 @@ pub struct LogGrant {
     /// Longer messages are truncated (on a char boundary) before recording.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// Messages recorded per run; later ones are refused.
+    #[serde(default = "default_max_messages")]
+    pub max_messages: u64,
 }
 
 fn default_max_message_bytes() -> usize {
     4096
+}
+
+/// The in-tree roles log a few lines a run; a thousand is room for a role
+/// that logs per item and bounds a looping one to a few MiB of records.
+fn default_max_messages() -> u64 {
+    1000
+}
+
+impl LogGrant {
+    fn render(&self, max_messages: u64) -> String {
+        format!(
+            "log = {{ max_message_bytes = {}, max_messages = {max_messages} }}",
+            self.max_message_bytes
+        )
+    }
+}
+
+/// What a run has logged.
+#[derive(Default)]
+pub struct LogUsage {
+    messages: u64,
 }
 
 struct Log {
@@ -42,14 +68,7 @@ impl HostCall for Log {
         // and leave a recognisable half behind. (The recorded event is
         // scrubbed again as a whole; that second pass finds nothing.)
         let mut message = ctx.scrub(&self.message);
-        if message.len() > max {
-            let cut = (0..=max)
-                .rev()
-                .find(|i| message.is_char_boundary(*i))
-                .unwrap_or(0);
-            message.truncate(cut);
-            message.push_str("…[truncated]");
-        }
+        truncate(&mut message, max);
         let mut args = Map::new();
         args.insert("level".into(), json!(level_name(self.level)));
         args.insert("message".into(), json!(message));
@@ -61,7 +80,26 @@ impl HostCall for Log {
         Ok(())
     }
 
-    fn perform(self, _ctx: &mut CallContext, _audit: &mut Map<String, Value>) -> Result<(), Error> {
+    fn admit(&mut self, ctx: &CallContext, _audit: &mut Map<String, Value>) -> Result<(), Error> {
+        let grant = ctx
+            .binding
+            .grants
+            .log
+            .as_ref()
+            .expect("linked only when granted");
+        let max = grant.get_ref().max_messages;
+        if ctx.log.messages < max {
+            return Ok(());
+        }
+        Err(ctx.binding.deny(
+            grant,
+            format!("log more than {max} messages in one run (max_messages = {max})"),
+            grant.get_ref().render(ctx.log.messages + 1),
+        ))
+    }
+
+    fn perform(self, ctx: &mut CallContext, _audit: &mut Map<String, Value>) -> Result<(), Error> {
+        ctx.log.messages += 1;
         Ok(())
     }
 }

@@ -84,6 +84,7 @@ pub struct CallContext {
     pub(crate) proposals: Vec<super::workspace::Proposal>,
     pub(crate) docs: super::docs::DocsState,
     pub(crate) model: super::model::ModelUsage,
+    pub(crate) log: super::log::LogUsage,
     /// Set when the sink refused an event; every later call is refused and
     /// the run fails, so nothing happens that is not on record.
     pub(crate) audit_failure: Option<SinkError>,
@@ -112,6 +113,7 @@ impl CallContext {
             proposals: Vec::new(),
             docs: Default::default(),
             model: Default::default(),
+            log: Default::default(),
             audit_failure: None,
             host_time: Default::default(),
         }
@@ -185,9 +187,10 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
     let name = call.call();
     let mut args = call.audit_args(ctx);
     let effectful = call.effectful();
-    let admitted = call
-        .check(&ctx.binding)
-        .and_then(|()| call.admit(ctx, &mut args));
+    let admitted = refuse_oversized(ctx, name, &mut args).and_then(|()| {
+        call.check(&ctx.binding)
+            .and_then(|()| call.admit(ctx, &mut args))
+    });
     let (decision, result) = match admitted {
         Err(denial) => (Decision::Deny, Err(denial)),
         Ok(()) => {
@@ -226,6 +229,71 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
 }
 
 pub use crate::audit::INTENT;
+
+/// The longest string argument a call may carry into its record: no path,
+/// query, URL or statement is this long, and a role that passes a larger
+/// one (wasmtime has already copied it out of guest memory) must not make
+/// a record of that size, nor an error that repeats it.
+pub const MAX_ARG_BYTES: usize = 64 * 1024;
+
+/// How much of an oversized argument its record keeps.
+const OVERSIZED_KEPT_BYTES: usize = 256;
+
+/// Refuses a call whose recorded arguments hold a string over
+/// [`MAX_ARG_BYTES`] before its scope check, which would repeat it; the
+/// record keeps its start, scrubbed first so no cut splits a secret.
+fn refuse_oversized(
+    ctx: &CallContext,
+    name: &str,
+    args: &mut Map<String, Value>,
+) -> Result<(), Error> {
+    let mut oversized = None;
+    for (key, value) in args.iter_mut() {
+        if let Some(len) = cut_oversized(ctx, value) {
+            oversized.get_or_insert((key.clone(), len));
+        }
+    }
+    match oversized {
+        None => Ok(()),
+        Some((key, len)) => Err(Error::Invalid(format!(
+            "argument `{key}` of {name} is {len} bytes, over the host's limit of {MAX_ARG_BYTES} bytes per argument"
+        ))),
+    }
+}
+
+/// Cuts every string in `value` (a list of header names, say) over
+/// [`MAX_ARG_BYTES`]; the length of the first one cut.
+fn cut_oversized(ctx: &CallContext, value: &mut Value) -> Option<usize> {
+    match value {
+        Value::String(text) if text.len() > MAX_ARG_BYTES => {
+            let len = text.len();
+            *text = ctx.scrub(text);
+            truncate(text, OVERSIZED_KEPT_BYTES);
+            Some(len)
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .filter_map(|v| cut_oversized(ctx, v))
+            .reduce(|first, _| first),
+        Value::Object(fields) => fields
+            .values_mut()
+            .filter_map(|v| cut_oversized(ctx, v))
+            .reduce(|first, _| first),
+        _ => None,
+    }
+}
+
+/// Cuts `text` to at most `max` bytes on a char boundary, marking the cut.
+pub(crate) fn truncate(text: &mut String, max: usize) {
+    if text.len() > max {
+        let cut = (0..=max)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push_str("…[truncated]");
+    }
+}
 
 fn event(
     ctx: &CallContext,

@@ -13,6 +13,7 @@ pub mod log;
 pub(crate) mod mediation;
 pub mod model;
 pub mod path_scope;
+mod rooted;
 pub mod secrets_meta;
 pub mod secrets_read;
 pub mod secrets_write;
@@ -47,6 +48,23 @@ pub const COMPATIBLE_VERSIONS: [&str; 2] = ["0.1.0", "0.1.1"];
 pub(crate) fn interface_of(import: &str) -> Option<(&str, &str)> {
     let rest = import.strip_prefix(PACKAGE)?.strip_prefix('/')?;
     rest.split_once('@')
+}
+
+/// The versions of the package's interface `name` (a capability or the
+/// shared `types`) this host provides; `None` if the package has no such
+/// interface.
+pub(crate) fn versions_of(name: &str) -> Option<Vec<&'static str>> {
+    let since = match Capability::ALL.into_iter().find(|c| c.name() == name) {
+        Some(capability) => capability.since(),
+        None if name == "types" => COMPATIBLE_VERSIONS[0],
+        None => return None,
+    };
+    Some(
+        COMPATIBLE_VERSIONS
+            .into_iter()
+            .filter(|v| *v >= since)
+            .collect(),
+    )
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

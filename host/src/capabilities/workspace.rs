@@ -1,13 +1,18 @@
 //! `workspace`: files of the repositories under change.
 //!
 //! Each root the policy names is opened as a cap-std directory, so `..`,
-//! absolute paths and symlinks cannot reach outside it. A role with mode
-//! "propose" may propose new contents; proposals are collected for the run's
-//! report and never written in place by this capability.
+//! absolute paths and symlinks cannot reach outside it, and files are read
+//! through [`super::rooted`], which refuses a hard link too. A role with
+//! mode "propose" may propose new contents; proposals are collected for the
+//! run's report and never written in place by this capability. A proposal
+//! for a file that is a link out of the root is refused: the orchestrator
+//! shows the file it replaces in the change's diff, and that must not be a
+//! file outside.
 
 use super::bindings::agentward::host::{types::Error, workspace};
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
 use super::path_scope::{is_clean_path, toml_list};
+use super::rooted::{self, Refusal};
 use cap_std::fs::Dir;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -85,9 +90,14 @@ impl FileCall {
     }
 
     fn io_error(&self, e: std::io::Error) -> Error {
-        let what = format!("`{}` in workspace root `{}`: {e}", self.path, self.root);
-        match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound(what),
+        self.refused(Refusal::Io(e))
+    }
+
+    fn refused(&self, refusal: Refusal) -> Error {
+        let place = format!("workspace root `{}`", self.root);
+        let what = refusal.explain(&self.path, &place, &self.root);
+        match refusal {
+            Refusal::Io(e) if e.kind() == std::io::ErrorKind::NotFound => Error::NotFound(what),
             _ => Error::Invalid(what),
         }
     }
@@ -168,17 +178,8 @@ impl HostCall for FileCall {
         match &self.op {
             Op::Read => {
                 let dir = self.open_root(ctx)?;
-                let size = dir
-                    .metadata(&self.path)
-                    .map_err(|e| self.io_error(e))?
-                    .len();
-                if size > max {
-                    return Err(Error::Invalid(format!(
-                        "`{}` is {size} bytes; max_file_bytes is {max}",
-                        self.path
-                    )));
-                }
-                let bytes = dir.read(&self.path).map_err(|e| self.io_error(e))?;
+                let bytes = rooted::read(&dir, &self.path, max, "max_file_bytes")
+                    .map_err(|refusal| self.refused(refusal))?;
                 audit.insert("returned_bytes".into(), json!(bytes.len()));
                 Ok(WorkspaceOutput::Bytes(bytes))
             }
@@ -191,7 +192,12 @@ impl HostCall for FileCall {
                 };
                 let mut names = dir
                     .read_dir(target)
-                    .map_err(|e| self.io_error(e))?
+                    .map_err(|e| match e.kind() {
+                        std::io::ErrorKind::PermissionDenied if rooted::leads_out(&dir, target) => {
+                            self.refused(Refusal::LeadsOut)
+                        }
+                        _ => self.io_error(e),
+                    })?
                     .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
                     .collect::<Vec<_>>();
                 names.sort();
@@ -210,6 +216,13 @@ impl HostCall for FileCall {
                         self.path
                     ))
                 })?;
+                // The file replaced may be new; if it exists, it must be one
+                // the role could have read.
+                match rooted::open(&self.open_root(ctx)?, &self.path) {
+                    Ok(_) => {}
+                    Err(Refusal::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(refusal) => return Err(self.refused(refusal)),
+                }
                 if ctx.scrub(&text) != text {
                     return Err(Error::Invalid(format!(
                         "proposed contents of `{}` contain a secret value in plain text; \

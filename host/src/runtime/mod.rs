@@ -22,6 +22,7 @@ use crate::capabilities::bindings::{Full, FullPre};
 use crate::capabilities::mediation::RoleBinding;
 use crate::capabilities::workspace::Proposal;
 use crate::capabilities::{CallContext, Capability, Report, Task};
+use crate::capabilities::{PACKAGE, PACKAGE_VERSION};
 use crate::policy::{Policy, RoleName, RolePolicy, WRITER_ROLE};
 use crate::store::SecretStore;
 use limits::{CappedOutput, RoleLimiter};
@@ -73,6 +74,27 @@ pub enum RuntimeError {
         import: String,
     },
     #[error(
+        "role {role}: component {component} imports {import}, a version of `{interface}` this host does not provide (it provides {PACKAGE}/{interface} at {})\n  fix: build the component against {PACKAGE}@{PACKAGE_VERSION}, the WIT in this host's wit/ (see docs/plugins/)",
+        .provided.join(", ")
+    )]
+    UnknownVersion {
+        role: RoleName,
+        component: String,
+        import: String,
+        interface: String,
+        provided: Vec<&'static str>,
+    },
+    #[error(
+        "role {role}: component {component} is not a role: {reason}; it exports {}\n  fix: export {PACKAGE}/agent@{PACKAGE_VERSION} (its `run` is what the host calls), as every role world does: `export_role!` in agentward-sdk, or `export agent;` in a world of your own (see docs/plugins/)",
+        listed(exports)
+    )]
+    WrongWorld {
+        role: RoleName,
+        component: String,
+        exports: Vec<String>,
+        reason: String,
+    },
+    #[error(
         "role {role}: component {} has sha256 {actual}, but the policy pins {pinned}; it was not compiled or run\n  fix: restore the component that was reviewed, or review this one and run `agentward policy pin`",
         artifacts::display(path)
     )]
@@ -88,6 +110,15 @@ pub enum RuntimeError {
         component: String,
         reason: String,
     },
+}
+
+/// A component's exports, for an error: "nothing" when there are none.
+fn listed(exports: &[String]) -> String {
+    if exports.is_empty() {
+        "nothing".into()
+    } else {
+        exports.join(", ")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -356,14 +387,16 @@ impl Host {
         let pre = linker
             .instantiate_pre(&loaded.component)
             .map_err(link_error)?;
-        let pre = FullPre::new(pre).map_err(|e| RuntimeError::Link {
+        let pre = FullPre::new(pre).map_err(|e| RuntimeError::WrongWorld {
             role,
             component: component_name.clone(),
-            reason: format!(
-                "{e:#}; every role must export {}/agent@{} (see docs/plugins/)",
-                crate::capabilities::PACKAGE,
-                crate::capabilities::PACKAGE_VERSION
-            ),
+            exports: loaded
+                .component
+                .component_type()
+                .exports(&self.engine)
+                .map(|(name, _)| name.to_string())
+                .collect(),
+            reason: format!("{e:#}"),
         })?;
         Ok(PreparedRole {
             pre,
@@ -571,6 +604,19 @@ fn check_import(
         return Ok(());
     }
     let Some(capability) = Capability::from_import(import) else {
+        // One of our interfaces at a version this host does not speak: say
+        // which versions it does, not that the interface does not exist.
+        let ours = crate::capabilities::interface_of(import)
+            .and_then(|(name, _)| Some((name, crate::capabilities::versions_of(name)?)));
+        if let Some((interface, provided)) = ours {
+            return Err(RuntimeError::UnknownVersion {
+                role,
+                component: component.to_string(),
+                import: import.to_string(),
+                interface: interface.to_string(),
+                provided,
+            });
+        }
         return Err(RuntimeError::UnknownImport {
             role,
             component: component.to_string(),
