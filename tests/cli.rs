@@ -135,14 +135,20 @@ fn run_prints_the_report_and_logs_events_without_values() {
     );
     assert!(report.get("dry_run").is_none());
     let events = std::fs::read_to_string(dir.path().join("logs/audit.jsonl")).unwrap();
-    assert_eq!(events.lines().count(), 3);
+    // Two secrets-meta calls, the planner's log line, and the run's own record.
+    assert_eq!(events.lines().count(), 4);
+    assert!(events
+        .lines()
+        .last()
+        .unwrap()
+        .contains("\"call\":\"role.run\""));
     assert!(
         !stdout.contains(CANARY) && !events.contains(CANARY) && !text(&out.stderr).contains(CANARY)
     );
     let verify = agentward(dir.path(), &["audit", "verify"]);
     assert!(verify.status.success(), "{}", text(&verify.stderr));
     assert!(
-        text(&verify.stdout).starts_with("verified 3 records in"),
+        text(&verify.stdout).starts_with("verified 4 records in"),
         "{}",
         text(&verify.stdout)
     );
@@ -391,8 +397,9 @@ fn audit_verify_exit_codes_tell_tampering_apart() {
     run_researcher(dir.path(), "01JB");
     let log = dir.path().join("logs/audit.jsonl");
     let original = std::fs::read_to_string(&log).unwrap();
-    // Each run searches the (empty) docs and logs that nothing was found.
-    assert_eq!(original.lines().count(), 4);
+    // Each run searches the (empty) docs, logs that nothing was found, and
+    // leaves its own record.
+    assert_eq!(original.lines().count(), 6);
 
     let edited = original.replacen("\"role\":\"researcher\"", "\"role\":\"planner\"", 1);
     std::fs::write(&log, edited).unwrap();
@@ -776,4 +783,44 @@ fn policy_diff_names_every_grant_widened_or_narrowed() {
     );
     let help = text(&agentward(p, &["policy", "--help"]).stdout);
     assert!(help.contains("diff") && help.contains("pin"), "{help}");
+}
+
+#[test]
+fn a_role_out_of_its_own_stack_fails_in_one_line_and_verbose_shows_where() {
+    use agentward::runtime::artifacts::built_component;
+    let dir = init();
+    let p = dir.path();
+    let hostile = built_component("hostile-shadow-stack-overflow");
+    let policy = p.join("policies/default.toml");
+    let text_of = std::fs::read_to_string(&policy).unwrap().replace(
+        "component = \"researcher\"",
+        &format!("component = {:?}", hostile.display().to_string()),
+    );
+    std::fs::write(&policy, text_of).unwrap();
+    let out = agentward(p, &["run", "researcher"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(
+        lines[0]
+            .contains("role researcher was stopped: it overflowed its own stack in linear memory"),
+        "{stderr}"
+    );
+    let out = agentward(p, &["run", "researcher", "--verbose"]);
+    let verbose = text(&out.stderr);
+    assert!(
+        verbose.lines().count() > 16,
+        "the backtrace follows: {verbose}"
+    );
+    assert!(verbose.contains("wasm backtrace:"), "{verbose}");
+    let recursing = lines[0]
+        .split("recursing in ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (").next())
+        .unwrap();
+    assert!(
+        verbose.matches(&format!("<{recursing}>")).count() >= 16,
+        "{recursing} fills the backtrace: {verbose}"
+    );
 }

@@ -41,13 +41,15 @@ fn every_call_leaves_exactly_one_event_with_every_field() {
     .expect("planner runs");
     let events = h.events();
     let calls: Vec<&str> = events.iter().map(|e| e.call.as_str()).collect();
-    // list, one describe per path in scope (prod/db is filtered out), one log.
+    // list, one describe per path in scope (prod/db is filtered out), one
+    // log, and the run's own record last.
     assert_eq!(
         calls,
         [
             "secrets-meta.list-paths",
             "secrets-meta.describe",
-            "log.log"
+            "log.log",
+            "role.run"
         ]
     );
     let digest = hex::encode(Sha256::digest(
@@ -414,7 +416,8 @@ fn the_audit_log_holds_one_chained_record_per_event() {
         [
             "secrets-meta.list-paths",
             "secrets-meta.describe",
-            "log.log"
+            "log.log",
+            "role.run"
         ]
     );
     assert_eq!(records[1].body.prev, records[0].hash);

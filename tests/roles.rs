@@ -373,7 +373,8 @@ fn tester_acquires_a_handle_without_seeing_the_value() {
             "secrets-meta.describe",
             "handles.acquire",
             "http.send",
-            "handles.release"
+            "handles.release",
+            "role.run"
         ]
     );
     let produced = format!("{:?}\n{:?}", h.events(), outcome.report);

@@ -23,6 +23,10 @@ pub mod witness;
 /// outcome that follows).
 pub const INTENT: &str = "intent";
 
+/// The call of the record a role run leaves when it ends, however it ended
+/// (the runtime writes it; the timeline shows what the run used).
+pub const RUN_CALL: &str = "role.run";
+
 pub use keys::AuditKeys;
 pub use log::{AuditError, AuditLog, Durability};
 pub use redact::Redactor;

@@ -24,6 +24,9 @@ pub struct RoleBinding {
     pub policy_path: PathBuf,
     pub policy_source: Arc<str>,
     pub grants: Grants,
+    /// The line of the role's `[roles.R.grants]` table, for denials that no
+    /// edit of an existing grant would lift.
+    pub grants_line: usize,
     /// sha256 of the component, hex.
     pub component_digest: String,
     /// Base for the relative paths in grants (workspace roots).
@@ -92,10 +95,21 @@ pub struct CallContext {
     /// `secrets-write`, …): what the host, the store and the network cost
     /// a role.
     pub(crate) host_time: std::collections::BTreeMap<&'static str, std::time::Duration>,
+    /// Denials this run, per call: past [`DENIALS_RECORDED_PER_CALL`] they
+    /// are counted here, not recorded one by one.
+    pub(crate) denials: std::collections::BTreeMap<&'static str, u64>,
 }
 
+/// Denials of one call recorded one by one in a run. A role looping on a
+/// refused call is bounded in time by its fuel; this bounds what it writes
+/// to disk. The run's record carries the full counts.
+pub const DENIALS_RECORDED_PER_CALL: u64 = 16;
+
 impl CallContext {
-    pub(crate) fn new(
+    /// Public for the fuzz targets (fuzz/), which mediate calls without a
+    /// component; the runtime makes one per run.
+    #[doc(hidden)]
+    pub fn new(
         binding: Arc<RoleBinding>,
         change_id: String,
         sink: Arc<dyn EventSink>,
@@ -115,6 +129,7 @@ impl CallContext {
             model: Default::default(),
             log: Default::default(),
             audit_failure: None,
+            denials: Default::default(),
             host_time: Default::default(),
         }
     }
@@ -123,6 +138,14 @@ impl CallContext {
         if !self.seen_secrets.contains(value) {
             self.seen_secrets.push(value.clone());
         }
+    }
+
+    /// Denials counted this run but not recorded one by one.
+    pub(crate) fn unrecorded_denials(&self) -> u64 {
+        self.denials
+            .values()
+            .map(|n| n.saturating_sub(DENIALS_RECORDED_PER_CALL))
+            .sum()
     }
 
     /// `text` with every secret value this run has touched replaced by its digest.
@@ -210,6 +233,13 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
             (Decision::Allow, result)
         }
     };
+    if decision == Decision::Deny {
+        let denied = ctx.denials.entry(name).or_default();
+        *denied += 1;
+        if *denied > DENIALS_RECORDED_PER_CALL {
+            return result;
+        }
+    }
     let outcome = match &result {
         Ok(_) => "ok".to_string(),
         Err(e) => ctx.scrub(&super::error_text(e)),

@@ -20,14 +20,19 @@ pub mod secrets_write;
 pub mod sql;
 pub mod workspace;
 
-pub use mediation::{CallContext, INTENT};
+#[doc(hidden)]
+pub use mediation::RoleBinding;
+pub use mediation::{CallContext, DENIALS_RECORDED_PER_CALL, INTENT};
 
 use serde::Deserialize;
 use std::fmt;
 use toml::Spanned;
 use wasmtime::component::{HasSelf, Linker};
 
-pub(crate) mod bindings {
+// Public for the fuzz targets (fuzz/), which call the host functions
+// directly; not part of the API.
+#[doc(hidden)]
+pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "full",

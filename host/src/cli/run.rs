@@ -28,6 +28,10 @@ pub(crate) struct Args {
     /// as the report's "dry_run" array.
     #[arg(long)]
     dry_run: bool,
+    /// When the role traps or overflows its stack, print where: the
+    /// guest's wasm backtrace (the error itself is one line).
+    #[arg(long, short)]
+    verbose: bool,
     #[command(flatten)]
     store: super::store_args::StoreArgs,
 }
@@ -78,6 +82,9 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
             // A failed dry run may still have planned writes: show them.
             for line in planned.iter().flatten() {
                 eprintln!("dry run: {line}");
+            }
+            if let Some(backtrace) = e.backtrace().filter(|_| args.verbose) {
+                eprintln!("{backtrace}");
             }
             return Err(Failure::Failed(e.into()));
         }

@@ -109,6 +109,14 @@ pub enum LimitHit {
     Stack {
         limit_bytes: usize,
     },
+    /// The guest's own stack, in its linear memory, ran out: its size is
+    /// fixed when the component is built, so no host limit names it.
+    GuestStack {
+        /// The function recursing, by name where the component kept names.
+        function: String,
+        /// Not shown in the message; [`super::RunError::backtrace`].
+        backtrace: String,
+    },
     Output {
         stream: &'static str,
         limit_bytes: usize,
@@ -133,6 +141,10 @@ impl fmt::Display for LimitHit {
                 f,
                 "it overflowed the wasm stack ({} KiB, the host's max_wasm_stack)",
                 limit_bytes / 1024
+            ),
+            LimitHit::GuestStack { function, .. } => write!(
+                f,
+                "it overflowed its own stack in linear memory, recursing in {function} (that stack's size is set when the component is built, e.g. `-C link-arg=-zstack-size=N` for Rust; look for unbounded recursion)"
             ),
             LimitHit::Output { stream, limit_bytes } => write!(
                 f,

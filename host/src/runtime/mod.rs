@@ -10,7 +10,10 @@ pub mod artifacts;
 mod cache;
 mod deadline;
 mod engine;
+mod failure;
 mod limits;
+mod refusals;
+mod run_record;
 mod sandbox;
 
 pub use cache::{CacheEntry, CacheState, LoadedComponent};
@@ -30,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::Linker;
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -126,7 +129,12 @@ pub enum RunError {
     #[error("role {role} was stopped: {limit}")]
     Limit { role: RoleName, limit: LimitHit },
     #[error("role {role} trapped: {message}")]
-    Trap { role: RoleName, message: String },
+    Trap {
+        role: RoleName,
+        message: String,
+        /// The guest's wasm backtrace, for `--verbose`.
+        backtrace: Option<String>,
+    },
     #[error("role {role} failed: {message}")]
     Guest { role: RoleName, message: String },
     #[error("role {role}: the audit sink failed, so the run was stopped: {source}")]
@@ -142,6 +150,19 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// Where in the guest a trap or a stack overflow happened, when the
+    /// engine knew: kept out of the one-line message, for `--verbose`.
+    pub fn backtrace(&self) -> Option<&str> {
+        match self {
+            RunError::Trap { backtrace, .. } => backtrace.as_deref(),
+            RunError::Limit {
+                limit: LimitHit::GuestStack { backtrace, .. },
+                ..
+            } => Some(backtrace),
+            _ => None,
+        }
+    }
+
     pub fn role(&self) -> RoleName {
         match self {
             RunError::Limit { role, .. }
@@ -405,6 +426,7 @@ impl Host {
                 policy_path: policy.path.clone(),
                 policy_source: policy.source.clone(),
                 grants: role_policy.grants.clone(),
+                grants_line: role_policy.grants_line,
                 component_digest: loaded.digest,
                 project_dir: self.project_dir.clone(),
                 resolver: self.resolver.clone(),
@@ -419,6 +441,7 @@ impl Host {
         // has no directories, no environment, no arguments and no sockets.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         deadline::add_to_linker(&mut linker)?;
+        refusals::add_to_linker(&mut linker)?;
         Capability::add_types_to_linker(&mut linker, RoleState::calls)?;
         for capability in granted {
             capability.add_to_linker(&mut linker, RoleState::calls)?;
@@ -499,6 +522,7 @@ impl Host {
         let role = prepared.role();
         let limits = &prepared.limits;
         let started = Instant::now();
+        let started_at = crate::time::now_rfc3339();
         let stdout = CappedOutput::new(limits.output_bytes);
         let stderr = CappedOutput::new(limits.output_bytes);
         let state = RoleState {
@@ -528,65 +552,88 @@ impl Host {
             .pre
             .instantiate(&mut store)
             .and_then(|instance: Full| instance.agentward_host_agent().call_run(&mut store, task));
-        let fuel_used = limits.fuel - store.get_fuel().unwrap_or(0);
-        let state = store.into_data();
-        let calls = &state.calls;
-        // A run ends with its records written.
-        if let Err(source) = calls.sink.flush() {
-            return Err(RunError::Audit { role, source });
-        }
-        if let Some(source) = state.calls.audit_failure {
-            return Err(RunError::Audit { role, source });
-        }
-        // A truncated stdout or stderr fails the run even if the guest
-        // ignored the write error: output past the cap is lost output.
-        for (stream, out) in [("stdout", &stdout), ("stderr", &stderr)] {
-            if out.overflowed() {
-                return Err(RunError::Limit {
-                    role,
-                    limit: LimitHit::Output {
-                        stream,
-                        limit_bytes: limits.output_bytes,
-                    },
-                });
-            }
-        }
-        let classify =
-            |e: wasmtime::Error| classify_failure(role, limits, &state.limiter, e, calls);
-        let report = match result {
-            Ok(Ok(report)) => report,
-            Ok(Err(message)) => {
-                return Err(RunError::Guest {
-                    role,
-                    message: calls.scrub(&message),
-                })
-            }
-            Err(e) => return Err(classify(e)),
+        let facts = run_record::RunFacts {
+            started: started_at,
+            duration: started.elapsed(),
+            fuel_used: limits.fuel - store.get_fuel().unwrap_or(0),
+            limits,
         };
-        if report.summary.len() + report.output.len() > limits.output_bytes {
+        let state = store.into_data();
+        let outcome = conclude(role, limits, result, &state, &facts, [&stdout, &stderr]);
+        let mut calls = state.calls;
+        if let Some(source) = calls.audit_failure.take() {
+            return Err(RunError::Audit { role, source });
+        }
+        // A run ends with its records written, its own last.
+        let record = run_record::event(&calls, &facts, outcome.as_ref().map(|_| ()));
+        if let Err(source) = calls
+            .sink
+            .record_later(record)
+            .and_then(|()| calls.sink.flush())
+        {
+            return Err(RunError::Audit { role, source });
+        }
+        outcome
+    }
+}
+
+/// How a run ended, from what the engine returned and what the sandbox
+/// saw: the first limit it hit, its guest error, or its report.
+fn conclude(
+    role: RoleName,
+    limits: &Limits,
+    result: wasmtime::Result<Result<Report, String>>,
+    state: &RoleState,
+    facts: &run_record::RunFacts,
+    streams: [&CappedOutput; 2],
+) -> Result<RunOutcome, RunError> {
+    let calls = &state.calls;
+    // A truncated stdout or stderr fails the run even if the guest
+    // ignored the write error: output past the cap is lost output.
+    for (stream, out) in ["stdout", "stderr"].into_iter().zip(streams) {
+        if out.overflowed() {
             return Err(RunError::Limit {
                 role,
                 limit: LimitHit::Output {
-                    stream: "its report",
+                    stream,
                     limit_bytes: limits.output_bytes,
                 },
             });
         }
-        let text = |out: &CappedOutput| calls.scrub(&String::from_utf8_lossy(&out.contents()));
-        Ok(RunOutcome {
-            report: Report {
-                summary: calls.scrub(&report.summary),
-                output: calls.scrub(&report.output),
-            },
-            stdout: text(&stdout),
-            stderr: text(&stderr),
-            proposals: calls.proposals.clone(),
-            docs_consulted: calls.docs.consulted.clone(),
-            fuel_used,
-            duration: started.elapsed(),
-            host_call_time: calls.host_time.clone(),
-        })
     }
+    let report = match result {
+        Ok(Ok(report)) => report,
+        Ok(Err(message)) => {
+            return Err(RunError::Guest {
+                role,
+                message: calls.scrub(&message),
+            })
+        }
+        Err(e) => return Err(failure::classify(role, limits, &state.limiter, e, calls)),
+    };
+    if report.summary.len() + report.output.len() > limits.output_bytes {
+        return Err(RunError::Limit {
+            role,
+            limit: LimitHit::Output {
+                stream: "its report",
+                limit_bytes: limits.output_bytes,
+            },
+        });
+    }
+    let text = |out: &CappedOutput| calls.scrub(&String::from_utf8_lossy(&out.contents()));
+    Ok(RunOutcome {
+        report: Report {
+            summary: calls.scrub(&report.summary),
+            output: calls.scrub(&report.output),
+        },
+        stdout: text(streams[0]),
+        stderr: text(streams[1]),
+        proposals: calls.proposals.clone(),
+        docs_consulted: calls.docs.consulted.clone(),
+        fuel_used: facts.fuel_used,
+        duration: facts.duration,
+        host_call_time: calls.host_time.clone(),
+    })
 }
 
 /// Refuses an import the policy does not grant, with the edit that would.
@@ -645,49 +692,4 @@ fn check_import(
         policy: policy.path.display().to_string(),
         fix,
     })
-}
-
-fn classify_failure(
-    role: RoleName,
-    limits: &Limits,
-    limiter: &RoleLimiter,
-    error: wasmtime::Error,
-    calls: &CallContext,
-) -> RunError {
-    let limit = |limit| RunError::Limit { role, limit };
-    if let Some(requested_bytes) = limiter.memory_hit {
-        return limit(LimitHit::Memory {
-            limit_mib: limits.memory_mib,
-            requested_bytes,
-        });
-    }
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => return limit(LimitHit::Fuel { limit: limits.fuel }),
-        Some(Trap::Interrupt) => {
-            return limit(LimitHit::WallClock {
-                limit_ms: limits.wall_ms,
-            })
-        }
-        Some(Trap::StackOverflow) => {
-            return limit(LimitHit::Stack {
-                limit_bytes: MAX_WASM_STACK,
-            })
-        }
-        _ => {}
-    }
-    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return RunError::Guest {
-            role,
-            message: format!(
-                "exited with status {} instead of returning a report",
-                exit.0
-            ),
-        };
-    }
-    let message = calls.scrub(&format!("{error:#}"));
-    if error.downcast_ref::<Trap>().is_some() {
-        RunError::Trap { role, message }
-    } else {
-        RunError::Instantiate { role, message }
-    }
 }

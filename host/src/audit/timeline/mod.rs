@@ -16,7 +16,7 @@
 
 use super::record::AuditRecord;
 use super::Decision;
-use super::INTENT;
+use super::{INTENT, RUN_CALL};
 use serde_json::{Map, Value};
 use std::fmt::Write;
 
@@ -438,6 +438,29 @@ fn subject(call: &str, args: &Map<String, Value>) -> Subject {
         if let Some(bytes) = text("prompt_bytes") {
             detail.push(format!("{bytes} B prompt"));
         }
+    } else if call == RUN_CALL {
+        // A run's own record: what it used, and what stopped it.
+        pin_first = true;
+        main = format!(
+            "fuel {} of {}",
+            text("fuel_used").unwrap_or_default(),
+            text("fuel_limit").unwrap_or_default()
+        );
+        if let Some(limit) = text("limit") {
+            detail.push(format!("stopped by {limit}"));
+        }
+        if let Some(denied) = args.get("denied").and_then(Value::as_object) {
+            let total: u64 = denied.values().filter_map(Value::as_u64).sum();
+            let unrecorded = text("denials_unrecorded").unwrap_or_default();
+            detail.push(format!("{total} denied ({unrecorded} unrecorded)"));
+        }
+    } else if let Some(sandboxed) = call.strip_prefix("wasi.") {
+        // What the role tried that its sandbox has no way to do.
+        main = match (text("name"), text("family")) {
+            (Some(name), _) => format!("look up {name}"),
+            (None, Some(family)) => format!("{family} socket"),
+            (None, None) => sandboxed.replace('.', " "),
+        };
     } else if let Some(url) = text("url") {
         pin_first = true;
         main = match text("method") {
