@@ -35,7 +35,7 @@ pub enum KeyError {
     Malformed { path: PathBuf, reason: String },
     #[error("{} must not be readable by others (mode {mode:o})\n  fix: chmod 600 {}", path.display(), path.display())]
     TooOpen { path: PathBuf, mode: u32 },
-    #[error("writing audit key {}: {source}", path.display())]
+    #[error("writing audit key {}", path.display())]
     Write {
         path: PathBuf,
         #[source]

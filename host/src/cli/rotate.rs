@@ -8,6 +8,7 @@
 use super::Failure;
 use agentward::audit::keys::NoteSigner;
 use agentward::audit::{AuditKeys, AuditLog, Durability};
+use agentward::orchestrator::approvals;
 use agentward::orchestrator::manifest::{ItemState, Manifest};
 use agentward::orchestrator::workflow::Workflow;
 use agentward::orchestrator::{Drive, Orchestrator, Progress, Quiet};
@@ -16,6 +17,7 @@ use agentward::runtime::Host;
 use agentward::store::overlay::DryRunStore;
 use agentward::store::SecretStore;
 use anyhow::{anyhow, Context};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -77,11 +79,22 @@ pub(crate) struct ResumeArgs {
 }
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("how").required(true).args(["key", "ssh_signature", "print_message"])))]
 pub(crate) struct ApproveArgs {
     change: String,
     /// The approver's private key (`agentward approver new NAME`).
     #[arg(long)]
-    key: PathBuf,
+    key: Option<PathBuf>,
+    /// An SSH signature of the approval message, made with `agentward
+    /// approve CHANGE --print-message | ssh-keygen -Y sign -n
+    /// agentward-approval -f KEY - > FILE`; the key must be in the
+    /// workflow's allowed_signers.
+    #[arg(long, value_name = "FILE")]
+    ssh_signature: Option<PathBuf>,
+    /// Print the exact message an approver signs for this change's current
+    /// plan, and nothing else.
+    #[arg(long)]
+    print_message: bool,
     /// The plan hash the approver reviewed (`agentward show CHANGE`); the
     /// approval is refused if the change's plan is not this one.
     #[arg(long)]
@@ -361,18 +374,34 @@ pub(crate) fn resume(project: &Path, args: ResumeArgs) -> Result<(), Failure> {
 }
 
 pub(crate) fn approve(project: &Path, args: ApproveArgs) -> Result<(), Failure> {
-    let signer = NoteSigner::load(&args.key)?;
     let mut manifest = Manifest::load(&project.join("manifests"), &args.change)?;
+    if args.print_message {
+        let message = approvals::message(&manifest.change_id, &manifest.plan_hash);
+        std::io::stdout().write_all(&message)?;
+        return Ok(());
+    }
+    let signer = args.key.as_deref().map(NoteSigner::load).transpose()?;
+    let armored = match &args.ssh_signature {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("reading the SSH signature {}", file.display()))?,
+        ),
+        None => None,
+    };
+    let signature = match (&signer, &armored) {
+        (Some(signer), _) => approvals::Signature::Key(signer),
+        (None, Some(armored)) => approvals::Signature::Ssh(armored),
+        (None, None) => unreachable!("clap requires --key or --ssh-signature"),
+    };
     let session = Session::open(project, &args.common, false)?;
     let orchestrator = session.orchestrator(&Quiet)?;
     let missing = orchestrator
-        .approve(&mut manifest, &signer, args.plan_hash.as_deref())
+        .approve(&mut manifest, signature, args.plan_hash.as_deref())
         .map_err(|e| Failure::BadInput(e.into()))?;
+    let approver = &manifest.approvals.last().expect("just approved").approver;
     println!(
-        "{} approved plan {} of change {}",
-        signer.name(),
-        manifest.plan_hash,
-        manifest.change_id
+        "{approver} approved plan {} of change {}",
+        manifest.plan_hash, manifest.change_id
     );
     if missing.is_empty() {
         println!(
@@ -429,6 +458,7 @@ pub(crate) fn approver(command: ApproverCommand) -> Result<(), Failure> {
             "approver name {name:?}: use letters, digits, - and _"
         )));
     }
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let signer = NoteSigner::generate(&name);
     let (private, public) = (
         out.join(format!("{name}.key")),

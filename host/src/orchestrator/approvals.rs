@@ -1,16 +1,20 @@
 //! Human approvals: N of M named approvers sign the change's plan hash.
 //!
 //! An approval is an ed25519 signature, by a key the workflow lists, over
-//! the change id and the plan hash. Because the hash covers the whole plan,
+//! the change id and the plan hash: a signed-note key of agentward's own
+//! (`agentward approver new`), or an SSH key in the workflow's
+//! `allowed_signers` file, signed with `ssh-keygen -Y sign -n
+//! agentward-approval` — a FIDO security key among them. Because the hash covers the whole plan,
 //! a plan edited after approval no longer matches its signatures, and the
 //! change waits again; approvals are re-checked before every effect, not
 //! just counted once.
 
+use super::allowed_signers::NAMESPACE;
 use super::manifest::{Approval, Manifest, RequiredApproval};
+use super::sshsig::{SshKey, SshSigError, SshSignature};
 use super::workflow::Workflow;
 use crate::audit::keys::{NoteSigner, NoteVerifier};
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
-use ed25519_dalek::Signature;
 
 /// What an approver signs.
 pub fn message(change_id: &str, plan_hash: &str) -> Vec<u8> {
@@ -42,14 +46,45 @@ pub enum ApprovalError {
     },
     #[error("change {change_id} is {state}, not waiting for approval")]
     NotPending { change_id: String, state: String },
+    #[error("the SSH approval of change {change_id} is refused: {reason}\n  fix: sign the message `agentward approve {change_id} --print-message` prints with `ssh-keygen -Y sign -n {NAMESPACE} -f KEY`")]
+    SshSignature {
+        change_id: String,
+        reason: SshSigError,
+    },
+    #[error("the key that signed ({key}) is not listed for approvals in {file}\n  fix: add `NAME namespaces=\"{NAMESPACE}\" {key}` to it, NAME an approver of the rule")]
+    UnlistedSshKey { key: String, file: String },
+    #[error("the key that signed is listed for {principals} in {file}; an approval must name one approver\n  fix: list the key for one approver only")]
+    AmbiguousSshKey { principals: String, file: String },
 }
 
-/// Signs `manifest`'s plan as `signer`, refusing an approval that cannot count.
+/// How an approver signs.
+pub enum Signature<'a> {
+    /// With an `agentward approver new` key.
+    Key(&'a NoteSigner),
+    /// The armored output of `ssh-keygen -Y sign` over [`message`].
+    Ssh(&'a str),
+}
+
+/// Makes the approval of `manifest`'s plan that `signature` gives,
+/// refusing one that cannot count.
 pub fn sign(
     workflow: &Workflow,
     manifest: &Manifest,
-    signer: &NoteSigner,
+    signature: Signature,
     expected_plan_hash: Option<&str>,
+) -> Result<Approval, ApprovalError> {
+    let approval = match signature {
+        Signature::Key(signer) => by_key(workflow, manifest, signer)?,
+        Signature::Ssh(armored) => by_ssh(workflow, manifest, armored)?,
+    };
+    admit(workflow, manifest, &approval.approver, expected_plan_hash)?;
+    Ok(approval)
+}
+
+fn by_key(
+    workflow: &Workflow,
+    manifest: &Manifest,
+    signer: &NoteSigner,
 ) -> Result<Approval, ApprovalError> {
     let approver = signer.name().to_string();
     let listed = workflow.approvers.get(&approver);
@@ -60,6 +95,69 @@ pub fn sign(
             workflow: workflow.path.display().to_string(),
         });
     }
+    let signature = signer.sign(&message(&manifest.change_id, &manifest.plan_hash));
+    Ok(Approval {
+        approver,
+        key: signer.verifier().encode(),
+        plan_hash: manifest.plan_hash.clone(),
+        signature: BASE64.encode(signature),
+        ts: crate::time::now_rfc3339(),
+    })
+}
+
+/// An SSH signature over the change's current plan, by a key the
+/// allowed_signers file lists for exactly one approver.
+fn by_ssh(
+    workflow: &Workflow,
+    manifest: &Manifest,
+    armored: &str,
+) -> Result<Approval, ApprovalError> {
+    let refused = |reason| ApprovalError::SshSignature {
+        change_id: manifest.change_id.clone(),
+        reason,
+    };
+    let signature = SshSignature::parse(armored).map_err(refused)?;
+    signature
+        .verify(
+            NAMESPACE,
+            &message(&manifest.change_id, &manifest.plan_hash),
+        )
+        .map_err(refused)?;
+    let key = signature.key.to_openssh();
+    let Some(signers) = &workflow.ssh_signers else {
+        return Err(ApprovalError::UnlistedSshKey {
+            key,
+            file: format!("{} (it names no allowed_signers)", workflow.path.display()),
+        });
+    };
+    let file = signers.path.display().to_string();
+    let approver = match signers.principals_of(&signature.key).as_slice() {
+        [one] => one.to_string(),
+        [] => return Err(ApprovalError::UnlistedSshKey { key, file }),
+        many => {
+            return Err(ApprovalError::AmbiguousSshKey {
+                principals: many.join(", "),
+                file,
+            })
+        }
+    };
+    Ok(Approval {
+        approver,
+        key,
+        plan_hash: manifest.plan_hash.clone(),
+        signature: armored.trim().to_string(),
+        ts: crate::time::now_rfc3339(),
+    })
+}
+
+/// The checks every approval passes, however it was signed.
+fn admit(
+    workflow: &Workflow,
+    manifest: &Manifest,
+    approver: &str,
+    expected_plan_hash: Option<&str>,
+) -> Result<(), ApprovalError> {
+    let approver = approver.to_string();
     if let Some(given) = expected_plan_hash {
         if given != manifest.plan_hash {
             return Err(ApprovalError::WrongPlan {
@@ -87,19 +185,26 @@ pub fn sign(
             workflow: workflow.path.display().to_string(),
         });
     }
-    let signature = signer.sign(&message(&manifest.change_id, &manifest.plan_hash));
-    Ok(Approval {
-        approver,
-        key: signer.verifier().encode(),
-        plan_hash: manifest.plan_hash.clone(),
-        signature: BASE64.encode(signature),
-        ts: crate::time::now_rfc3339(),
-    })
+    Ok(())
 }
 
 /// Whether `approval` is a valid signature, by the key the workflow lists
 /// for its approver, over this change's current plan.
 fn is_valid(workflow: &Workflow, manifest: &Manifest, approval: &Approval) -> bool {
+    if approval.plan_hash != manifest.plan_hash {
+        return false;
+    }
+    let signed = message(&manifest.change_id, &manifest.plan_hash);
+    if let Ok(ssh) = SshSignature::parse(&approval.signature) {
+        // The key the file lists now, for this approver: a key withdrawn
+        // from allowed_signers no longer counts.
+        return SshKey::parse_openssh(&approval.key).ok().as_ref() == Some(&ssh.key)
+            && workflow
+                .ssh_signers
+                .as_ref()
+                .is_some_and(|s| s.allows(&approval.approver, &ssh.key))
+            && ssh.verify(NAMESPACE, &signed).is_ok();
+    }
     let Some(listed) = workflow.approvers.get(&approval.approver) else {
         return false;
     };
@@ -109,19 +214,11 @@ fn is_valid(workflow: &Workflow, manifest: &Manifest, approval: &Approval) -> bo
     let Some(signature) = BASE64
         .decode(&approval.signature)
         .ok()
-        .and_then(|b| Signature::from_slice(&b).ok())
+        .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
     else {
         return false;
     };
-    recorded == *listed
-        && approval.plan_hash == manifest.plan_hash
-        && listed
-            .key
-            .verify_strict(
-                &message(&manifest.change_id, &manifest.plan_hash),
-                &signature,
-            )
-            .is_ok()
+    recorded == *listed && listed.key.verify_strict(&signed, &signature).is_ok()
 }
 
 /// What is still missing, one line per unmet rule; empty when every rule

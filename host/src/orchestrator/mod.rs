@@ -18,6 +18,7 @@
 //! up to the workflow's `concurrency` at once ([`inflight`]); each item's
 //! steps stay in order, and its records are durable before its effects.
 
+pub mod allowed_signers;
 pub mod approvals;
 pub mod change_id;
 pub mod failpoint;
@@ -30,6 +31,7 @@ mod model;
 pub mod notify;
 mod planning;
 pub mod schedule;
+pub mod sshsig;
 mod steps;
 pub mod workflow;
 
@@ -274,7 +276,7 @@ impl<'a> Orchestrator<'a> {
     pub fn approve(
         &self,
         manifest: &mut Manifest,
-        signer: &crate::audit::keys::NoteSigner,
+        signature: approvals::Signature,
         plan_hash: Option<&str>,
     ) -> Result<Vec<String>, OrchestratorError> {
         if manifest.state != ChangeState::ApprovalPending {
@@ -285,10 +287,11 @@ impl<'a> Orchestrator<'a> {
             .into());
         }
         check_plan_hash(manifest)?;
-        let approval = approvals::sign(self.workflow, manifest, signer, plan_hash)?;
+        let approval = approvals::sign(self.workflow, manifest, signature, plan_hash)?;
         let mut args = serde_json::Map::new();
         args.insert("approver".into(), approval.approver.clone().into());
         args.insert("plan_hash".into(), approval.plan_hash.clone().into());
+        args.insert("key".into(), approval.key.clone().into());
         manifest.approvals.push(approval);
         let missing = approvals::missing(self.workflow, manifest);
         if missing.is_empty() {

@@ -8,6 +8,7 @@
 //! is a different security argument. Parsing is as strict as the policy's:
 //! every error names the file, line and column, and the fix.
 
+use super::allowed_signers::AllowedSigners;
 use crate::audit::keys::NoteVerifier;
 use crate::capabilities::path_scope::PathScope;
 use crate::capabilities::Capability;
@@ -173,6 +174,8 @@ pub struct Workflow {
     pub min_checks: usize,
     pub health: Option<Health>,
     pub approvers: BTreeMap<String, NoteVerifier>,
+    /// Approvers who sign with SSH keys (`[approvals] allowed_signers`).
+    pub ssh_signers: Option<AllowedSigners>,
     pub approval_rules: Vec<ApprovalRule>,
     pub witness: Option<WitnessConfig>,
     /// Items in flight at once.
@@ -282,6 +285,9 @@ fn default_samples() -> u32 {
 struct RawApprovals {
     #[serde(default)]
     keys: BTreeMap<String, Spanned<String>>,
+    /// OpenSSH's allowed_signers file: approvers who sign with SSH keys.
+    #[serde(default)]
+    allowed_signers: Option<Spanned<String>>,
     #[serde(default)]
     rules: Vec<Spanned<RawRule>>,
 }
@@ -463,6 +469,7 @@ impl Workflow {
         };
 
         let mut approvers = BTreeMap::new();
+        let mut ssh_signers = None;
         let mut approval_rules = Vec::new();
         if let Some(raw_approvals) = raw.approvals {
             for (name, key) in &raw_approvals.keys {
@@ -485,15 +492,27 @@ impl Workflow {
                 }
                 approvers.insert(name.clone(), verifier);
             }
+            if let Some(file) = &raw_approvals.allowed_signers {
+                // Relative to the workflow file, like the file it sits beside.
+                let base = path.parent().unwrap_or(Path::new("."));
+                let signers = AllowedSigners::load(&base.join(file.get_ref())).map_err(|e| {
+                    let (message, fix) = e
+                        .split_once("\n  fix: ")
+                        .unwrap_or((&e, "see docs/orchestrator.md#ssh-approvals"));
+                    at(file.span().start, message.to_string(), fix.to_string())
+                })?;
+                ssh_signers = Some(signers);
+            }
             for rule in &raw_approvals.rules {
                 let offset = rule.span().start;
                 let r = rule.get_ref();
                 for name in &r.approvers {
-                    if !approvers.contains_key(name) {
+                    let ssh = ssh_signers.as_ref().is_some_and(|s| s.lists(name));
+                    if !approvers.contains_key(name) && !ssh {
                         return Err(at(
                             offset,
-                            format!("approver `{name}` has no key in [approvals.keys]"),
-                            format!("add `{name} = \"<the line from {name}.pub>\"` under [approvals.keys]"),
+                            format!("approver `{name}` has no key in [approvals.keys] or allowed_signers"),
+                            format!("add `{name} = \"<the line from {name}.pub>\"` under [approvals.keys], or `{name} namespaces=\"agentward-approval\" ssh-ed25519 AAAA…` to the allowed_signers file"),
                         ));
                     }
                 }
@@ -591,6 +610,7 @@ impl Workflow {
             min_checks,
             health,
             approvers,
+            ssh_signers,
             approval_rules,
             witness: raw.witness.map(Spanned::into_inner),
             concurrency,
