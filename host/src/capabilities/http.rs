@@ -29,7 +29,7 @@ use super::bindings::agentward::host::{
     types::Error,
 };
 use super::handles::HandleUse;
-use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
+use super::mediation::{mediate_until_deadline, CallContext, HostCall, RoleBinding};
 use super::path_scope::toml_list;
 use crate::net::egress::{self, EgressError};
 use crate::net::tls::{tls_refusal, TlsClient, TlsRefusal};
@@ -368,7 +368,7 @@ impl HostCall for Send {
         let max_body = g.max_body_bytes;
         let agent = g
             .tls
-            .pinned_agent(addr, Duration::from_millis(g.timeout_ms));
+            .pinned_agent(addr, ctx.deadline.cap(Duration::from_millis(g.timeout_ms)));
         let mut builder = ureq::http::Request::builder()
             .method(self.request.method.to_ascii_uppercase().as_str())
             .uri(&self.request.url);
@@ -570,8 +570,8 @@ fn scrub_bytes(ctx: &CallContext, body: Vec<u8>) -> Vec<u8> {
 }
 
 impl http::Host for CallContext {
-    fn send(&mut self, request: Request) -> Result<Response, Error> {
-        mediate(
+    fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, Error>> {
+        mediate_until_deadline(
             self,
             Send {
                 request,

@@ -6,6 +6,7 @@
 //! this in one place is what lets an auditor trust that no call slips past.
 
 use super::bindings::agentward::host::types::Error;
+use super::deadline::Deadline;
 use super::path_scope::PathScope;
 use super::{Capability, Grants};
 use crate::audit::{CallEvent, Decision, EventSink, Redactor, SinkError};
@@ -98,6 +99,11 @@ pub struct CallContext {
     /// Denials this run, per call: past [`DENIALS_RECORDED_PER_CALL`] they
     /// are counted here, not recorded one by one.
     pub(crate) denials: std::collections::BTreeMap<&'static str, u64>,
+    /// When the run must end: the one clock its sleeps and host calls
+    /// are cut to.
+    pub(crate) deadline: Deadline,
+    /// Set when the deadline ended a call: the run is over.
+    pub(crate) stopped_at_deadline: bool,
 }
 
 /// Denials of one call recorded one by one in a run. A role looping on a
@@ -131,7 +137,15 @@ impl CallContext {
             audit_failure: None,
             denials: Default::default(),
             host_time: Default::default(),
+            deadline: Deadline::default(),
+            stopped_at_deadline: false,
         }
+    }
+
+    /// The context of a run that must end at `deadline`.
+    pub(crate) fn until(mut self, deadline: Deadline) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     pub(crate) fn remember_secret(&mut self, value: &SecretValue) {
@@ -214,8 +228,8 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
         call.check(&ctx.binding)
             .and_then(|()| call.admit(ctx, &mut args))
     });
-    let (decision, result) = match admitted {
-        Err(denial) => (Decision::Deny, Err(denial)),
+    let (decision, result, cut) = match admitted {
+        Err(denial) => (Decision::Deny, Err(denial), None),
         Ok(()) => {
             if effectful {
                 let intent = event(ctx, name, args.clone(), Decision::Allow, INTENT, started);
@@ -226,11 +240,12 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
                 refuse_on_failure(ctx, synced, || format!("make {name}'s intent durable"))?;
             }
             let result = call.perform(ctx, &mut args);
+            let cut = cut_at_deadline(ctx, &result);
             if effectful {
                 // Crash tests cut a role off between an effect and its record.
                 crate::orchestrator::failpoint::hit("call", name);
             }
-            (Decision::Allow, result)
+            (Decision::Allow, result, cut)
         }
     };
     if decision == Decision::Deny {
@@ -242,7 +257,13 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
     }
     let outcome = match &result {
         Ok(_) => "ok".to_string(),
-        Err(e) => ctx.scrub(&super::error_text(e)),
+        Err(e) => {
+            let text = ctx.scrub(&super::error_text(e));
+            match cut {
+                Some(deadline) => deadline.cut_off(&text),
+                None => text,
+            }
+        }
     };
     let event = event(ctx, name, args, decision, outcome, started);
     if effectful {
@@ -256,6 +277,29 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
     let interface = name.split_once('.').map_or(name, |(i, _)| i);
     *ctx.host_time.entry(interface).or_default() += started.elapsed();
     result
+}
+
+/// [`mediate`] for a call that waits on the network and caps its wait at
+/// the run's deadline: when the deadline ended it, the guest traps as the
+/// epoch would have trapped it, and the run ends with the `wall_ms` error.
+pub(crate) fn mediate_until_deadline<C: HostCall>(
+    ctx: &mut CallContext,
+    call: C,
+) -> wasmtime::Result<Result<C::Output, Error>> {
+    let result = mediate(ctx, call);
+    if ctx.stopped_at_deadline {
+        return Err(wasmtime::Trap::Interrupt.into());
+    }
+    Ok(result)
+}
+
+/// The deadline, if it ended a call: one that failed with the run's
+/// deadline past was ended by it (its timeout was cut to the deadline),
+/// whatever its own error says, and ends the run.
+fn cut_at_deadline<T>(ctx: &mut CallContext, result: &Result<T, Error>) -> Option<Deadline> {
+    let deadline = Some(ctx.deadline).filter(|d| result.is_err() && d.passed())?;
+    ctx.stopped_at_deadline = true;
+    Some(deadline)
 }
 
 pub use crate::audit::INTENT;

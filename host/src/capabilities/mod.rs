@@ -6,6 +6,7 @@
 //! function every host call passes through.
 
 mod ca_files;
+pub(crate) mod deadline;
 pub mod docs;
 pub mod handles;
 pub mod http;
@@ -36,6 +37,13 @@ pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "full",
+        // The calls that wait on the network may end the run: at its
+        // deadline they trap (see `deadline`).
+        imports: {
+            "agentward:host/http.send": trappable,
+            "agentward:host/sql.execute": trappable,
+            "agentward:host/model.complete": trappable,
+        },
     });
 }
 

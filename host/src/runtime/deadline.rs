@@ -13,7 +13,7 @@
 //! (see [`super::sandbox`]); this was the last such call.
 
 use super::RoleState;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::p2::{subscribe, DynPollable, Pollable};
 
@@ -61,7 +61,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<RoleState>) -> wasmtime::Result<
 /// A pollable ready after `wait`; or, if the run's deadline comes first,
 /// the run interrupted at its deadline.
 fn capped(state: &mut RoleState, wait: Duration) -> wasmtime::Result<Resource<DynPollable>> {
-    let left = state.deadline.saturating_duration_since(Instant::now());
+    let left = state.calls.deadline.left();
     if wait >= left {
         std::thread::sleep(left);
         return Err(wasmtime::Trap::Interrupt.into());

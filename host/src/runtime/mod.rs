@@ -22,6 +22,7 @@ pub use limits::{LimitHit, Limits, MAX_MEMORY_MIB};
 
 use crate::audit::{EventSink, Redactor, SinkError};
 use crate::capabilities::bindings::{Full, FullPre};
+use crate::capabilities::deadline::Deadline;
 use crate::capabilities::mediation::RoleBinding;
 use crate::capabilities::workspace::Proposal;
 use crate::capabilities::{CallContext, Capability, Report, Task};
@@ -267,9 +268,8 @@ pub struct RunOutcome {
 pub(crate) struct RoleState {
     sandbox: sandbox::Sandbox,
     limiter: RoleLimiter,
+    /// Holds the run's deadline too, which WASI's sleeps are cut to.
     calls: CallContext,
-    /// When `limits.wall_ms` runs out: WASI's sleeps end by then too.
-    deadline: Instant,
 }
 
 impl RoleState {
@@ -453,27 +453,27 @@ impl Host {
     /// leaves the host ready for the next one.
     pub fn run(&self, prepared: &PreparedRole, task: &Task) -> Result<RunOutcome, RunError> {
         let role = prepared.role();
-        let deadline = Duration::from_millis(prepared.limits.wall_ms);
+        let wall = Duration::from_millis(prepared.limits.wall_ms);
+        // Set before the run's store credential is minted, whose TTL is
+        // the same span: the credential, every host call and the guest's
+        // own code end together.
+        let deadline = Deadline::new(Instant::now() + wall, prepared.limits.wall_ms);
         let store_error = |e: crate::store::StoreError| RunError::Store {
             role,
             message: e.to_string(),
         };
         let Some(run_store) = self
             .store
-            .for_role_run(
-                role.as_str(),
-                &prepared.binding.grants.store_scopes(),
-                deadline,
-            )
+            .for_role_run(role.as_str(), &prepared.binding.grants.store_scopes(), wall)
             .map_err(store_error)?
         else {
-            return self.run_with(prepared, task, self.store.clone());
+            return self.run_with(prepared, task, self.store.clone(), deadline);
         };
         // The run's own store credential is on record from mint to revoke.
         let description = run_store.description.clone();
         self.record_credential(prepared, task, "store.role-credential", &description, "ok")
             .map_err(|source| RunError::Audit { role, source })?;
-        let result = self.run_with(prepared, task, run_store.store.clone());
+        let result = self.run_with(prepared, task, run_store.store.clone(), deadline);
         let revoked = run_store.end();
         let outcome = match &revoked {
             Ok(()) => "ok".to_string(),
@@ -518,6 +518,7 @@ impl Host {
         prepared: &PreparedRole,
         task: &Task,
         secrets: Arc<dyn SecretStore>,
+        deadline: Deadline,
     ) -> Result<RunOutcome, RunError> {
         let role = prepared.role();
         let limits = &prepared.limits;
@@ -534,18 +535,17 @@ impl Host {
                 self.sink.clone(),
                 secrets,
                 self.redactor.clone(),
-            ),
-            deadline: started + Duration::from_millis(limits.wall_ms),
+            )
+            .until(deadline),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store
             .set_fuel(limits.fuel)
             .expect("fuel is enabled on the engine");
+        // In ticks from now: what minting the store credential left.
         store.set_epoch_deadline(
-            limits
-                .wall_ms
-                .div_ceil(engine::EPOCH_TICK.as_millis() as u64),
+            (deadline.left().as_millis() as u64).div_ceil(engine::EPOCH_TICK.as_millis() as u64),
         );
 
         let result = prepared

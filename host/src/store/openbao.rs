@@ -71,7 +71,7 @@ use crate::net::tls::{tls_refusal, TlsClient};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// How long one request to the server may take.
@@ -106,6 +106,10 @@ pub struct OpenBaoStore {
     /// before they are stored in KV (envelope encryption: KV holds only
     /// `vault:v1:…` ciphertext, and decrypting needs a separate grant).
     transit_key: Option<Arc<str>>,
+    /// A role run's store ends with the run: no request to the server
+    /// outlasts its deadline. The call it fails is recorded as cut off by
+    /// the deadline, and the epoch stops the guest at its next check.
+    deadline: Option<Instant>,
 }
 
 /// A KV v2 record's latest version and its data.
@@ -180,6 +184,7 @@ impl OpenBaoStore {
             before_label_write: None,
             accessor: None,
             transit_key: None,
+            deadline: None,
         }
     }
 
@@ -345,6 +350,18 @@ impl OpenBaoStore {
             .header("Content-Type", "application/json")
             .body(bytes.to_vec())
             .map_err(|e| StoreError::Unavailable(format!("bad OpenBao request URL {url}: {e}")))?;
+        let request = match self.deadline {
+            None => request,
+            Some(at) => {
+                // Never zero, which ureq would read as no timeout at all.
+                let left = at.saturating_duration_since(Instant::now());
+                let timeout = REQUEST_TIMEOUT.min(left).max(Duration::from_millis(1));
+                self.agent
+                    .configure_request(request)
+                    .timeout_global(Some(timeout))
+                    .build()
+            }
+        };
         let mut response = self.agent.run(request).map_err(|e| {
             StoreError::Unavailable(match tls_refusal(&e) {
                 Some(failure) => format!(
@@ -1097,15 +1114,18 @@ impl SecretStore for OpenBaoStore {
         scopes: &RoleScopes,
         deadline: Duration,
     ) -> Result<Option<RoleRunStore>, StoreError> {
+        let ends = Instant::now() + deadline;
         let ttl = Duration::from_secs(deadline.as_secs_f64().ceil().max(1.0) as u64);
-        let child = self.token_for_role(role, scopes, ttl, ROLE_RUN_TOKEN_USES)?;
+        let mut child = self.token_for_role(role, scopes, ttl, ROLE_RUN_TOKEN_USES)?;
         let description = format!(
             "OpenBao token at {} (accessor {}), policy agentward-role-{role}, ttl {}s, at most {ROLE_RUN_TOKEN_USES} uses",
             self.addr,
             child.accessor().unwrap_or("unknown"),
             ttl.as_secs()
         );
+        // Revoking comes after the run's end, so it is not held to it.
         let revoker = child.clone();
+        child.deadline = Some(ends);
         Ok(Some(RoleRunStore::new(
             Arc::new(child),
             description,

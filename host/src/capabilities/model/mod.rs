@@ -40,7 +40,7 @@ use super::bindings::agentward::host::{
     model::{self, Completion, Request},
     types::Error,
 };
-use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
+use super::mediation::{mediate_until_deadline, CallContext, HostCall, RoleBinding};
 use crate::net::egress::{self, EgressError};
 use crate::net::tls::{tls_refusal, TlsClient};
 use crate::policy::error_fix;
@@ -445,9 +445,20 @@ impl HostCall for Complete {
                 Some(value)
             }
         };
+        let deadline = ctx.deadline;
         let fetch = |method: &str, url: &str, body: Option<Vec<u8>>| {
-            send(&agent, method, url, key.as_ref().map(|k| k.expose()), body)
-                .map_err(|e| describe(&binding, grant, e))
+            // Each request waits its own timeout, but none past the run's
+            // deadline.
+            let timeout = deadline.cap(Duration::from_millis(g.timeout_ms));
+            send(
+                &agent,
+                timeout,
+                method,
+                url,
+                key.as_ref().map(|k| k.expose()),
+                body,
+            )
+            .map_err(|e| describe(&binding, grant, e))
         };
         if ctx.model.served.is_none() {
             let (status, body) = fetch("GET", &g.url("models"), None)?;
@@ -638,6 +649,7 @@ enum SendError {
 /// One request to the endpoint: its status and body (any status).
 fn send(
     agent: &ureq::Agent,
+    timeout: Duration,
     method: &str,
     url: &str,
     key: Option<&str>,
@@ -656,6 +668,10 @@ fn send(
     let request = builder
         .body(body.unwrap_or_default())
         .map_err(|e| SendError::Other(format!("malformed request: {e}")))?;
+    let request = agent
+        .configure_request(request)
+        .timeout_global(Some(timeout))
+        .build();
     let mut response = agent.run(request).map_err(|e| match tls_refusal(&e) {
         Some(refusal) => SendError::Tls(refusal),
         None => SendError::Other(e.to_string()),
@@ -687,8 +703,8 @@ fn describe(binding: &RoleBinding, grant: &Spanned<ModelGrant>, error: SendError
 }
 
 impl model::Host for CallContext {
-    fn complete(&mut self, request: Request) -> Result<Completion, Error> {
-        mediate(
+    fn complete(&mut self, request: Request) -> wasmtime::Result<Result<Completion, Error>> {
+        mediate_until_deadline(
             self,
             Complete {
                 request,

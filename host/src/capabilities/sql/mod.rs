@@ -24,7 +24,7 @@ mod statement;
 
 use super::bindings::agentward::host::sql::{self, Rows, Statement};
 use super::bindings::agentward::host::types::Error;
-use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
+use super::mediation::{mediate_until_deadline, CallContext, HostCall, RoleBinding};
 use super::path_scope::toml_list;
 use crate::net::egress::{self, EgressError};
 use crate::net::tls::{rustls_config, tls_refusal_in};
@@ -415,7 +415,7 @@ impl HostCall for Execute {
         }
         let text = interpolate(&normalise(&self.statement.text), &target.params)?;
         let where_ = target.endpoint.render();
-        let mut config = postgres::Config::new();
+        let mut config = tokio_postgres::Config::new();
         config
             .host(&target.endpoint.host)
             .hostaddr(target.addr.ip())
@@ -423,8 +423,8 @@ impl HostCall for Execute {
             .dbname(&target.endpoint.database)
             .user(target.user.value.expose())
             .password(target.password.expose())
-            .ssl_mode(postgres::config::SslMode::Prefer)
-            .connect_timeout(Duration::from_millis(g.timeout_ms))
+            .ssl_mode(tokio_postgres::config::SslMode::Prefer)
+            .connect_timeout(ctx.deadline.cap(Duration::from_millis(g.timeout_ms)))
             .application_name("agentward");
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new((*g.tls).clone());
         let failed = |ctx: &CallContext, doing: &str, e: postgres::Error| -> Error {
@@ -439,12 +439,35 @@ impl HostCall for Execute {
                 .unwrap_or_else(|| format!("{e}"));
             Error::Unavailable(ctx.scrub(&format!("{doing} {where_}: {detail}")))
         };
-        let mut client = config
-            .connect(tls)
-            .map_err(|e| failed(ctx, "connecting to", e))?;
-        let messages = client
-            .simple_query(&text)
-            .map_err(|e| failed(ctx, "running the statement on", e))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Unavailable(format!("no runtime for {where_}: {e}")))?;
+        // The connect timeout ends a server that never accepts; a server
+        // that accepts and then never answers (the login, a statement)
+        // would hold the call for good, so the whole exchange ends at the
+        // run's deadline, the connection dropped with it.
+        let left = ctx.deadline.left();
+        let exchange = async {
+            let (client, connection) = config
+                .connect(tls)
+                .await
+                .map_err(|e| failed(ctx, "connecting to", e))?;
+            let connection = tokio::spawn(connection);
+            let messages = client
+                .simple_query(&text)
+                .await
+                .map_err(|e| failed(ctx, "running the statement on", e));
+            connection.abort();
+            messages
+        };
+        let messages = runtime
+            .block_on(async { tokio::time::timeout(left, exchange).await })
+            .unwrap_or_else(|_| {
+                Err(Error::Unavailable(format!(
+                    "{where_} did not answer before the run's deadline"
+                )))
+            })?;
         let mut rows = Rows {
             columns: Vec::new(),
             rows: Vec::new(),
@@ -486,8 +509,8 @@ impl HostCall for Execute {
 }
 
 impl sql::Host for CallContext {
-    fn execute(&mut self, statement: Statement) -> Result<Rows, Error> {
-        mediate(
+    fn execute(&mut self, statement: Statement) -> wasmtime::Result<Result<Rows, Error>> {
+        mediate_until_deadline(
             self,
             Execute {
                 statement,
