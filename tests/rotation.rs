@@ -439,7 +439,7 @@ fn production_writes_wait_for_n_of_m_signed_approvals_of_the_plan_hash() {
     let out = approve(&alice, "sha256:0000");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        text(&out).contains("approves plan sha256:0000"),
+        text(&out).contains("approves sha256:0000"),
         "{}",
         text(&out)
     );

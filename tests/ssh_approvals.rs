@@ -17,7 +17,7 @@ fn ssh_key(dir: &Path, name: &str) -> (PathBuf, String) {
         .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
         .arg(&key)
         .output()
-        .expect("ssh-keygen (openssh-client; scripts/install-openssh.sh)");
+        .expect("ssh-keygen (openssh-client; scripts/install-crypto-tools.sh)");
     assert!(out.status.success(), "{out:?}");
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     let mut words = public.split_whitespace();

@@ -24,6 +24,8 @@ pub struct RoleBinding {
     pub role: RoleName,
     pub policy_path: PathBuf,
     pub policy_source: Arc<str>,
+    /// [`crate::policy::Policy::hash`]: every run's record names it.
+    pub policy_hash: String,
     pub grants: Grants,
     /// The line of the role's `[roles.R.grants]` table, for denials that no
     /// edit of an existing grant would lift.

@@ -63,8 +63,9 @@ enum Command {
     /// Manage approver keys.
     #[command(subcommand)]
     Approver(rotate::ApproverCommand),
-    /// Review a policy: what a change to it widens or narrows (`diff`), and
-    /// pin the components it names to their sha256 (`pin`).
+    /// Review a policy: what a change to it widens or narrows (`diff`), pin
+    /// the components it names to their sha256 (`pin`), sign it as an
+    /// approver (`approve`).
     #[command(subcommand)]
     Policy(policy::Command),
     /// Compile every role's component for this machine into the component
@@ -136,6 +137,10 @@ pub(crate) fn main() -> ExitCode {
 /// The policy to use: `--policy`, or the project's default.
 pub(crate) fn policy_path(project: &std::path::Path, policy: Option<PathBuf>) -> PathBuf {
     policy.unwrap_or_else(|| project.join("policies/default.toml"))
+}
+
+pub(crate) fn workflow_path(project: &std::path::Path, workflow: Option<PathBuf>) -> PathBuf {
+    workflow.unwrap_or_else(|| project.join("policies/workflow.toml"))
 }
 
 /// A host for CLI commands: precompiled components cached per user, secret

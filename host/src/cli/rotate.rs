@@ -135,12 +135,21 @@ struct Session {
 }
 
 impl Session {
+    /// The policy's review ([`super::policy::admit`]) before anything runs.
+    fn admit_policy(&self, project: &Path) -> Result<(), Failure> {
+        super::policy::admit(
+            project,
+            &self.policy,
+            Some(&self.workflow),
+            self.store.as_ref(),
+            &self.log,
+            self.dry.is_some(),
+        )
+    }
+
     fn open(project: &Path, common: &Common, dry_run: bool) -> Result<Session, Failure> {
         let policy = Policy::load(&super::policy_path(project, common.policy.clone()), project)?;
-        let workflow_path = common
-            .workflow
-            .clone()
-            .unwrap_or_else(|| project.join("policies/workflow.toml"));
+        let workflow_path = super::workflow_path(project, common.workflow.clone());
         let workflow = Workflow::load(&workflow_path)?;
         let real = common.store.open(project)?;
         let dry = dry_run.then(|| Arc::new(DryRunStore::new(real.clone())));
@@ -221,6 +230,7 @@ fn now(common: &Common) -> Result<String, Failure> {
 pub(crate) fn rotate(project: &Path, args: RotateArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let session = Session::open(project, &args.common, args.dry_run)?;
+    session.admit_policy(project)?;
     let now = now(&args.common)?;
     let bar = Bar::new(args.common.json);
     let mut orchestrator = session.orchestrator(&bar)?;
@@ -342,6 +352,7 @@ pub(crate) fn resume(project: &Path, args: ResumeArgs) -> Result<(), Failure> {
         )));
     }
     let session = Session::open(project, &args.common, manifest.dry_run)?;
+    session.admit_policy(project)?;
     if session.workflow.digest != manifest.workflow.sha256 {
         eprintln!(
             "note: {} changed since the change was planned; its plan and approvals stand as recorded",
@@ -373,6 +384,38 @@ pub(crate) fn resume(project: &Path, args: ResumeArgs) -> Result<(), Failure> {
     )
 }
 
+/// What an approver signs with: their agentward key (`--key`) or an SSH
+/// signature they made (`--ssh-signature`), as `approve` and `policy
+/// approve` take it.
+pub(crate) enum SignedBy {
+    Key(NoteSigner),
+    Ssh(String),
+}
+
+impl SignedBy {
+    /// Loads the one of `key` and `ssh_signature` given (clap requires one).
+    pub(crate) fn load(
+        key: Option<&Path>,
+        ssh_signature: Option<&Path>,
+    ) -> Result<SignedBy, Failure> {
+        match (key, ssh_signature) {
+            (Some(key), _) => Ok(SignedBy::Key(NoteSigner::load(key)?)),
+            (None, Some(file)) => Ok(SignedBy::Ssh(
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("reading the SSH signature {}", file.display()))?,
+            )),
+            (None, None) => unreachable!("clap requires --key or --ssh-signature"),
+        }
+    }
+
+    pub(crate) fn signature(&self) -> approvals::Signature<'_> {
+        match self {
+            SignedBy::Key(signer) => approvals::Signature::Key(signer),
+            SignedBy::Ssh(armored) => approvals::Signature::Ssh(armored),
+        }
+    }
+}
+
 pub(crate) fn approve(project: &Path, args: ApproveArgs) -> Result<(), Failure> {
     let mut manifest = Manifest::load(&project.join("manifests"), &args.change)?;
     if args.print_message {
@@ -380,19 +423,8 @@ pub(crate) fn approve(project: &Path, args: ApproveArgs) -> Result<(), Failure> 
         std::io::stdout().write_all(&message)?;
         return Ok(());
     }
-    let signer = args.key.as_deref().map(NoteSigner::load).transpose()?;
-    let armored = match &args.ssh_signature {
-        Some(file) => Some(
-            std::fs::read_to_string(file)
-                .with_context(|| format!("reading the SSH signature {}", file.display()))?,
-        ),
-        None => None,
-    };
-    let signature = match (&signer, &armored) {
-        (Some(signer), _) => approvals::Signature::Key(signer),
-        (None, Some(armored)) => approvals::Signature::Ssh(armored),
-        (None, None) => unreachable!("clap requires --key or --ssh-signature"),
-    };
+    let signed_by = SignedBy::load(args.key.as_deref(), args.ssh_signature.as_deref())?;
+    let signature = signed_by.signature();
     let session = Session::open(project, &args.common, false)?;
     let orchestrator = session.orchestrator(&Quiet)?;
     let missing = orchestrator

@@ -49,19 +49,34 @@ pub(crate) fn run(project: &Path, args: Args) -> Result<(), Failure> {
     let policy = Policy::load(&super::policy_path(project, args.policy), project)?;
     // By default the project's embedded store (`agentward secrets import`
     // fills it); `--store openbao` a server.
-    let real: Arc<dyn SecretStore> = args.store.open(project)?;
+    let real_store: Arc<dyn SecretStore> = args.store.open(project)?;
     let dry = args
         .dry_run
-        .then(|| Arc::new(DryRunStore::new(real.clone())));
+        .then(|| Arc::new(DryRunStore::new(real_store.clone())));
     let store: Arc<dyn SecretStore> = match &dry {
         Some(dry) => dry.clone(),
-        None => real,
+        None => real_store.clone(),
     };
     let keys = super::audit_keys(project)?;
     let log = Arc::new(AuditLog::open_dir(
         &project.join("logs"),
         Durability::BeforeEffects,
     )?);
+    let workflow_file = super::workflow_path(project, None);
+    let workflow = match workflow_file.exists() {
+        true => Some(agentward::orchestrator::workflow::Workflow::load(
+            &workflow_file,
+        )?),
+        false => None,
+    };
+    super::policy::admit(
+        project,
+        &policy,
+        workflow.as_ref(),
+        real_store.as_ref(),
+        &log,
+        dry.is_some(),
+    )?;
     let redactor = agentward::audit::Redactor::new(*keys.hmac);
     let host = super::host(project, log.clone(), store, redactor)?;
     let prepared = host.prepare(&policy, role)?;

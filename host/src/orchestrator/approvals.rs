@@ -16,9 +16,39 @@ use super::workflow::Workflow;
 use crate::audit::keys::{NoteSigner, NoteVerifier};
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 
-/// What an approver signs.
+/// What an approver signs for a change.
 pub fn message(change_id: &str, plan_hash: &str) -> Vec<u8> {
     format!("agentward-approval-v1\nchange {change_id}\nplan {plan_hash}\n").into_bytes()
+}
+
+/// What approvers sign and what they have signed: a change's plan, or a
+/// policy that widens a grant (`agentward policy approve`).
+pub struct Ballot<'a> {
+    /// The exact bytes a signature covers.
+    pub message: Vec<u8>,
+    /// The hash an approval names: a plan's, a policy's.
+    pub hash: &'a str,
+    /// How refusals name it: `change 01J…`, `policy sha256:…`.
+    pub subject: String,
+    /// The command that prints [`Ballot::message`], for a refusal's fix.
+    pub print_message: String,
+    pub approvals: &'a [Approval],
+    pub rules: &'a [RequiredApproval],
+}
+
+impl<'a> Ballot<'a> {
+    /// A change's plan: its manifest's approvals against the rules
+    /// recorded when it was planned.
+    pub fn of_change(manifest: &'a Manifest) -> Ballot<'a> {
+        Ballot {
+            message: message(&manifest.change_id, &manifest.plan_hash),
+            hash: &manifest.plan_hash,
+            subject: format!("change {}", manifest.change_id),
+            print_message: format!("agentward approve {} --print-message", manifest.change_id),
+            approvals: &manifest.approvals,
+            rules: &manifest.approval_rules,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,26 +59,27 @@ pub enum ApprovalError {
         public: String,
         workflow: String,
     },
-    #[error("{approver} approves plan {given}, but change {change_id}'s plan is {actual}\n  fix: review the plan again (`agentward show {change_id}` prints it) and approve its current hash")]
+    #[error("{approver} approves {given}, but {subject} is {actual}\n  fix: review it again and approve its current hash")]
     WrongPlan {
         approver: String,
-        change_id: String,
+        subject: String,
         given: String,
         actual: String,
     },
-    #[error("{approver} has already approved change {change_id}; a second signature by the same approver does not count twice\n  fix: ask another approver listed in the rule")]
-    Duplicate { approver: String, change_id: String },
-    #[error("{approver} is not an approver for any rule covering change {change_id}'s secrets\n  fix: add {approver} to the `approvers` of the rule in {workflow}")]
+    #[error("{approver} has already approved {subject}; a second signature by the same approver does not count twice\n  fix: ask another approver listed in the rule")]
+    Duplicate { approver: String, subject: String },
+    #[error("{approver} is not an approver for any rule covering {subject}\n  fix: add {approver} to the `approvers` of the rule in {workflow}")]
     NotRequired {
         approver: String,
-        change_id: String,
+        subject: String,
         workflow: String,
     },
     #[error("change {change_id} is {state}, not waiting for approval")]
     NotPending { change_id: String, state: String },
-    #[error("the SSH approval of change {change_id} is refused: {reason}\n  fix: sign the message `agentward approve {change_id} --print-message` prints with `ssh-keygen -Y sign -n {NAMESPACE} -f KEY`")]
+    #[error("the SSH approval of {subject} is refused: {reason}\n  fix: sign the message `{print_message}` prints with `ssh-keygen -Y sign -n {NAMESPACE} -f KEY`")]
     SshSignature {
-        change_id: String,
+        subject: String,
+        print_message: String,
         reason: SshSigError,
     },
     #[error("the key that signed ({key}) is not listed for approvals in {file}\n  fix: add `NAME namespaces=\"{NAMESPACE}\" {key}` to it, NAME an approver of the rule")]
@@ -65,25 +96,25 @@ pub enum Signature<'a> {
     Ssh(&'a str),
 }
 
-/// Makes the approval of `manifest`'s plan that `signature` gives,
-/// refusing one that cannot count.
+/// Makes the approval of `ballot` that `signature` gives, refusing one
+/// that cannot count.
 pub fn sign(
     workflow: &Workflow,
-    manifest: &Manifest,
+    ballot: &Ballot,
     signature: Signature,
-    expected_plan_hash: Option<&str>,
+    expected_hash: Option<&str>,
 ) -> Result<Approval, ApprovalError> {
     let approval = match signature {
-        Signature::Key(signer) => by_key(workflow, manifest, signer)?,
-        Signature::Ssh(armored) => by_ssh(workflow, manifest, armored)?,
+        Signature::Key(signer) => by_key(workflow, ballot, signer)?,
+        Signature::Ssh(armored) => by_ssh(workflow, ballot, armored)?,
     };
-    admit(workflow, manifest, &approval.approver, expected_plan_hash)?;
+    admit(workflow, ballot, &approval.approver, expected_hash)?;
     Ok(approval)
 }
 
 fn by_key(
     workflow: &Workflow,
-    manifest: &Manifest,
+    ballot: &Ballot,
     signer: &NoteSigner,
 ) -> Result<Approval, ApprovalError> {
     let approver = signer.name().to_string();
@@ -95,33 +126,27 @@ fn by_key(
             workflow: workflow.path.display().to_string(),
         });
     }
-    let signature = signer.sign(&message(&manifest.change_id, &manifest.plan_hash));
+    let signature = signer.sign(&ballot.message);
     Ok(Approval {
         approver,
         key: signer.verifier().encode(),
-        plan_hash: manifest.plan_hash.clone(),
+        plan_hash: ballot.hash.to_string(),
         signature: BASE64.encode(signature),
         ts: crate::time::now_rfc3339(),
     })
 }
 
-/// An SSH signature over the change's current plan, by a key the
+/// An SSH signature over the ballot's message, by a key the
 /// allowed_signers file lists for exactly one approver.
-fn by_ssh(
-    workflow: &Workflow,
-    manifest: &Manifest,
-    armored: &str,
-) -> Result<Approval, ApprovalError> {
+fn by_ssh(workflow: &Workflow, ballot: &Ballot, armored: &str) -> Result<Approval, ApprovalError> {
     let refused = |reason| ApprovalError::SshSignature {
-        change_id: manifest.change_id.clone(),
+        subject: ballot.subject.clone(),
+        print_message: ballot.print_message.clone(),
         reason,
     };
     let signature = SshSignature::parse(armored).map_err(refused)?;
     signature
-        .verify(
-            NAMESPACE,
-            &message(&manifest.change_id, &manifest.plan_hash),
-        )
+        .verify(NAMESPACE, &ballot.message)
         .map_err(refused)?;
     let key = signature.key.to_openssh();
     let Some(signers) = &workflow.ssh_signers else {
@@ -144,7 +169,7 @@ fn by_ssh(
     Ok(Approval {
         approver,
         key,
-        plan_hash: manifest.plan_hash.clone(),
+        plan_hash: ballot.hash.to_string(),
         signature: armored.trim().to_string(),
         ts: crate::time::now_rfc3339(),
     })
@@ -153,35 +178,29 @@ fn by_ssh(
 /// The checks every approval passes, however it was signed.
 fn admit(
     workflow: &Workflow,
-    manifest: &Manifest,
+    ballot: &Ballot,
     approver: &str,
-    expected_plan_hash: Option<&str>,
+    expected_hash: Option<&str>,
 ) -> Result<(), ApprovalError> {
     let approver = approver.to_string();
-    if let Some(given) = expected_plan_hash {
-        if given != manifest.plan_hash {
-            return Err(ApprovalError::WrongPlan {
-                approver,
-                change_id: manifest.change_id.clone(),
-                given: given.to_string(),
-                actual: manifest.plan_hash.clone(),
-            });
-        }
-    }
-    if manifest.approvals.iter().any(|a| a.approver == approver) {
-        return Err(ApprovalError::Duplicate {
+    if let Some(given) = expected_hash.filter(|given| *given != ballot.hash) {
+        return Err(ApprovalError::WrongPlan {
             approver,
-            change_id: manifest.change_id.clone(),
+            subject: ballot.subject.clone(),
+            given: given.to_string(),
+            actual: ballot.hash.to_string(),
         });
     }
-    if !manifest
-        .approval_rules
-        .iter()
-        .any(|r| r.approvers.contains(&approver))
-    {
+    if ballot.approvals.iter().any(|a| a.approver == approver) {
+        return Err(ApprovalError::Duplicate {
+            approver,
+            subject: ballot.subject.clone(),
+        });
+    }
+    if !ballot.rules.iter().any(|r| r.approvers.contains(&approver)) {
         return Err(ApprovalError::NotRequired {
             approver,
-            change_id: manifest.change_id.clone(),
+            subject: ballot.subject.clone(),
             workflow: workflow.path.display().to_string(),
         });
     }
@@ -189,12 +208,12 @@ fn admit(
 }
 
 /// Whether `approval` is a valid signature, by the key the workflow lists
-/// for its approver, over this change's current plan.
-fn is_valid(workflow: &Workflow, manifest: &Manifest, approval: &Approval) -> bool {
-    if approval.plan_hash != manifest.plan_hash {
+/// for its approver, over the ballot's current message.
+fn is_valid(workflow: &Workflow, ballot: &Ballot, approval: &Approval) -> bool {
+    if approval.plan_hash != ballot.hash {
         return false;
     }
-    let signed = message(&manifest.change_id, &manifest.plan_hash);
+    let signed = &ballot.message;
     if let Ok(ssh) = SshSignature::parse(&approval.signature) {
         // The key the file lists now, for this approver: a key withdrawn
         // from allowed_signers no longer counts.
@@ -203,7 +222,7 @@ fn is_valid(workflow: &Workflow, manifest: &Manifest, approval: &Approval) -> bo
                 .ssh_signers
                 .as_ref()
                 .is_some_and(|s| s.allows(&approval.approver, &ssh.key))
-            && ssh.verify(NAMESPACE, &signed).is_ok();
+            && ssh.verify(NAMESPACE, signed).is_ok();
     }
     let Some(listed) = workflow.approvers.get(&approval.approver) else {
         return false;
@@ -218,22 +237,22 @@ fn is_valid(workflow: &Workflow, manifest: &Manifest, approval: &Approval) -> bo
     else {
         return false;
     };
-    recorded == *listed && listed.key.verify_strict(&signed, &signature).is_ok()
+    recorded == *listed && listed.key.verify_strict(signed, &signature).is_ok()
 }
 
 /// What is still missing, one line per unmet rule; empty when every rule
-/// recorded at plan time has its N distinct valid approvals. The rules are
-/// the ones in force when the change was planned (editing the workflow
-/// cannot waive them); the keys are the workflow's current ones (a key
-/// withdrawn from the workflow no longer counts).
-pub fn missing(workflow: &Workflow, manifest: &Manifest) -> Vec<String> {
-    let valid: Vec<&Approval> = manifest
+/// has its N distinct valid approvals. A change's rules are the ones in
+/// force when it was planned (editing the workflow cannot waive them); the
+/// keys are the workflow's current ones (a key withdrawn from the workflow
+/// no longer counts).
+pub fn missing(workflow: &Workflow, ballot: &Ballot) -> Vec<String> {
+    let valid: Vec<&Approval> = ballot
         .approvals
         .iter()
-        .filter(|a| is_valid(workflow, manifest, a))
+        .filter(|a| is_valid(workflow, ballot, a))
         .collect();
-    manifest
-        .approval_rules
+    ballot
+        .rules
         .iter()
         .filter_map(|rule| {
             let mut signed: Vec<&str> = valid

@@ -30,6 +30,7 @@ pub mod manifest;
 mod model;
 pub mod notify;
 mod planning;
+pub mod policy_review;
 pub mod schedule;
 pub mod sshsig;
 mod steps;
@@ -287,13 +288,18 @@ impl<'a> Orchestrator<'a> {
             .into());
         }
         check_plan_hash(manifest)?;
-        let approval = approvals::sign(self.workflow, manifest, signature, plan_hash)?;
+        let approval = approvals::sign(
+            self.workflow,
+            &approvals::Ballot::of_change(manifest),
+            signature,
+            plan_hash,
+        )?;
         let mut args = serde_json::Map::new();
         args.insert("approver".into(), approval.approver.clone().into());
         args.insert("plan_hash".into(), approval.plan_hash.clone().into());
         args.insert("key".into(), approval.key.clone().into());
         manifest.approvals.push(approval);
-        let missing = approvals::missing(self.workflow, manifest);
+        let missing = approvals::missing(self.workflow, &approvals::Ballot::of_change(manifest));
         if missing.is_empty() {
             manifest.state = ChangeState::Approved;
         }
@@ -325,7 +331,8 @@ impl<'a> Orchestrator<'a> {
         if !self.dry_run && !manifest.approval_rules.is_empty() && !started {
             // Re-checked on every resume: a plan edited after approval, or
             // a key removed from the workflow, takes the approval back.
-            let missing = approvals::missing(self.workflow, manifest);
+            let missing =
+                approvals::missing(self.workflow, &approvals::Ballot::of_change(manifest));
             if !missing.is_empty() {
                 if manifest.state != ChangeState::ApprovalPending {
                     manifest.state = ChangeState::ApprovalPending;

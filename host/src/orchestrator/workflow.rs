@@ -9,6 +9,7 @@
 //! every error names the file, line and column, and the fix.
 
 use super::allowed_signers::AllowedSigners;
+use super::manifest::RequiredApproval;
 use crate::audit::keys::NoteVerifier;
 use crate::capabilities::path_scope::PathScope;
 use crate::capabilities::Capability;
@@ -176,6 +177,9 @@ pub struct Workflow {
     pub approvers: BTreeMap<String, NoteVerifier>,
     /// Approvers who sign with SSH keys (`[approvals] allowed_signers`).
     pub ssh_signers: Option<AllowedSigners>,
+    /// Who must approve a policy that widens a grant (`[approvals.policy]`);
+    /// `None`: policies are not gated.
+    pub policy_rule: Option<RequiredApproval>,
     pub approval_rules: Vec<ApprovalRule>,
     pub witness: Option<WitnessConfig>,
     /// Items in flight at once.
@@ -290,6 +294,16 @@ struct RawApprovals {
     allowed_signers: Option<Spanned<String>>,
     #[serde(default)]
     rules: Vec<Spanned<RawRule>>,
+    /// N of M approvers for a policy that widens a grant.
+    #[serde(default)]
+    policy: Option<Spanned<RawPolicyRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicyRule {
+    required: usize,
+    approvers: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -471,6 +485,7 @@ impl Workflow {
         let mut approvers = BTreeMap::new();
         let mut ssh_signers = None;
         let mut approval_rules = Vec::new();
+        let mut policy_rule = None;
         if let Some(raw_approvals) = raw.approvals {
             for (name, key) in &raw_approvals.keys {
                 let verifier = NoteVerifier::parse(key.get_ref()).map_err(|reason| {
@@ -503,10 +518,10 @@ impl Workflow {
                 })?;
                 ssh_signers = Some(signers);
             }
-            for rule in &raw_approvals.rules {
-                let offset = rule.span().start;
-                let r = rule.get_ref();
-                for name in &r.approvers {
+            // Every approver named must have a key, and N of M must be
+            // reachable: a rule that can never be met blocks for ever.
+            let satisfiable = |offset: usize, required: usize, names: &[String]| {
+                for name in names {
                     let ssh = ssh_signers.as_ref().is_some_and(|s| s.lists(name));
                     if !approvers.contains_key(name) && !ssh {
                         return Err(at(
@@ -516,23 +531,37 @@ impl Workflow {
                         ));
                     }
                 }
-                let distinct: std::collections::BTreeSet<_> = r.approvers.iter().collect();
-                if r.required == 0 || r.required > distinct.len() {
+                let distinct: std::collections::BTreeSet<_> = names.iter().collect();
+                if required == 0 || required > distinct.len() {
                     return Err(at(
                         offset,
                         format!(
-                            "a rule requiring {} of {} distinct approvers cannot be met as meant",
-                            r.required,
+                            "a rule requiring {required} of {} distinct approvers cannot be met as meant",
                             distinct.len()
                         ),
                         "set `required` between 1 and the number of listed approvers".into(),
                     ));
                 }
+                Ok(())
+            };
+            for rule in &raw_approvals.rules {
+                let offset = rule.span().start;
+                let r = rule.get_ref();
+                satisfiable(offset, r.required, &r.approvers)?;
                 approval_rules.push(ApprovalRule {
                     paths: scope(&r.paths)?,
                     required: r.required,
                     approvers: r.approvers.clone(),
                     line: line_of(text, offset),
+                });
+            }
+            if let Some(rule) = &raw_approvals.policy {
+                let r = rule.get_ref();
+                satisfiable(rule.span().start, r.required, &r.approvers)?;
+                policy_rule = Some(RequiredApproval {
+                    paths: vec!["the policy".into()],
+                    required: r.required,
+                    approvers: r.approvers.clone(),
                 });
             }
         }
@@ -612,6 +641,7 @@ impl Workflow {
             approvers,
             ssh_signers,
             approval_rules,
+            policy_rule,
             witness: raw.witness.map(Spanned::into_inner),
             concurrency,
             in_flight,

@@ -248,6 +248,16 @@ impl Policy {
         })
     }
 
+    /// `sha256:<hex>` of the policy's text: what approvals of a policy sign
+    /// and what every role run's record names.
+    pub fn hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(self.source.as_bytes()))
+        )
+    }
+
     pub fn role(&self, role: RoleName) -> Result<&RolePolicy, PolicyError> {
         self.roles
             .get(&role)

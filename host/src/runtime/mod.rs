@@ -425,6 +425,7 @@ impl Host {
                 role,
                 policy_path: policy.path.clone(),
                 policy_source: policy.source.clone(),
+                policy_hash: policy.hash(),
                 grants: role_policy.grants.clone(),
                 grants_line: role_policy.grants_line,
                 component_digest: loaded.digest,

@@ -31,6 +31,7 @@ pub(super) fn event(
 ) -> CallEvent {
     let mut args = Map::new();
     args.insert("started".into(), facts.started.clone().into());
+    args.insert("policy".into(), calls.binding.policy_hash.clone().into());
     args.insert("fuel_used".into(), facts.fuel_used.into());
     args.insert("fuel_limit".into(), facts.limits.fuel.into());
     args.insert("wall_ms".into(), facts.limits.wall_ms.into());

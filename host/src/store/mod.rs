@@ -263,6 +263,14 @@ pub trait SecretStore: Send + Sync {
     ) -> Result<Option<RoleRunStore>, StoreError> {
         Ok(None)
     }
+
+    /// Ends every credential this store handed to `role`'s runs that is
+    /// still outstanding (a run in progress, a run whose process died):
+    /// called when a policy narrows the role, so the narrowing holds at
+    /// once. How many were ended; 0 for a backend that hands out none.
+    fn revoke_role_credentials(&self, _role: &str) -> Result<usize, StoreError> {
+        Ok(0)
+    }
 }
 
 /// The paths a role may read and write (from its grants: the store

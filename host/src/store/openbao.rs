@@ -167,6 +167,7 @@ enum Method {
     Get,
     Post,
     Put,
+    Delete,
 }
 
 impl OpenBaoStore {
@@ -337,6 +338,7 @@ impl OpenBaoStore {
             Method::Get => "GET",
             Method::Post => "POST",
             Method::Put => "PUT",
+            Method::Delete => "DELETE",
         };
         // The body may hold a secret value: kept in a zeroizing buffer.
         let bytes = Zeroizing::new(match body {
@@ -819,6 +821,56 @@ impl OpenBaoStore {
         }
     }
 
+    /// Revokes every outstanding token minted for `role`'s runs (found by
+    /// their `agentward-role` metadata) and deletes the role's generated
+    /// ACL policy, so that a narrowed policy holds at once: a run still
+    /// going, or one whose process died before revoking its token, keeps
+    /// nothing the role may no longer do. Needs `sudo` on
+    /// `auth/token/accessors`. Returns how many tokens were revoked.
+    pub fn revoke_role_tokens(&self, role: &str) -> Result<usize, StoreError> {
+        let reply = self.request(Method::Get, "auth/token/accessors?list=true", None)?;
+        let accessors: Vec<String> = match reply.status {
+            200 => reply
+                .json()
+                .pointer("/data/keys")
+                .and_then(Value::as_array)
+                .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default(),
+            404 => Vec::new(),
+            _ => {
+                return Err(self.fail(
+                    "list the token accessors (the token needs sudo on auth/token/accessors) to revoke the tokens of role",
+                    role,
+                    &reply,
+                ))
+            }
+        };
+        let mut revoked = 0;
+        for accessor in accessors {
+            let body = json!({ "accessor": accessor });
+            let reply = self.request(Method::Post, "auth/token/lookup-accessor", Some(&body))?;
+            // A token that expired between the list and the lookup is gone.
+            let minted_for = reply.json();
+            let minted_for = minted_for
+                .pointer("/data/meta/agentward-role")
+                .and_then(Value::as_str);
+            if reply.status != 200 || minted_for != Some(role) {
+                continue;
+            }
+            let reply = self.request(Method::Post, "auth/token/revoke-accessor", Some(&body))?;
+            if !matches!(reply.status, 200 | 204) {
+                return Err(self.fail("revoke a token of role", role, &reply));
+            }
+            revoked += 1;
+        }
+        let name = format!("agentward-role-{role}");
+        let reply = self.request(Method::Delete, &format!("sys/policies/acl/{name}"), None)?;
+        if !matches!(reply.status, 200 | 204 | 404) {
+            return Err(self.fail("delete the policy", &name, &reply));
+        }
+        Ok(revoked)
+    }
+
     /// The HCL policy for `scopes`; see [`glob_to_policy_path`].
     pub fn role_policy(&self, scopes: &RoleScopes) -> String {
         let mut rules: BTreeMap<String, Vec<&str>> = BTreeMap::new();
@@ -1131,6 +1183,10 @@ impl SecretStore for OpenBaoStore {
             description,
             move || revoker.revoke(),
         )))
+    }
+
+    fn revoke_role_credentials(&self, role: &str) -> Result<usize, StoreError> {
+        self.revoke_role_tokens(role)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
