@@ -1,7 +1,7 @@
 # The two quick-start commands are `make demo` and `make test`.
 # Everything else is what they need.
 
-.PHONY: setup build demo demo-postgres hello test lint ci bench install
+.PHONY: setup build demo demo-postgres hello test lint ci bench install fuzz-smoke
 
 # The guest components build for wasm32-wasip2; a fresh machine lacks it.
 # Chromium renders the audit timeline in its screenshot test; the store
@@ -53,6 +53,13 @@ lint: setup
 	cd plugins && cargo clippy --workspace --target wasm32-wasip2 -- -D warnings
 
 ci: lint test
+
+# Every fuzz target (fuzz/, cargo-fuzz and libFuzzer) for FUZZ_SECONDS
+# each from its seed corpus, with a summary of execs/s and coverage; fails
+# on any crash (docs/fuzzing.md).
+FUZZ_SECONDS ?= 30
+fuzz-smoke:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz-smoke.sh
 
 # The benchmark suite: one comparison table, written to docs/benchmarks.md
 # with the machine it ran on (2-5 minutes after the build; run `make setup`
