@@ -388,7 +388,7 @@ pub(crate) fn resume(project: &Path, args: ResumeArgs) -> Result<(), Failure> {
 /// signature they made (`--ssh-signature`), as `approve` and `policy
 /// approve` take it.
 pub(crate) enum SignedBy {
-    Key(NoteSigner),
+    Key(Box<NoteSigner>),
     Ssh(String),
 }
 
@@ -399,7 +399,7 @@ impl SignedBy {
         ssh_signature: Option<&Path>,
     ) -> Result<SignedBy, Failure> {
         match (key, ssh_signature) {
-            (Some(key), _) => Ok(SignedBy::Key(NoteSigner::load(key)?)),
+            (Some(key), _) => Ok(SignedBy::Key(Box::new(NoteSigner::load(key)?))),
             (None, Some(file)) => Ok(SignedBy::Ssh(
                 std::fs::read_to_string(file)
                     .with_context(|| format!("reading the SSH signature {}", file.display()))?,
