@@ -380,6 +380,10 @@ fn event(
     started: Instant,
 ) -> CallEvent {
     args.values_mut().for_each(|v| scrub_value(ctx, v));
+    // Measured before the stamp, so `ts - duration_us` (the call's start,
+    // as a reader of the log computes it) never falls before the call began,
+    // however long the thread is preempted between the two.
+    let duration_us = started.elapsed().as_micros() as u64;
     CallEvent {
         ts: crate::time::now_rfc3339(),
         change_id: ctx.change_id.clone(),
@@ -389,7 +393,7 @@ fn event(
         args,
         decision,
         outcome: outcome.into(),
-        duration_us: started.elapsed().as_micros() as u64,
+        duration_us,
     }
 }
 
