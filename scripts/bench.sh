@@ -59,7 +59,8 @@ done
 # ---- callgrind profile of the mediated call, when its target is missed ----
 
 profile_md="$out/profile.md"
-mediated_ratio="$(cat "$out/mediated-ratio.txt" 2>/dev/null || echo 0)"
+# "<mediation alone / bare> <recorded into the buffered log / bare>"
+read -r null_ratio audit_ratio <"$out/mediated-ratio.txt" 2>/dev/null || true
 profile_calls=20000
 profile_runs=2
 
@@ -124,7 +125,7 @@ buckets() {
             else if (f ~ /sha2|sha256|Sha256|compress/) b = "sha256 (hash chain)"
             else if (f ~ /serde|Serialize|itoa|ryu|escape/) b = "JSON serialisation"
             else if (f ~ /redact|scrub|CharSearcher|Searcher|memchr/) b = "scrubbing (secret redaction of arguments)"
-            else if (f ~ /mediation::event|CallEvent|String as core::clone|to_owned|to_string/) b = "event building (owned strings, CallEvent)"
+            else if (f ~ /record_of|call_record|CallRecord|Args|String as core::clone|to_owned|to_string/) b = "record building (CallRecord, Args)"
             else if (f ~ /memcpy|memmove|memset|memcmp/) b = "memcpy, memcmp"
             else if (f ~ /write|syscall|libc|pthread|futex|Mutex|lock/) b = "writes, locks (user-space side)"
             else if (f ~ /wasmtime|\?\?\?:0x|cranelift/) b = "wasmtime (trampolines, lifting, JIT code)"
@@ -136,8 +137,8 @@ buckets() {
         sort -rn | awk -F'\t' '{ printf "| %s | %s | %s |\n", $2, $1, $3 }'
 }
 
-if awk -v r="$mediated_ratio" 'BEGIN { exit !(r > 2) }'; then
-    echo "== mediated call missed its target (${mediated_ratio}x): callgrind" >&2
+if awk -v n="${null_ratio:-0}" -v a="${audit_ratio:-0}" 'BEGIN { exit !(n > 2 || a > 10) }'; then
+    echo "== mediated call missed a target (${null_ratio}x alone, ${audit_ratio}x recorded): callgrind" >&2
     table_bin="$(executable table)"
     if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/null; then
         echo "The mediated-call target is missed, but valgrind is not installed: no profile." >"$profile_md"
@@ -213,41 +214,36 @@ EOF
             # What bounds it, in words, with this run's figures.
             read -r bare_ns null_ns audit_ns rec_bytes <"$out/mediated-ns.txt" || true
             sha_mibs="$(cat "$out/sha-mibs.txt" 2>/dev/null || echo 0)"
-            alloc_ir="$(buckets "$out/cg.null" | awk -F' [|] ' '/^[|] allocation/ { print $2 }')"
             sha_ir="$(buckets "$out/cg.audit" | awk -F' [|] ' '/^[|] sha256/ { print $2 }')"
             calc() { awk "BEGIN { printf \"%.0f\", $1 }"; }
             cat <<EOF
 
 **What bounds it.** Mediation alone costs $null_ir − $bare_ir = $(calc "$null_ir - $bare_ir")
-instructions per call more than the bare call, and all of it is inside
-agentward's \`log\` ($(f "$log_null") per call). The scope check does not
-show among its top functions; what costs is that every call builds an owned
-\`CallEvent\` (\`mediation::event\`: an RFC 3339 timestamp formatted into a
-new \`String\`, owned copies of the change id, role, component digest, call
-name and outcome, and a \`BTreeMap<String, serde_json::Value>\` of the
-arguments, built by \`audit_args\` and then scrubbed) and drops it again,
-even when the sink throws it away. Allocation (malloc and free of those strings, map nodes and values) is
-the largest bucket at ${alloc_ir:-?} instructions per call, more than the
-whole bare call ($bare_ir); the argument map, the timestamp, the clock reads
-and the scrubbing follow. Reaching 2× would take a mediated call of about
-$((2 * bare_ir)) instructions, leaving roughly $(calc "2 * $bare_ir - ($null_ir - $(f "$log_null"))")
-for agentward's part, against $(f "$log_null") now. Allocation alone (${alloc_ir:-?})
-exceeds that budget, and so does the rest of agentward's part
-($(f "$log_null") − ${alloc_ir:-0} ≈ $(calc "$(f "$log_null") - ${alloc_ir:-0}")): the target needs a call path that neither
-allocates nor builds the timestamp, argument map and owned event on every
-call, not a faster allocator.
+instructions per call more than the bare call, all of it inside agentward's
+\`log\` ($(f "$log_null") per call). The call path builds a \`CallRecord\`
+(audit/call_record.rs) that formats and copies nothing: the run's change,
+role and component are one shared \`Arc<Caller>\`, the time is a
+\`SystemTime\` formatted when the line is written, the arguments are one
+\`Vec\` of static names (no map), the message is moved, not copied, and an
+\`ok\` outcome is borrowed. What is left is the scope and message-count
+check, the two clock reads that give the record its time and duration
+(about 20 ns each on this machine, in time; the largest part left in the
+table's figure), one allocation for the argument list and one for the
+level's string, and the handover to the sink. Reaching 2× would take a
+mediated call of about $((2 * bare_ir)) instructions, against $null_ir now;
+the clock reads alone are most of the distance, and a record without its
+time or duration would record less than the log does today.
 
-Recording into the real audit log multiplies that: $audit_ir instructions per call,
+Recording into the real audit log: $audit_ir instructions per call,
 ${sha_ir:-?} of them in sha256 of the record (about $rec_bytes bytes of JSON
-each, hashed for the chain), then JSON serialisation with string escaping
-and growing the line buffer. The sha256 share is inflated under valgrind:
-valgrind does not emulate the SHA extensions, so \`sha2\` falls back to its
-portable code (~3,000 instructions per 64-byte block), while natively this
-CPU hashes at $sha_mibs MiB/s (area 3), about $(calc "$rec_bytes / ($sha_mibs * 1048576) * 1e9") ns per
-record, of the $(calc "$audit_ns - $null_ns") ns the audit log adds per call in time. The rest of
-that time is serialisation, allocation and the \`write(2)\` system call the
-log makes for every record (\`write_all\` of the line on an unbuffered
-\`File\`; kernel time, which callgrind does not count).
+each, hashed for the chain), then JSON string escaping. Those run on the
+log's writer thread (\`AuditLog::record_later\` queues the record; the
+thread encodes, chains and writes batches), beside the guest: in time the
+audit log adds $(calc "$audit_ns - $null_ns") ns per call. The sha256 share is inflated under
+valgrind, which does not emulate the SHA extensions (natively this CPU
+hashes at $sha_mibs MiB/s, area 3, about $(calc "$rec_bytes / ($sha_mibs * 1048576) * 1e9") ns per record); the
+kernel's copy of each batch into the page cache, which callgrind does not
+count, is the largest part of the writer's time under \`perf\`.
 EOF
         } >"$profile_md"
     fi

@@ -4,16 +4,19 @@
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Now, as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`. Every audit record carries one,
-/// so the date part is formatted once a second per thread and only the
-/// nanoseconds each call.
+/// Now, as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
 pub fn now_rfc3339() -> String {
+    rfc3339(SystemTime::now())
+}
+
+/// `at` as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`. Every audit record carries
+/// one, so the date part is formatted once a second per thread and only
+/// the nanoseconds each call.
+pub fn rfc3339(at: SystemTime) -> String {
     thread_local! {
         static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
     }
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
     let (secs, nanos) = (since.as_secs(), since.subsec_nanos());
     SECOND.with(|cached| {
         let mut cached = cached.borrow_mut();

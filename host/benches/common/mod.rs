@@ -9,7 +9,7 @@
 
 #![allow(dead_code)] // each bench target uses a different part
 
-use agentward::audit::{CallEvent, EventSink, MemorySink, Redactor, SinkError};
+use agentward::audit::{CallEvent, CallRecord, EventSink, MemorySink, Redactor, SinkError};
 use agentward::capabilities::Task;
 use agentward::policy::{Policy, RoleName};
 use agentward::runtime::{artifacts, Host, HostConfig, PreparedRole};
@@ -25,6 +25,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// Host calls per measured run: large enough that instantiation is noise.
 pub const CALLS: u64 = 100_000;
+
+/// Every call of a run is recorded, not refused past the `log` grant's
+/// default of 1 000 messages a run: what is measured is a recorded call.
+const MAX_MESSAGES: u64 = 1 << 40;
 
 /// The role the benchmark guest runs as; any role with a `log` grant would do.
 pub const ROLE: RoleName = RoleName::Researcher;
@@ -51,6 +55,14 @@ pub struct NullSink;
 
 impl EventSink for NullSink {
     fn record(&self, _event: &CallEvent) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn record_call(&self, _call: &CallRecord) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn record_later(&self, _call: CallRecord) -> Result<(), SinkError> {
         Ok(())
     }
 }
@@ -132,7 +144,7 @@ impl Agentward {
             &format!(
                 "[roles.{ROLE}]\ncomponent = \"bench-call-loop\"\n\
                  limits = {{ fuel = 10_000_000_000, wall_ms = 120_000 }}\n\n\
-                 [roles.{ROLE}.grants]\nlog = {{}}\n"
+                 [roles.{ROLE}.grants]\nlog = {{ max_messages = {MAX_MESSAGES} }}\n"
             ),
             Path::new("."),
         )

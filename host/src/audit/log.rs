@@ -19,8 +19,8 @@
 
 use super::checkpoint::Checkpoint;
 use super::keys::AuditKeys;
-use super::record::{encode, split_line, GENESIS};
-use super::{CallEvent, EventSink, SinkError};
+use super::record::{encode, encode_call, hex_string, split_line, write_call, HexDigest, GENESIS};
+use super::{CallEvent, CallRecord, EventSink, SinkError};
 use crate::durable::GroupCommit;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -103,7 +103,7 @@ struct Log {
     /// Who else is handed each checkpoint.
     witnessing: Option<super::witness::Witnessing>,
     /// Records to be written, in call order, ahead of any later one.
-    later: Mutex<Vec<CallEvent>>,
+    later: Mutex<Vec<CallRecord>>,
     queued: Condvar,
     closing: AtomicBool,
 }
@@ -246,14 +246,15 @@ impl Log {
                 queued.len()
             ))));
         }
-        let (mut batch, mut seq, mut prev) = (Vec::new(), state.next_seq, state.prev.clone());
-        for event in &queued {
-            let (line, hash) = encode(&prev, seq, event);
-            batch.extend_from_slice(&line);
+        let mut batch = Vec::with_capacity(queued.len() * 512);
+        let mut seq = state.next_seq;
+        let mut prev: HexDigest = state.prev.as_bytes().try_into().expect("a record's hash");
+        for call in &queued {
+            let after = std::str::from_utf8(&prev).expect("hex is ASCII");
+            prev = write_call(&mut batch, after, seq, call);
             seq += 1;
-            prev = hash;
         }
-        self.write_line(state, &batch, seq, prev)
+        self.write_line(state, &batch, seq, hex_string(&prev))
     }
 
     /// Writes `bytes` (whole lines) ending the chain at `next_seq`, `prev`.
@@ -298,6 +299,14 @@ impl Log {
     /// Appends `event` as the next record; returns its seq once it is as
     /// durable as the log's [`Durability`] promises.
     pub fn append(&self, event: &CallEvent) -> Result<u64, SinkError> {
+        self.append_line(|prev, seq| encode(prev, seq, event))
+    }
+
+    /// Appends the line `encode` makes of the next record after `prev`.
+    fn append_line(
+        &self,
+        encode: impl FnOnce(&str, u64) -> (Vec<u8>, String),
+    ) -> Result<u64, SinkError> {
         let seq = {
             let mut state = self.lock();
             if let Some(reason) = self.group.broken() {
@@ -309,7 +318,7 @@ impl Log {
             self.follow(&mut state)?;
             self.write_later(&mut state)?;
             let seq = state.next_seq;
-            let (line, hash) = encode(&state.prev, seq, event);
+            let (line, hash) = encode(&state.prev, seq);
             self.write_line(&mut state, &line, seq + 1, hash)?;
             seq
         };
@@ -427,10 +436,16 @@ impl EventSink for AuditLog {
         self.log.append(event).map(|_| ())
     }
 
-    fn record_later(&self, event: CallEvent) -> Result<(), SinkError> {
+    fn record_call(&self, call: &CallRecord) -> Result<(), SinkError> {
+        self.log
+            .append_line(|prev, seq| encode_call(prev, seq, call))
+            .map(|_| ())
+    }
+
+    fn record_later(&self, call: CallRecord) -> Result<(), SinkError> {
         let queued = {
             let mut later = lock(&self.log.later);
-            later.push(event);
+            later.push(call);
             later.len()
         };
         if queued >= LATER_BOUND {

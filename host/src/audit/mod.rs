@@ -1,12 +1,14 @@
 //! What the mediation point records about every host call.
 //!
-//! One [`CallEvent`] per call, allowed or denied, handed to an [`EventSink`]:
+//! One record per call, allowed or denied, handed to an [`EventSink`] (as a
+//! [`CallRecord`], cheap to make on the call path; read back as a [`CallEvent`]):
 //! the [`AuditLog`] (hash-chained JSONL with signed checkpoints, see
 //! [`log`], [`checkpoint`], [`verify`]) in production, a [`MemorySink`] in
 //! tests. Secret values never reach an event: the [`Redactor`] replaces them
 //! with a keyed digest under the deployment's key ([`keys`]). [`timeline`]
 //! turns records back into something a person reads.
 
+mod call_record;
 pub mod checkpoint;
 pub(crate) mod encoded;
 pub mod keys;
@@ -27,6 +29,7 @@ pub const INTENT: &str = "intent";
 /// (the runtime writes it; the timeline shows what the run used).
 pub const RUN_CALL: &str = "role.run";
 
+pub use call_record::{Args, CallRecord, Caller};
 pub use keys::AuditKeys;
 pub use log::{AuditError, AuditLog, Durability};
 pub use redact::Redactor;

@@ -1,6 +1,6 @@
 //! Where call events go.
 
-use super::CallEvent;
+use super::{CallEvent, CallRecord};
 use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
@@ -14,13 +14,20 @@ pub struct SinkError {
 /// Receives one event per host call. An error means the event was not
 /// recorded, and the mediation point then refuses the call (fail closed).
 pub trait EventSink: Send + Sync {
+    /// Records what the host did itself (a rotation step, a run's store
+    /// credential).
     fn record(&self, event: &CallEvent) -> Result<(), SinkError>;
 
-    /// Records the event of a call that changed and sent nothing: the sink
-    /// may write it later, but before any record that comes after it, and
-    /// by the next [`EventSink::sync`] or [`EventSink::flush`].
-    fn record_later(&self, event: CallEvent) -> Result<(), SinkError> {
-        self.record(&event)
+    /// Records a mediated call (or a run's end) before returning.
+    fn record_call(&self, call: &CallRecord) -> Result<(), SinkError> {
+        self.record(&call.to_event())
+    }
+
+    /// Records a call that changed and sent nothing: the sink may write it
+    /// later, but before any record that comes after it, and by the next
+    /// [`EventSink::sync`] or [`EventSink::flush`].
+    fn record_later(&self, call: CallRecord) -> Result<(), SinkError> {
+        self.record_call(&call)
     }
 
     /// Writes every record queued by [`EventSink::record_later`]: called

@@ -16,10 +16,11 @@ use super::bindings::agentward::host::{docs, types::Error};
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
 use super::path_scope::is_clean_path;
 use super::rooted;
+use crate::audit::Args;
 use bm25::{Language, SearchEngine, SearchEngineBuilder};
 use cap_std::fs::Dir;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -196,7 +197,7 @@ fn walk(root: &Dir, dir: &str, prefix: &str, max: u64, found: &mut Found) -> std
     Ok(())
 }
 
-fn corpus(ctx: &mut CallContext, audit: &mut Map<String, Value>) -> Result<Arc<Corpus>, Error> {
+fn corpus(ctx: &mut CallContext, audit: &mut Args) -> Result<Arc<Corpus>, Error> {
     if let Some(corpus) = &ctx.docs.corpus {
         return Ok(corpus.clone());
     }
@@ -217,7 +218,7 @@ fn corpus(ctx: &mut CallContext, audit: &mut Map<String, Value>) -> Result<Arc<C
     if !found.refused.is_empty() {
         // Said once per run, on the call that indexed the directory.
         audit.insert(
-            "not_served".into(),
+            "not_served",
             json!(found.refused.iter().map(|(_, why)| why).collect::<Vec<_>>()),
         );
     }
@@ -238,10 +239,10 @@ impl HostCall for Search {
         "docs.search"
     }
 
-    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
-        let mut args = Map::new();
-        args.insert("query".into(), json!(self.query));
-        args.insert("limit".into(), json!(self.limit));
+    fn audit_args(&mut self, _ctx: &CallContext) -> Args {
+        let mut args = Args::new();
+        args.insert("query", json!(self.query));
+        args.insert("limit", json!(self.limit));
         args
     }
 
@@ -249,11 +250,7 @@ impl HostCall for Search {
         Ok(())
     }
 
-    fn perform(
-        self,
-        ctx: &mut CallContext,
-        audit: &mut Map<String, Value>,
-    ) -> Result<Vec<docs::Hit>, Error> {
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<Vec<docs::Hit>, Error> {
         let corpus = corpus(ctx, audit)?;
         let limit = self.limit.min(MAX_HITS) as usize;
         let hits: Vec<docs::Hit> = corpus
@@ -274,7 +271,7 @@ impl HostCall for Search {
             ctx.docs.remember(&hit.path, &hit.digest);
         }
         audit.insert(
-            "returned".into(),
+            "returned",
             json!(hits
                 .iter()
                 .map(|h| format!("{}@{}", h.path, &h.digest[..12]))
@@ -294,9 +291,9 @@ impl HostCall for Read {
         "docs.read"
     }
 
-    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
-        let mut args = Map::new();
-        args.insert("path".into(), json!(self.path));
+    fn audit_args(&mut self, _ctx: &CallContext) -> Args {
+        let mut args = Args::new();
+        args.insert("path", json!(self.path));
         args
     }
 
@@ -310,11 +307,7 @@ impl HostCall for Read {
         Ok(())
     }
 
-    fn perform(
-        self,
-        ctx: &mut CallContext,
-        audit: &mut Map<String, Value>,
-    ) -> Result<docs::Document, Error> {
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<docs::Document, Error> {
         let corpus = corpus(ctx, audit)?;
         let doc = corpus.found.docs.iter().find(|d| d.path == self.path);
         let Some(doc) = doc else {
@@ -334,7 +327,7 @@ impl HostCall for Read {
             });
         };
         ctx.docs.remember(&doc.path, &doc.digest);
-        audit.insert("digest".into(), json!(doc.digest));
+        audit.insert("digest", json!(doc.digest));
         Ok(docs::Document {
             path: doc.path.clone(),
             title: doc.title.clone(),

@@ -11,8 +11,9 @@ use super::bindings::agentward::host::{handles, types::Error};
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
 use super::path_scope::check_path;
 use super::{parse_label, store_error, Capability};
+use crate::audit::Args;
 use crate::store::SecretValue;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use std::collections::HashMap;
 
 const TOKEN_PREFIX: &str = "{{agentward:handle:";
@@ -131,10 +132,10 @@ impl HostCall for Acquire {
         "handles.acquire"
     }
 
-    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
-        let mut args = Map::new();
-        args.insert("path".into(), json!(self.path));
-        args.insert("label".into(), json!(self.label));
+    fn audit_args(&mut self, _ctx: &CallContext) -> Args {
+        let mut args = Args::new();
+        args.insert("path", json!(self.path));
+        args.insert("label", json!(self.label));
         args
     }
 
@@ -144,14 +145,10 @@ impl HostCall for Acquire {
         })
     }
 
-    fn perform(
-        self,
-        ctx: &mut CallContext,
-        audit: &mut Map<String, Value>,
-    ) -> Result<String, Error> {
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<String, Error> {
         let label = parse_label(&self.label)?;
         let value = ctx.store.read(&self.path, label).map_err(store_error)?;
-        audit.insert("value".into(), ctx.digest(&value));
+        audit.insert("value", ctx.digest(&value));
         hand_out(ctx, value, self.path, audit)
     }
 }
@@ -163,7 +160,7 @@ pub(crate) fn hand_out(
     ctx: &mut CallContext,
     value: SecretValue,
     path: String,
-    audit: &mut Map<String, Value>,
+    audit: &mut Args,
 ) -> Result<String, Error> {
     let origins = ctx
         .store
@@ -172,11 +169,11 @@ pub(crate) fn hand_out(
         .attributes
         .origins;
     if !origins.is_empty() {
-        audit.insert("origins".into(), json!(origins));
+        audit.insert("origins", json!(origins));
     }
     ctx.remember_secret(&value);
     let token = ctx.handles.insert(value, path, origins);
-    audit.insert("handle".into(), json!(token));
+    audit.insert("handle", json!(token));
     Ok(token)
 }
 
@@ -190,9 +187,9 @@ impl HostCall for Release {
         "handles.release"
     }
 
-    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
-        let mut args = Map::new();
-        args.insert("handle".into(), json!(self.handle));
+    fn audit_args(&mut self, _ctx: &CallContext) -> Args {
+        let mut args = Args::new();
+        args.insert("handle", json!(self.handle));
         args
     }
 
@@ -200,7 +197,7 @@ impl HostCall for Release {
         Ok(())
     }
 
-    fn perform(self, ctx: &mut CallContext, _audit: &mut Map<String, Value>) -> Result<(), Error> {
+    fn perform(self, ctx: &mut CallContext, _audit: &mut Args) -> Result<(), Error> {
         ctx.handles
             .values
             .remove(&self.handle)

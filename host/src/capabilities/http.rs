@@ -31,11 +31,12 @@ use super::bindings::agentward::host::{
 use super::handles::HandleUse;
 use super::mediation::{mediate_until_deadline, CallContext, HostCall, RoleBinding};
 use super::path_scope::toml_list;
+use crate::audit::Args;
 use crate::net::egress::{self, EgressError};
 use crate::net::tls::{tls_refusal, TlsClient, TlsRefusal};
 use crate::policy::error_fix;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -255,10 +256,10 @@ impl HostCall for Send {
         true
     }
 
-    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
-        let mut args = Map::new();
-        args.insert("method".into(), json!(self.request.method));
-        args.insert("url".into(), json!(self.request.url));
+    fn audit_args(&mut self, _ctx: &CallContext) -> Args {
+        let mut args = Args::new();
+        args.insert("method", json!(self.request.method));
+        args.insert("url", json!(self.request.url));
         // Header names only: values may carry handles or credentials.
         let names: Vec<&str> = self
             .request
@@ -266,9 +267,9 @@ impl HostCall for Send {
             .iter()
             .map(|(n, _)| n.as_str())
             .collect();
-        args.insert("headers".into(), json!(names));
+        args.insert("headers", json!(names));
         args.insert(
-            "body_bytes".into(),
+            "body_bytes",
             json!(self.request.body.as_ref().map_or(0, Vec::len)),
         );
         args
@@ -319,7 +320,7 @@ impl HostCall for Send {
         Ok(())
     }
 
-    fn admit(&mut self, ctx: &CallContext, audit: &mut Map<String, Value>) -> Result<(), Error> {
+    fn admit(&mut self, ctx: &CallContext, audit: &mut Args) -> Result<(), Error> {
         let binding = &ctx.binding;
         let grant = grant_of(binding);
         let g = grant.get_ref();
@@ -327,7 +328,7 @@ impl HostCall for Send {
         let origin = origin_of(&url).expect("checked");
         let uses = self.handle_uses(ctx, g, &origin)?;
         if !uses.is_empty() {
-            audit.insert("handles".into(), json!(uses));
+            audit.insert("handles", json!(uses));
         }
         let host = url.host().expect("an http(s) URL has a host");
         let port = url.port_or_known_default().expect("http(s) has a port");
@@ -336,7 +337,7 @@ impl HostCall for Send {
         })
         .map_err(|e| match e {
             EgressError::Internal { addr, range } => {
-                audit.insert("address".into(), json!(addr.to_string()));
+                audit.insert("address", json!(addr.to_string()));
                 let mut wider = g.clone();
                 wider.origins.push(format!("{}://{addr}", url.scheme()));
                 binding.deny(
@@ -351,16 +352,12 @@ impl HostCall for Send {
                 "{origin}: cannot resolve {host}: {reason}"
             )),
         })?;
-        audit.insert("address".into(), json!(addr.to_string()));
+        audit.insert("address", json!(addr.to_string()));
         self.target = Some((url, addr));
         Ok(())
     }
 
-    fn perform(
-        self,
-        ctx: &mut CallContext,
-        audit: &mut Map<String, Value>,
-    ) -> Result<Response, Error> {
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<Response, Error> {
         let grant = grant_of(&ctx.binding);
         let g = grant.get_ref();
         let (url, addr) = self.target.expect("admitted");
@@ -385,7 +382,7 @@ impl HostCall for Send {
             .map_err(|e| Error::Invalid(format!("malformed request: {e}")))?;
         let mut response = agent.run(request).map_err(|e| match tls_refusal(&e) {
             Some(failure) => {
-                audit.insert("tls".into(), json!(failure.tag()));
+                audit.insert("tls", json!(failure.tag()));
                 Error::Unavailable(refusal_message(&ctx.binding, grant, &origin, &failure))
             }
             None => Error::Unavailable(ctx.scrub(&format!(
@@ -415,8 +412,8 @@ impl HostCall for Send {
                 ))
             })?;
         let body = scrub_bytes(ctx, body);
-        audit.insert("status".into(), json!(status));
-        audit.insert("response_bytes".into(), json!(body.len()));
+        audit.insert("status", json!(status));
+        audit.insert("response_bytes", json!(body.len()));
         Ok(Response {
             status,
             headers,

@@ -7,8 +7,9 @@
 
 use super::bindings::agentward::host::{log, types::Error};
 use super::mediation::{mediate, truncate, CallContext, HostCall, RoleBinding};
+use crate::audit::Args;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,7 +58,7 @@ impl HostCall for Log {
         "log.log"
     }
 
-    fn audit_args(&self, ctx: &CallContext) -> Map<String, Value> {
+    fn audit_args(&mut self, ctx: &CallContext) -> Args {
         let max = ctx
             .binding
             .grants
@@ -66,13 +67,19 @@ impl HostCall for Log {
             .map_or(0, |g| g.get_ref().max_message_bytes);
         // Scrubbed before truncation, so a cut cannot split a secret in two
         // and leave a recognisable half behind. (The recorded event is
-        // scrubbed again as a whole; that second pass finds nothing.)
-        let mut message = ctx.scrub(&self.message);
+        // scrubbed again as a whole; that second pass finds nothing.) The
+        // message goes on record and nowhere else: it is taken, not copied.
+        let taken = std::mem::take(&mut self.message);
+        let scrubbed = match ctx.scrub_cow(&taken) {
+            std::borrow::Cow::Borrowed(_) => None,
+            std::borrow::Cow::Owned(scrubbed) => Some(scrubbed),
+        };
+        let mut message = scrubbed.unwrap_or(taken);
         truncate(&mut message, max);
-        let mut args = Map::new();
-        args.insert("level".into(), json!(level_name(self.level)));
-        args.insert("message".into(), json!(message));
-        args
+        Args::from([
+            ("level", json!(level_name(self.level))),
+            ("message", json!(message)),
+        ])
     }
 
     fn check(&self, _binding: &RoleBinding) -> Result<(), Error> {
@@ -80,7 +87,7 @@ impl HostCall for Log {
         Ok(())
     }
 
-    fn admit(&mut self, ctx: &CallContext, _audit: &mut Map<String, Value>) -> Result<(), Error> {
+    fn admit(&mut self, ctx: &CallContext, _audit: &mut Args) -> Result<(), Error> {
         let grant = ctx
             .binding
             .grants
@@ -98,7 +105,7 @@ impl HostCall for Log {
         ))
     }
 
-    fn perform(self, ctx: &mut CallContext, _audit: &mut Map<String, Value>) -> Result<(), Error> {
+    fn perform(self, ctx: &mut CallContext, _audit: &mut Args) -> Result<(), Error> {
         ctx.log.messages += 1;
         Ok(())
     }

@@ -2,20 +2,21 @@
 //!
 //! Every host function of every capability builds a [`HostCall`] and hands
 //! it to [`mediate`], which checks it against the role's scopes, performs it
-//! only if allowed, and records exactly one [`CallEvent`] either way. Keeping
+//! only if allowed, and records exactly one [`CallRecord`] either way. Keeping
 //! this in one place is what lets an auditor trust that no call slips past.
 
 use super::bindings::agentward::host::types::Error;
 use super::deadline::Deadline;
 use super::path_scope::PathScope;
 use super::{Capability, Grants};
-use crate::audit::{CallEvent, Decision, EventSink, Redactor, SinkError};
+use crate::audit::{Args, CallRecord, Caller, Decision, EventSink, Redactor, SinkError};
 use crate::policy::{line_of, RoleName};
 use crate::store::{SecretStore, SecretValue};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 use toml::Spanned;
 
 /// Who is calling, under which policy: fixed for a prepared role.
@@ -80,7 +81,9 @@ impl RoleBinding {
 /// Per-run state behind every capability's host functions.
 pub struct CallContext {
     pub(crate) binding: Arc<RoleBinding>,
-    pub(crate) change_id: String,
+    /// The run's change, role and component, shared by all its records.
+    pub(crate) caller: Arc<Caller>,
+    clock: RunClock,
     pub(crate) sink: Arc<dyn EventSink>,
     pub(crate) store: Arc<dyn SecretStore>,
     pub(crate) redactor: Arc<Redactor>,
@@ -94,10 +97,10 @@ pub struct CallContext {
     /// Set when the sink refused an event; every later call is refused and
     /// the run fails, so nothing happens that is not on record.
     pub(crate) audit_failure: Option<SinkError>,
-    /// Time spent inside host calls this run, per interface (`http`,
-    /// `secrets-write`, …): what the host, the store and the network cost
-    /// a role.
-    pub(crate) host_time: std::collections::BTreeMap<&'static str, std::time::Duration>,
+    /// Time spent inside host calls this run, per call: what the host, the
+    /// store and the network cost a role ([`CallContext::host_time_by_interface`]).
+    /// A run makes a few kinds of call, so a list found by the name's address.
+    host_time: Vec<(&'static str, Duration)>,
     /// Denials this run, per call: past [`DENIALS_RECORDED_PER_CALL`] they
     /// are counted here, not recorded one by one.
     pub(crate) denials: std::collections::BTreeMap<&'static str, u64>,
@@ -124,9 +127,15 @@ impl CallContext {
         store: Arc<dyn SecretStore>,
         redactor: Arc<Redactor>,
     ) -> Self {
+        let caller = Arc::new(Caller {
+            change_id,
+            role: binding.role.to_string(),
+            component: binding.component_digest.clone(),
+        });
         CallContext {
             binding,
-            change_id,
+            caller,
+            clock: RunClock::start(),
             sink,
             store,
             redactor,
@@ -138,7 +147,7 @@ impl CallContext {
             log: Default::default(),
             audit_failure: None,
             denials: Default::default(),
-            host_time: Default::default(),
+            host_time: Vec::new(),
             deadline: Deadline::default(),
             stopped_at_deadline: false,
         }
@@ -156,6 +165,29 @@ impl CallContext {
         }
     }
 
+    fn spent(&mut self, call: &'static str, time: Duration) {
+        match self
+            .host_time
+            .iter_mut()
+            .find(|(c, _)| std::ptr::eq(*c, call))
+        {
+            Some((_, total)) => *total += time,
+            None => self.host_time.push((call, time)),
+        }
+    }
+
+    /// [`CallContext::host_time`] per interface (`http`, `secrets-write`, …).
+    pub(crate) fn host_time_by_interface(
+        &self,
+    ) -> std::collections::BTreeMap<&'static str, std::time::Duration> {
+        let mut by_interface = std::collections::BTreeMap::new();
+        for (call, time) in &self.host_time {
+            let interface = call.split_once('.').map_or(*call, |(i, _)| i);
+            *by_interface.entry(interface).or_default() += *time;
+        }
+        by_interface
+    }
+
     /// Denials counted this run but not recorded one by one.
     pub(crate) fn unrecorded_denials(&self) -> u64 {
         self.denials
@@ -169,7 +201,10 @@ impl CallContext {
         self.scrub_cow(text).into_owned()
     }
 
-    fn scrub_cow<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+    pub(crate) fn scrub_cow<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        if self.seen_secrets.is_empty() {
+            return Cow::Borrowed(text);
+        }
         self.redactor
             .scrub(text, self.seen_secrets.iter().map(SecretValue::expose))
     }
@@ -188,7 +223,8 @@ pub(crate) trait HostCall: Sized {
 
     /// Arguments as recorded. Secret values must go through
     /// [`CallContext::digest`]; every string is scrubbed afterwards anyway.
-    fn audit_args(&self, ctx: &CallContext) -> Map<String, Value>;
+    /// Called once, first: it may take what it records out of the call.
+    fn audit_args(&mut self, ctx: &CallContext) -> Args;
 
     /// Whether the call changes or sends something. Such a call is recorded
     /// as an intent before it runs, so a sink that fails can still stop it.
@@ -203,17 +239,13 @@ pub(crate) trait HostCall: Sized {
     /// handles would go, what a name resolves to), after `check` and before
     /// any intent is recorded: `Err` is a denial too. May add recorded
     /// fields (the address that will be dialled).
-    fn admit(&mut self, _ctx: &CallContext, _audit: &mut Map<String, Value>) -> Result<(), Error> {
+    fn admit(&mut self, _ctx: &CallContext, _audit: &mut Args) -> Result<(), Error> {
         Ok(())
     }
 
     /// The effect, run only after `check` allowed it. May add fields to
     /// the recorded arguments (a digest of a value read, a version number).
-    fn perform(
-        self,
-        ctx: &mut CallContext,
-        audit: &mut Map<String, Value>,
-    ) -> Result<Self::Output, Error>;
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<Self::Output, Error>;
 }
 
 pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result<C::Output, Error> {
@@ -234,7 +266,7 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
         Err(denial) => (Decision::Deny, Err(denial), None),
         Ok(()) => {
             if effectful {
-                let intent = event(ctx, name, args.clone(), Decision::Allow, INTENT, started);
+                let intent = ctx.record_of(name, args.clone(), Decision::Allow, INTENT, started);
                 record(ctx, &intent)?;
                 // The intent and everything before it reach the disk
                 // before the effect does.
@@ -258,26 +290,28 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
         }
     }
     let outcome = match &result {
-        Ok(_) => "ok".to_string(),
+        Ok(_) => Cow::Borrowed("ok"),
         Err(e) => {
             let text = ctx.scrub(&super::error_text(e));
-            match cut {
+            Cow::Owned(match cut {
                 Some(deadline) => deadline.cut_off(&text),
                 None => text,
-            }
+            })
         }
     };
-    let event = event(ctx, name, args, decision, outcome, started);
+    let record_of = ctx.record_of(name, args, decision, outcome, started);
+    let took = Duration::from_micros(record_of.duration_us);
     if effectful {
-        record(ctx, &event)?;
+        record(ctx, &record_of)?;
     } else {
         // Nothing changed or left: the record may be written off the call
         // path, ahead of whatever comes next.
-        let recorded = ctx.sink.record_later(event);
+        let recorded = ctx.sink.record_later(record_of);
         refuse_on_failure(ctx, recorded, || format!("record {name}"))?;
     }
-    let interface = name.split_once('.').map_or(name, |(i, _)| i);
-    *ctx.host_time.entry(interface).or_default() += started.elapsed();
+    // An effect's cost to the role includes making its records durable.
+    let took = if effectful { started.elapsed() } else { took };
+    ctx.spent(name, took);
     result
 }
 
@@ -318,15 +352,11 @@ const OVERSIZED_KEPT_BYTES: usize = 256;
 /// Refuses a call whose recorded arguments hold a string over
 /// [`MAX_ARG_BYTES`] before its scope check, which would repeat it; the
 /// record keeps its start, scrubbed first so no cut splits a secret.
-fn refuse_oversized(
-    ctx: &CallContext,
-    name: &str,
-    args: &mut Map<String, Value>,
-) -> Result<(), Error> {
+fn refuse_oversized(ctx: &CallContext, name: &str, args: &mut Args) -> Result<(), Error> {
     let mut oversized = None;
     for (key, value) in args.iter_mut() {
         if let Some(len) = cut_oversized(ctx, value) {
-            oversized.get_or_insert((key.clone(), len));
+            oversized.get_or_insert((key, len));
         }
     }
     match oversized {
@@ -371,29 +401,52 @@ pub(crate) fn truncate(text: &mut String, max: usize) {
     }
 }
 
-fn event(
-    ctx: &CallContext,
-    call: &str,
-    mut args: Map<String, Value>,
-    decision: Decision,
-    outcome: impl Into<String>,
-    started: Instant,
-) -> CallEvent {
-    args.values_mut().for_each(|v| scrub_value(ctx, v));
-    // Measured before the stamp, so `ts - duration_us` (the call's start,
-    // as a reader of the log computes it) never falls before the call began,
-    // however long the thread is preempted between the two.
-    let duration_us = started.elapsed().as_micros() as u64;
-    CallEvent {
-        ts: crate::time::now_rfc3339(),
-        change_id: ctx.change_id.clone(),
-        role: ctx.binding.role.to_string(),
-        component: ctx.binding.component_digest.clone(),
-        call: call.to_string(),
-        args,
-        decision,
-        outcome: outcome.into(),
-        duration_us,
+impl CallContext {
+    /// The record of a call that began at `started` and ends now, its
+    /// arguments scrubbed.
+    fn record_of(
+        &self,
+        call: &'static str,
+        mut args: Args,
+        decision: Decision,
+        outcome: impl Into<Cow<'static, str>>,
+        started: Instant,
+    ) -> CallRecord {
+        args.values_mut().for_each(|v| scrub_value(self, v));
+        let ended = Instant::now();
+        CallRecord {
+            at: self.clock.at(ended),
+            caller: self.caller.clone(),
+            call,
+            args,
+            decision,
+            outcome: outcome.into(),
+            duration_us: ended.duration_since(started).as_micros() as u64,
+        }
+    }
+}
+
+/// The wall clock of a run, read once when it starts and carried forward
+/// by the monotonic one: a call's record takes its time and its duration
+/// from one reading, so `ts - duration_us` is exactly when the call began,
+/// and the records of a run never go back in time if the system clock is
+/// stepped while it runs (a run is bounded by its `wall_ms`).
+#[derive(Debug)]
+struct RunClock {
+    wall: SystemTime,
+    mono: Instant,
+}
+
+impl RunClock {
+    fn start() -> RunClock {
+        RunClock {
+            wall: SystemTime::now(),
+            mono: Instant::now(),
+        }
+    }
+
+    fn at(&self, instant: Instant) -> SystemTime {
+        self.wall + instant.duration_since(self.mono)
     }
 }
 
@@ -412,10 +465,10 @@ fn scrub_value(ctx: &CallContext, value: &mut Value) {
     }
 }
 
-/// Records `event`, or refuses the call: a failed sink ends the run.
-fn record(ctx: &mut CallContext, event: &CallEvent) -> Result<(), Error> {
-    let recorded = ctx.sink.record(event);
-    refuse_on_failure(ctx, recorded, || format!("record {}", event.call))
+/// Records `call`, or refuses it: a failed sink ends the run.
+fn record(ctx: &mut CallContext, call: &CallRecord) -> Result<(), Error> {
+    let recorded = ctx.sink.record_call(call);
+    refuse_on_failure(ctx, recorded, || format!("record {}", call.call))
 }
 
 /// A sink failure refuses the call and every later one in the run.

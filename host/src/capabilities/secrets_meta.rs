@@ -8,7 +8,8 @@ use super::bindings::agentward::host::{
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
 use super::path_scope::check_path;
 use super::{store_error, Capability};
-use serde_json::{json, Map, Value};
+use crate::audit::Args;
+use serde_json::json;
 
 struct ListPaths {
     prefix: String,
@@ -20,9 +21,9 @@ impl HostCall for ListPaths {
         "secrets-meta.list-paths"
     }
 
-    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
-        let mut args = Map::new();
-        args.insert("prefix".into(), json!(self.prefix));
+    fn audit_args(&mut self, _ctx: &CallContext) -> Args {
+        let mut args = Args::new();
+        args.insert("prefix", json!(self.prefix));
         args
     }
 
@@ -32,11 +33,7 @@ impl HostCall for ListPaths {
         Ok(())
     }
 
-    fn perform(
-        self,
-        ctx: &mut CallContext,
-        audit: &mut Map<String, Value>,
-    ) -> Result<Vec<String>, Error> {
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<Vec<String>, Error> {
         let scope = ctx.binding.path_grant(Capability::SecretsMeta).get_ref();
         let paths: Vec<String> = ctx
             .store
@@ -45,7 +42,7 @@ impl HostCall for ListPaths {
             .into_iter()
             .filter(|p| scope.allows(p))
             .collect();
-        audit.insert("returned".into(), json!(paths.len()));
+        audit.insert("returned", json!(paths.len()));
         Ok(paths)
     }
 }
@@ -60,9 +57,9 @@ impl HostCall for Describe {
         "secrets-meta.describe"
     }
 
-    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
-        let mut args = Map::new();
-        args.insert("path".into(), json!(self.path));
+    fn audit_args(&mut self, _ctx: &CallContext) -> Args {
+        let mut args = Args::new();
+        args.insert("path", json!(self.path));
         args
     }
 
@@ -72,13 +69,9 @@ impl HostCall for Describe {
         })
     }
 
-    fn perform(
-        self,
-        ctx: &mut CallContext,
-        audit: &mut Map<String, Value>,
-    ) -> Result<SecretInfo, Error> {
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<SecretInfo, Error> {
         let meta = ctx.store.describe(&self.path).map_err(store_error)?;
-        audit.insert("versions".into(), json!(meta.versions.len()));
+        audit.insert("versions", json!(meta.versions.len()));
         Ok(SecretInfo {
             path: meta.path,
             versions: meta

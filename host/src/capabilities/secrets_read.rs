@@ -7,7 +7,8 @@ use super::bindings::agentward::host::{secrets_read, types::Error};
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
 use super::path_scope::check_path;
 use super::{parse_label, store_error, Capability};
-use serde_json::{json, Map, Value};
+use crate::audit::Args;
+use serde_json::json;
 
 struct Read {
     path: String,
@@ -20,10 +21,10 @@ impl HostCall for Read {
         "secrets-read.read"
     }
 
-    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
-        let mut args = Map::new();
-        args.insert("path".into(), json!(self.path));
-        args.insert("label".into(), json!(self.label));
+    fn audit_args(&mut self, _ctx: &CallContext) -> Args {
+        let mut args = Args::new();
+        args.insert("path", json!(self.path));
+        args.insert("label", json!(self.label));
         args
     }
 
@@ -33,14 +34,10 @@ impl HostCall for Read {
         })
     }
 
-    fn perform(
-        self,
-        ctx: &mut CallContext,
-        audit: &mut Map<String, Value>,
-    ) -> Result<String, Error> {
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<String, Error> {
         let label = parse_label(&self.label)?;
         let value = ctx.store.read(&self.path, label).map_err(store_error)?;
-        audit.insert("value".into(), ctx.digest(&value));
+        audit.insert("value", ctx.digest(&value));
         ctx.remember_secret(&value);
         Ok(value.expose().to_string())
     }

@@ -11,8 +11,9 @@ use super::bindings::agentward::host::{secrets_write, types::Error};
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
 use super::path_scope::check_path;
 use super::{store_error, Capability};
+use crate::audit::Args;
 use crate::store::SecretValue;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 /// Larger values are refused before they reach a store.
 const MAX_VALUE_BYTES: usize = 64 * 1024;
@@ -32,10 +33,10 @@ impl HostCall for PutPending {
         true
     }
 
-    fn audit_args(&self, ctx: &CallContext) -> Map<String, Value> {
-        let mut args = Map::new();
-        args.insert("path".into(), json!(self.path));
-        args.insert("value".into(), ctx.digest(&self.value));
+    fn audit_args(&mut self, ctx: &CallContext) -> Args {
+        let mut args = Args::new();
+        args.insert("path", json!(self.path));
+        args.insert("value", ctx.digest(&self.value));
         args
     }
 
@@ -45,7 +46,7 @@ impl HostCall for PutPending {
         })
     }
 
-    fn perform(self, ctx: &mut CallContext, audit: &mut Map<String, Value>) -> Result<u32, Error> {
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<u32, Error> {
         if self.value.expose().len() > MAX_VALUE_BYTES {
             return Err(Error::Invalid(format!(
                 "secret value for `{}` is {} bytes; the limit is {MAX_VALUE_BYTES}",
@@ -53,12 +54,12 @@ impl HostCall for PutPending {
                 self.value.expose().len()
             )));
         }
-        let change_id = (!ctx.change_id.is_empty()).then_some(ctx.change_id.as_str());
+        let change_id = (!ctx.caller.change_id.is_empty()).then_some(ctx.caller.change_id.as_str());
         let version = ctx
             .store
             .put_pending(&self.path, &self.value, change_id)
             .map_err(store_error)?;
-        audit.insert("version".into(), json!(version));
+        audit.insert("version", json!(version));
         Ok(version)
     }
 }
@@ -157,20 +158,20 @@ impl HostCall for Generate {
         true
     }
 
-    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
-        let mut args = Map::new();
-        args.insert("path".into(), json!(self.path));
-        args.insert("length".into(), json!(self.spec.length));
+    fn audit_args(&mut self, _ctx: &CallContext) -> Args {
+        let mut args = Args::new();
+        args.insert("path", json!(self.path));
+        args.insert("length", json!(self.spec.length));
         args.insert(
-            "alphabet".into(),
+            "alphabet",
             json!(if self.spec.alphabet.is_empty() {
                 "A-Za-z0-9"
             } else {
                 &self.spec.alphabet
             }),
         );
-        args.insert("prefix".into(), json!(self.spec.prefix));
-        args.insert("suffix".into(), json!(self.spec.suffix));
+        args.insert("prefix", json!(self.spec.prefix));
+        args.insert("suffix", json!(self.spec.suffix));
         args
     }
 
@@ -180,20 +181,16 @@ impl HostCall for Generate {
         })
     }
 
-    fn perform(
-        self,
-        ctx: &mut CallContext,
-        audit: &mut Map<String, Value>,
-    ) -> Result<Generated, Error> {
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<Generated, Error> {
         let value = Spec::parse(&self.spec)?.draw();
         ctx.remember_secret(&value);
-        audit.insert("value".into(), ctx.digest(&value));
-        let change_id = (!ctx.change_id.is_empty()).then_some(ctx.change_id.as_str());
+        audit.insert("value", ctx.digest(&value));
+        let change_id = (!ctx.caller.change_id.is_empty()).then_some(ctx.caller.change_id.as_str());
         let version = ctx
             .store
             .put_pending(&self.path, &value, change_id)
             .map_err(store_error)?;
-        audit.insert("version".into(), json!(version));
+        audit.insert("version", json!(version));
         let handle = super::handles::hand_out(ctx, value, self.path, audit)?;
         Ok(Generated { version, handle })
     }

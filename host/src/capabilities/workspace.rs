@@ -13,9 +13,10 @@ use super::bindings::agentward::host::{types::Error, workspace};
 use super::mediation::{mediate, CallContext, HostCall, RoleBinding};
 use super::path_scope::{is_clean_path, toml_list};
 use super::rooted::{self, Refusal};
+use crate::audit::Args;
 use cap_std::fs::Dir;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -118,12 +119,12 @@ impl HostCall for FileCall {
         matches!(self.op, Op::Propose(_))
     }
 
-    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
-        let mut args = Map::new();
-        args.insert("root".into(), json!(self.root));
-        args.insert("path".into(), json!(self.path));
+    fn audit_args(&mut self, _ctx: &CallContext) -> Args {
+        let mut args = Args::new();
+        args.insert("root", json!(self.root));
+        args.insert("path", json!(self.path));
         if let Op::Propose(contents) = &self.op {
-            args.insert("bytes".into(), json!(contents.len()));
+            args.insert("bytes", json!(contents.len()));
         }
         args
     }
@@ -162,11 +163,7 @@ impl HostCall for FileCall {
         Ok(())
     }
 
-    fn perform(
-        self,
-        ctx: &mut CallContext,
-        audit: &mut Map<String, Value>,
-    ) -> Result<WorkspaceOutput, Error> {
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<WorkspaceOutput, Error> {
         let max = ctx
             .binding
             .grants
@@ -180,7 +177,7 @@ impl HostCall for FileCall {
                 let dir = self.open_root(ctx)?;
                 let bytes = rooted::read(&dir, &self.path, max, "max_file_bytes")
                     .map_err(|refusal| self.refused(refusal))?;
-                audit.insert("returned_bytes".into(), json!(bytes.len()));
+                audit.insert("returned_bytes", json!(bytes.len()));
                 Ok(WorkspaceOutput::Bytes(bytes))
             }
             Op::List => {

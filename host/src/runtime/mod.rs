@@ -633,7 +633,7 @@ fn conclude(
         docs_consulted: calls.docs.consulted.clone(),
         fuel_used: facts.fuel_used,
         duration: facts.duration,
-        host_call_time: calls.host_time.clone(),
+        host_call_time: calls.host_time_by_interface(),
     })
 }
 

@@ -16,10 +16,10 @@
 //! the rest, and the run's record carries the count ([`super::run_record`]).
 
 use super::RoleState;
+use crate::audit::Args;
 use crate::capabilities::bindings::agentward::host::types::Error;
 use crate::capabilities::mediation::{mediate, HostCall, RoleBinding};
 use crate::capabilities::{CallContext, Capability};
-use serde_json::{Map, Value};
 use wasmtime::component::{Linker, LinkerInstance, Val};
 
 /// The interfaces as wasmtime-wasi defines them; guests importing an
@@ -38,7 +38,7 @@ struct Refusal {
     call: &'static str,
     /// What the role asked for, in the words of a denial.
     request: String,
-    args: Map<String, Value>,
+    args: Args,
     /// The capabilities that do it the governed way.
     instead: &'static [Capability],
 }
@@ -50,8 +50,8 @@ impl HostCall for Refusal {
         self.call
     }
 
-    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
-        self.args.clone()
+    fn audit_args(&mut self, _ctx: &CallContext) -> Args {
+        std::mem::take(&mut self.args)
     }
 
     fn check(&self, binding: &RoleBinding) -> Result<(), Error> {
@@ -72,7 +72,7 @@ impl HostCall for Refusal {
         )))
     }
 
-    fn perform(self, _: &mut CallContext, _: &mut Map<String, Value>) -> Result<(), Error> {
+    fn perform(self, _: &mut CallContext, _: &mut Args) -> Result<(), Error> {
         unreachable!("check refuses every WASI operation this module shadows")
     }
 }
@@ -91,7 +91,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<RoleState>) -> wasmtime::Result<
                 Refusal {
                     call: "wasi.filesystem.open",
                     request: "open a file".into(),
-                    args: Map::new(),
+                    args: Args::new(),
                     instead: FILES,
                 },
             );
@@ -112,8 +112,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<RoleState>) -> wasmtime::Result<
                 _ => String::new(),
             };
             let request = format!("look up the address of {name:?}");
-            let mut args = Map::new();
-            args.insert("name".into(), name.into());
+            let mut args = Args::new();
+            args.insert("name", name.into());
             refuse(
                 store.data_mut(),
                 Refusal {
@@ -142,8 +142,8 @@ fn socket_refusal(
             Some(Val::Enum(family)) => family.clone(),
             _ => String::new(),
         };
-        let mut args = Map::new();
-        args.insert("family".into(), family.into());
+        let mut args = Args::new();
+        args.insert("family", family.into());
         refuse(
             store.data_mut(),
             Refusal {

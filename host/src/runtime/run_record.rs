@@ -9,10 +9,10 @@
 //! denials the mediation point counted but did not record one by one.
 
 use super::{LimitHit, Limits, RunError};
-use crate::audit::{CallEvent, RUN_CALL};
+use crate::audit::{Args, CallRecord, Decision, RUN_CALL};
 use crate::capabilities::CallContext;
 use serde_json::{Map, Value};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// What the record of one run needs from it.
 pub(super) struct RunFacts<'a> {
@@ -28,15 +28,15 @@ pub(super) fn event(
     calls: &CallContext,
     facts: &RunFacts,
     result: Result<(), &RunError>,
-) -> CallEvent {
-    let mut args = Map::new();
-    args.insert("started".into(), facts.started.clone().into());
-    args.insert("policy".into(), calls.binding.policy_hash.clone().into());
-    args.insert("fuel_used".into(), facts.fuel_used.into());
-    args.insert("fuel_limit".into(), facts.limits.fuel.into());
-    args.insert("wall_ms".into(), facts.limits.wall_ms.into());
+) -> CallRecord {
+    let mut args = Args::new();
+    args.insert("started", facts.started.clone().into());
+    args.insert("policy", calls.binding.policy_hash.clone().into());
+    args.insert("fuel_used", facts.fuel_used.into());
+    args.insert("fuel_limit", facts.limits.fuel.into());
+    args.insert("wall_ms", facts.limits.wall_ms.into());
     if let Err(RunError::Limit { limit, .. }) = result {
-        args.insert("limit".into(), limit_key(limit).into());
+        args.insert("limit", limit_key(limit).into());
     }
     let denied: u64 = calls.denials.values().sum();
     if denied > 0 {
@@ -45,28 +45,24 @@ pub(super) fn event(
             .iter()
             .map(|(call, n)| (call.to_string(), (*n).into()))
             .collect();
-        args.insert("denied".into(), per_call.into());
-        args.insert(
-            "denials_unrecorded".into(),
-            calls.unrecorded_denials().into(),
-        );
+        args.insert("denied", per_call.into());
+        args.insert("denials_unrecorded", calls.unrecorded_denials().into());
     }
-    let outcome = match result {
-        Ok(()) => "ok".to_string(),
+    let outcome: std::borrow::Cow<'static, str> = match result {
+        Ok(()) => "ok".into(),
         // Every message a run ends with is already scrubbed of the values
         // it touched; scrubbing again costs little and keeps it so.
-        Err(e) => calls.scrub(&e.to_string()),
+        Err(e) => calls.scrub(&e.to_string()).into(),
     };
-    let mut event = CallEvent::by_host(
-        &calls.change_id,
-        calls.binding.role.as_str(),
-        &calls.binding.component_digest,
-        RUN_CALL,
+    CallRecord {
+        at: SystemTime::now(),
+        caller: calls.caller.clone(),
+        call: RUN_CALL,
         args,
-        &outcome,
-    );
-    event.duration_us = facts.duration.as_micros() as u64;
-    event
+        decision: Decision::Allow,
+        outcome,
+        duration_us: facts.duration.as_micros() as u64,
+    }
 }
 
 /// The policy key of the limit that stopped a run.

@@ -41,12 +41,13 @@ use super::bindings::agentward::host::{
     types::Error,
 };
 use super::mediation::{mediate_until_deadline, CallContext, HostCall, RoleBinding};
+use crate::audit::Args;
 use crate::net::egress::{self, EgressError};
 use crate::net::tls::{tls_refusal, TlsClient};
 use crate::policy::error_fix;
 use crate::store::Label;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -277,24 +278,21 @@ impl HostCall for Complete {
         true
     }
 
-    fn audit_args(&self, ctx: &CallContext) -> Map<String, Value> {
+    fn audit_args(&mut self, ctx: &CallContext) -> Args {
         let g = grant_of(&ctx.binding).get_ref();
-        let mut args = Map::new();
-        args.insert("model".into(), json!(g.model));
-        args.insert(
-            "endpoint".into(),
-            json!(g.endpoint.as_ref().map(url::Url::as_str)),
-        );
+        let mut args = Args::new();
+        args.insert("model", json!(g.model));
+        args.insert("endpoint", json!(g.endpoint.as_ref().map(url::Url::as_str)));
         let roles: Vec<&str> = self
             .request
             .messages
             .iter()
             .map(|m| m.role.as_str())
             .collect();
-        args.insert("messages".into(), json!(roles));
+        args.insert("messages", json!(roles));
         let prompt_bytes: usize = self.request.messages.iter().map(|m| m.content.len()).sum();
-        args.insert("prompt_bytes".into(), json!(prompt_bytes));
-        args.insert("max_tokens".into(), json!(self.request.max_tokens));
+        args.insert("prompt_bytes", json!(prompt_bytes));
+        args.insert("max_tokens", json!(self.request.max_tokens));
         args
     }
 
@@ -353,7 +351,7 @@ impl HostCall for Complete {
         Ok(())
     }
 
-    fn admit(&mut self, ctx: &CallContext, audit: &mut Map<String, Value>) -> Result<(), Error> {
+    fn admit(&mut self, ctx: &CallContext, audit: &mut Args) -> Result<(), Error> {
         let binding = &ctx.binding;
         let grant = grant_of(binding);
         let g = grant.get_ref();
@@ -385,7 +383,7 @@ impl HostCall for Complete {
         }
         self.refuse_exposure(ctx, grant)?;
         audit.insert(
-            "request_sha256".into(),
+            "request_sha256",
             json!(hex::encode(Sha256::digest(self.prompt_json().as_bytes()))),
         );
         let endpoint = g.endpoint.as_ref().expect("checked");
@@ -398,7 +396,7 @@ impl HostCall for Complete {
         })
         .map_err(|e| match e {
             EgressError::Internal { addr, range } => {
-                audit.insert("address".into(), json!(addr.to_string()));
+                audit.insert("address", json!(addr.to_string()));
                 binding.refuse(
                     grant,
                     format!("consult the model at {endpoint}"),
@@ -411,16 +409,12 @@ impl HostCall for Complete {
                 "model endpoint {endpoint}: cannot resolve {host}: {reason}"
             )),
         })?;
-        audit.insert("address".into(), json!(addr.to_string()));
+        audit.insert("address", json!(addr.to_string()));
         self.addr = Some(addr);
         Ok(())
     }
 
-    fn perform(
-        self,
-        ctx: &mut CallContext,
-        audit: &mut Map<String, Value>,
-    ) -> Result<Completion, Error> {
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<Completion, Error> {
         let binding = ctx.binding.clone();
         let grant = grant_of(&binding);
         let g = grant.get_ref();
@@ -509,9 +503,9 @@ impl HostCall for Complete {
         let started = Instant::now();
         let (status, answer) = fetch("POST", &g.url("chat/completions"), Some(body))?;
         let latency = started.elapsed();
-        audit.insert("status".into(), json!(status));
+        audit.insert("status", json!(status));
         audit.insert(
-            "latency_ms".into(),
+            "latency_ms",
             json!((latency.as_secs_f64() * 1000.0 * 10.0).round() / 10.0),
         );
         if status != 200 {
@@ -527,16 +521,19 @@ impl HostCall for Complete {
         ctx.model.tokens += u64::from(answer.tokens_in) + u64::from(answer.tokens_out);
         let text = ctx.scrub(&answer.text);
         audit.insert(
-            "response_sha256".into(),
+            "response_sha256",
             json!(hex::encode(Sha256::digest(text.as_bytes()))),
         );
-        audit.insert("tokens_in".into(), json!(answer.tokens_in));
-        audit.insert("tokens_out".into(), json!(answer.tokens_out));
-        audit.insert("served_model".into(), json!(answer.model));
-        audit.insert("finish_reason".into(), json!(answer.finish_reason));
+        audit.insert("tokens_in", json!(answer.tokens_in));
+        audit.insert("tokens_out", json!(answer.tokens_out));
+        audit.insert("served_model", json!(answer.model));
+        audit.insert("finish_reason", json!(answer.finish_reason));
         if g.transcripts {
-            let file =
-                transcript::path(&binding.project_dir, &ctx.change_id, binding.role.as_str());
+            let file = transcript::path(
+                &binding.project_dir,
+                &ctx.caller.change_id,
+                binding.role.as_str(),
+            );
             let messages: Vec<Value> = self
                 .request
                 .messages
@@ -560,8 +557,8 @@ impl HostCall for Complete {
                     file.display()
                 ))
             })?;
-            audit.insert("transcript".into(), json!(file.display().to_string()));
-            audit.insert("transcript_sha256".into(), json!(digest));
+            audit.insert("transcript", json!(file.display().to_string()));
+            audit.insert("transcript_sha256", json!(digest));
         }
         Ok(Completion {
             text,

@@ -26,13 +26,14 @@ use super::bindings::agentward::host::sql::{self, Rows, Statement};
 use super::bindings::agentward::host::types::Error;
 use super::mediation::{mediate_until_deadline, CallContext, HostCall, RoleBinding};
 use super::path_scope::toml_list;
+use crate::audit::Args;
 use crate::net::egress::{self, EgressError};
 use crate::net::tls::{rustls_config, tls_refusal_in};
 use crate::policy::error_fix;
 use crate::store::SecretValue;
 use credential::Credential;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use statement::{interpolate, normalise};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -235,10 +236,10 @@ impl HostCall for Execute {
         true
     }
 
-    fn audit_args(&self, _ctx: &CallContext) -> Map<String, Value> {
-        let mut args = Map::new();
-        args.insert("endpoint".into(), json!(self.statement.endpoint));
-        args.insert("statement".into(), json!(normalise(&self.statement.text)));
+    fn audit_args(&mut self, _ctx: &CallContext) -> Args {
+        let mut args = Args::new();
+        args.insert("endpoint", json!(self.statement.endpoint));
+        args.insert("statement", json!(normalise(&self.statement.text)));
         args
     }
 
@@ -269,7 +270,7 @@ impl HostCall for Execute {
         Ok(())
     }
 
-    fn admit(&mut self, ctx: &CallContext, audit: &mut Map<String, Value>) -> Result<(), Error> {
+    fn admit(&mut self, ctx: &CallContext, audit: &mut Args) -> Result<(), Error> {
         let binding = &ctx.binding;
         let grant = grant_of(binding);
         let g = grant.get_ref();
@@ -336,15 +337,15 @@ impl HostCall for Execute {
         };
         let params: Vec<Resolved> = self.statement.params.iter().map(|p| resolve(p)).collect();
         audit.insert(
-            "user".into(),
+            "user",
             json!(user
                 .from_handle
                 .clone()
                 .unwrap_or_else(|| user.value.expose().to_string())),
         );
-        audit.insert("password".into(), json!(format!("handle:{password_path}")));
+        audit.insert("password", json!(format!("handle:{password_path}")));
         audit.insert(
-            "params".into(),
+            "params",
             Value::Array(
                 params
                     .iter()
@@ -387,7 +388,7 @@ impl HostCall for Execute {
                 endpoint.render()
             )),
         })?;
-        audit.insert("address".into(), json!(addr.to_string()));
+        audit.insert("address", json!(addr.to_string()));
         self.target = Some(Admitted {
             endpoint,
             addr,
@@ -398,7 +399,7 @@ impl HostCall for Execute {
         Ok(())
     }
 
-    fn perform(self, ctx: &mut CallContext, audit: &mut Map<String, Value>) -> Result<Rows, Error> {
+    fn perform(self, ctx: &mut CallContext, audit: &mut Args) -> Result<Rows, Error> {
         let binding = ctx.binding.clone();
         let g = grant_of(&binding).get_ref();
         let target = self.target.expect("admitted");
@@ -499,10 +500,10 @@ impl HostCall for Execute {
                 _ => {}
             }
         }
-        audit.insert("rows".into(), json!(rows.rows.len()));
-        audit.insert("affected".into(), json!(rows.affected));
+        audit.insert("rows", json!(rows.rows.len()));
+        audit.insert("affected", json!(rows.affected));
         if rows.truncated {
-            audit.insert("truncated".into(), json!(true));
+            audit.insert("truncated", json!(true));
         }
         Ok(rows)
     }
