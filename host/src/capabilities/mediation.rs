@@ -266,7 +266,8 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
         Err(denial) => (Decision::Deny, Err(denial), None),
         Ok(()) => {
             if effectful {
-                let intent = ctx.record_of(name, args.clone(), Decision::Allow, INTENT, started);
+                let (intent, _) =
+                    ctx.record_of(name, args.clone(), Decision::Allow, INTENT, started);
                 record(ctx, &intent)?;
                 // The intent and everything before it reach the disk
                 // before the effect does.
@@ -299,19 +300,18 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
             })
         }
     };
-    let record_of = ctx.record_of(name, args, decision, outcome, started);
-    let took = Duration::from_micros(record_of.duration_us);
+    let (call_record, took) = ctx.record_of(name, args, decision, outcome, started);
     if effectful {
-        record(ctx, &record_of)?;
+        record(ctx, &call_record)?;
+        // An effect's cost to the role includes making its records durable.
+        ctx.spent(name, started.elapsed());
     } else {
         // Nothing changed or left: the record may be written off the call
         // path, ahead of whatever comes next.
-        let recorded = ctx.sink.record_later(record_of);
+        let recorded = ctx.sink.record_later(call_record);
         refuse_on_failure(ctx, recorded, || format!("record {name}"))?;
+        ctx.spent(name, took);
     }
-    // An effect's cost to the role includes making its records durable.
-    let took = if effectful { started.elapsed() } else { took };
-    ctx.spent(name, took);
     result
 }
 
@@ -403,7 +403,8 @@ pub(crate) fn truncate(text: &mut String, max: usize) {
 
 impl CallContext {
     /// The record of a call that began at `started` and ends now, its
-    /// arguments scrubbed.
+    /// arguments scrubbed, and how long the call took (to the nanosecond:
+    /// the record keeps microseconds).
     fn record_of(
         &self,
         call: &'static str,
@@ -411,18 +412,20 @@ impl CallContext {
         decision: Decision,
         outcome: impl Into<Cow<'static, str>>,
         started: Instant,
-    ) -> CallRecord {
+    ) -> (CallRecord, Duration) {
         args.values_mut().for_each(|v| scrub_value(self, v));
         let ended = Instant::now();
-        CallRecord {
+        let took = ended.duration_since(started);
+        let record = CallRecord {
             at: self.clock.at(ended),
             caller: self.caller.clone(),
             call,
             args,
             decision,
             outcome: outcome.into(),
-            duration_us: ended.duration_since(started).as_micros() as u64,
-        }
+            duration_us: took.as_micros() as u64,
+        };
+        (record, took)
     }
 }
 
