@@ -7,10 +7,12 @@
 //! - [`runtime`]: engine, component cache, per-role linker, limits, sandbox.
 //! - [`audit`]: call events, sinks and redaction.
 //! - [`store`]: the secret store trait and its backends.
+//! - [`cluster`]: leases, claims and replicated journals for hosts sharing one OpenBao.
 //! - [`net`]: TLS verification and egress checks for connections the host opens.
 
 pub mod audit;
 pub mod capabilities;
+pub mod cluster;
 pub mod durable;
 pub mod external;
 pub mod net;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod bao_cluster;
 pub mod cli;
 pub mod example;
 pub mod llama;

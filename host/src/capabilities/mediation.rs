@@ -97,6 +97,9 @@ pub struct CallContext {
     /// Set when the sink refused an event; every later call is refused and
     /// the run fails, so nothing happens that is not on record.
     pub(crate) audit_failure: Option<SinkError>,
+    /// The first store call that failed because the store could not serve
+    /// it: the run then ends as the host's failure, not the role's.
+    pub(crate) store_failure: Option<String>,
     /// Time spent inside host calls this run, per call: what the host, the
     /// store and the network cost a role ([`CallContext::host_time_by_interface`]).
     /// A run makes a few kinds of call, so a list found by the name's address.
@@ -146,6 +149,7 @@ impl CallContext {
             model: Default::default(),
             log: Default::default(),
             audit_failure: None,
+            store_failure: None,
             denials: Default::default(),
             host_time: Vec::new(),
             deadline: Deadline::default(),
@@ -276,6 +280,7 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
             }
             let result = call.perform(ctx, &mut args);
             let cut = cut_at_deadline(ctx, &result);
+            note_store_failure(ctx, name, &result);
             if effectful {
                 // Crash tests cut a role off between an effect and its record.
                 crate::orchestrator::failpoint::hit("call", name);
@@ -313,6 +318,25 @@ pub(crate) fn mediate<C: HostCall>(ctx: &mut CallContext, mut call: C) -> Result
         ctx.spent(name, took);
     }
     result
+}
+
+/// The interfaces whose calls the secret store serves.
+const STORE_INTERFACES: [&str; 4] = [
+    "secrets-read.",
+    "secrets-write.",
+    "secrets-meta.",
+    "handles.",
+];
+
+/// A store that could not serve a call (down, sealed, mid-failover) is the
+/// host's failure, not the role's: kept, so the run ends as one and the
+/// orchestrator stops the step for `resume` instead of aborting the item.
+fn note_store_failure<T>(ctx: &mut CallContext, name: &str, result: &Result<T, Error>) {
+    if let Err(Error::Unavailable(message)) = result {
+        if ctx.store_failure.is_none() && STORE_INTERFACES.iter().any(|i| name.starts_with(i)) {
+            ctx.store_failure = Some(message.clone());
+        }
+    }
 }
 
 /// [`mediate`] for a call that waits on the network and caps its wait at

@@ -8,8 +8,9 @@
 use super::Failure;
 use agentward::audit::keys::NoteSigner;
 use agentward::audit::{AuditKeys, AuditLog, Durability};
+use agentward::cluster::Cluster;
 use agentward::orchestrator::approvals;
-use agentward::orchestrator::manifest::{ItemState, Manifest};
+use agentward::orchestrator::manifest::{ItemState, Manifest, ManifestError};
 use agentward::orchestrator::workflow::Workflow;
 use agentward::orchestrator::{Drive, Orchestrator, Progress, Quiet};
 use agentward::policy::Policy;
@@ -20,7 +21,7 @@ use anyhow::{anyhow, Context};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Exit code of a change that waits for approvals or its window.
 const EXIT_WAITING: u8 = 3;
@@ -132,6 +133,8 @@ struct Session {
     keys: AuditKeys,
     host: Host,
     manifests: PathBuf,
+    /// With `[cluster]` in the workflow, for a live change.
+    cluster: Option<Cluster>,
 }
 
 impl Session {
@@ -175,6 +178,13 @@ impl Session {
             )?);
         }
         let log = Arc::new(log);
+        let cluster = match &workflow.cluster {
+            Some(config) if !dry_run => Some(Cluster::new(
+                common.store.openbao.connect("the workflow's [cluster]")?,
+                Duration::from_secs(config.lease_ttl_s),
+            )),
+            _ => None,
+        };
         let redactor = agentward::audit::Redactor::new(*keys.hmac);
         let host = super::host_for(
             project,
@@ -192,7 +202,18 @@ impl Session {
             keys,
             host,
             manifests: project.join("manifests"),
+            cluster,
         })
+    }
+
+    /// Takes the change for this host when it is one of a cluster's.
+    fn hold(&self, orchestrator: &mut Orchestrator<'_>, change_id: &str) -> Result<(), Failure> {
+        match &self.cluster {
+            Some(cluster) => orchestrator
+                .hold(cluster, change_id)
+                .map_err(|e| Failure::Failed(e.into())),
+            None => Ok(()),
+        }
     }
 
     fn orchestrator<'s>(&'s self, progress: &'s dyn Progress) -> Result<Orchestrator<'s>, Failure> {
@@ -270,6 +291,7 @@ pub(crate) fn rotate(project: &Path, args: RotateArgs) -> Result<(), Failure> {
             if args.dry_run { "dry run" } else { "live" }
         );
     }
+    session.hold(&mut orchestrator, &manifest.change_id)?;
     let drive = orchestrator.drive(&mut manifest, &now);
     finish(
         &session,
@@ -343,22 +365,25 @@ fn due(
 pub(crate) fn resume(project: &Path, args: ResumeArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let manifests = project.join("manifests");
-    let mut manifest = Manifest::load(&manifests, &args.change)?;
-    if manifest.dry_run && manifest.state != agentward::orchestrator::manifest::ChangeState::Closed
-    {
-        return Err(Failure::BadInput(anyhow!(
-            "change {} was a dry run, whose overlay lived only in that process\n  fix: run `agentward rotate --dry-run` again",
-            manifest.change_id
-        )));
-    }
-    let session = Session::open(project, &args.common, manifest.dry_run)?;
+    // A change another host of a cluster drove may not be here yet: taking
+    // it brings it (below).
+    let dry_run = match Manifest::load(&manifests, &args.change) {
+        Ok(manifest) => {
+            if manifest.dry_run
+                && manifest.state != agentward::orchestrator::manifest::ChangeState::Closed
+            {
+                return Err(Failure::BadInput(anyhow!(
+                    "change {} was a dry run, whose overlay lived only in that process\n  fix: run `agentward rotate --dry-run` again",
+                    manifest.change_id
+                )));
+            }
+            manifest.dry_run
+        }
+        Err(ManifestError::NotFound { .. }) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let session = Session::open(project, &args.common, dry_run)?;
     session.admit_policy(project)?;
-    if session.workflow.digest != manifest.workflow.sha256 {
-        eprintln!(
-            "note: {} changed since the change was planned; its plan and approvals stand as recorded",
-            session.workflow.path.display()
-        );
-    }
     let now = now(&args.common)?;
     let bar = Bar::new(args.common.json);
     let mut orchestrator = session.orchestrator(&bar)?;
@@ -372,6 +397,14 @@ pub(crate) fn resume(project: &Path, args: ResumeArgs) -> Result<(), Failure> {
             )));
         };
         orchestrator.revoked_by_hand.push(claim);
+    }
+    session.hold(&mut orchestrator, &args.change)?;
+    let mut manifest = Manifest::load(&manifests, &args.change)?;
+    if session.workflow.digest != manifest.workflow.sha256 {
+        eprintln!(
+            "note: {} changed since the change was planned; its plan and approvals stand as recorded",
+            session.workflow.path.display()
+        );
     }
     let drive = orchestrator.drive(&mut manifest, &now);
     finish(

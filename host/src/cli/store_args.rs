@@ -33,7 +33,9 @@ pub(crate) struct StoreArgs {
 #[derive(clap::Args)]
 pub(crate) struct OpenBaoArgs {
     /// The OpenBao server (with --store openbao, or an openbao witness):
-    /// https://… (plain http only on loopback).
+    /// https://… (plain http only on loopback). For an HA cluster, every
+    /// node's address, separated by commas: requests go to the next node
+    /// when one is down, sealed or without an active node.
     #[arg(long, default_value = "http://127.0.0.1:8200")]
     openbao_addr: String,
     /// A PEM file of the CA that signed the OpenBao server's certificate,
@@ -84,7 +86,9 @@ impl OpenBaoArgs {
                 anyhow!("{needs} needs a token: pass --openbao-token-file FILE or set BAO_TOKEN")
             })?,
         };
-        check_addr(&self.openbao_addr)?;
+        for addr in self.openbao_addr.split(',').map(str::trim) {
+            check_addr(addr)?;
+        }
         Ok(
             OpenBaoStore::new(&self.openbao_addr, token.trim(), &self.openbao_mount)
                 .with_tls(&self.tls()?),

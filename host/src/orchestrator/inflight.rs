@@ -23,10 +23,11 @@
 use super::journal::Journal;
 use super::manifest::{Item, Manifest, ManifestError};
 use super::{lock, Orchestrator, OrchestratorError};
+use crate::cluster::replica::ReplicaWriter;
 use agentward_handoff::{Plan, Trigger};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 /// The change as its workers share it.
 pub(super) struct Shared<'m> {
@@ -36,6 +37,7 @@ pub(super) struct Shared<'m> {
     pub trigger: Trigger,
     manifest: Mutex<&'m mut Manifest>,
     dir: &'m Path,
+    replica: Option<&'m Arc<ReplicaWriter>>,
     /// Opened at the first record: a dry run writes none.
     journal: OnceLock<Journal>,
     pending: Vec<usize>,
@@ -52,13 +54,19 @@ pub(super) struct Cursor {
 }
 
 impl<'m> Shared<'m> {
-    fn new(manifest: &'m mut Manifest, dir: &'m Path, pending: Vec<usize>) -> Shared<'m> {
+    fn new(
+        manifest: &'m mut Manifest,
+        dir: &'m Path,
+        replica: Option<&'m Arc<ReplicaWriter>>,
+        pending: Vec<usize>,
+    ) -> Shared<'m> {
         Shared {
             change_id: manifest.change_id.clone(),
             plan: manifest.plan.clone(),
             trigger: manifest.trigger,
             manifest: Mutex::new(manifest),
             dir,
+            replica,
             journal: OnceLock::new(),
             pending,
             next: AtomicUsize::new(0),
@@ -110,7 +118,7 @@ impl<'m> Shared<'m> {
             let journal = match self.journal.get() {
                 Some(j) => j,
                 None => {
-                    let opened = Journal::open(self.dir, &self.change_id)?;
+                    let opened = Journal::open(self.dir, &self.change_id, self.replica)?;
                     self.journal.get_or_init(|| opened)
                 }
             };
@@ -132,7 +140,7 @@ impl Orchestrator<'_> {
             .concurrency
             .min(self.host.max_concurrent_roles())
             .min(pending.len());
-        let shared = Shared::new(manifest, &self.manifests, pending);
+        let shared = Shared::new(manifest, &self.manifests, self.replica(), pending);
         if workers <= 1 {
             self.work(&shared);
         } else {
@@ -156,7 +164,12 @@ impl Orchestrator<'_> {
     fn work(&self, s: &Shared) {
         while let Some(mut c) = s.take() {
             match self.advance(s, &mut c) {
-                Ok(true) => self.progress.item_finished(&c.item),
+                Ok(true) => {
+                    if let Some(held) = &self.held {
+                        held.release(&c.item.path);
+                    }
+                    self.progress.item_finished(&c.item)
+                }
                 Ok(false) => return,
                 Err(error) => return s.fail(error),
             }

@@ -15,14 +15,20 @@
 //! announced never began: replay drops it and the next append cuts it off.
 //! Any other line that does not parse is corruption, and `resume` refuses
 //! to guess.
+//!
+//! While this host holds the change in a cluster ([`super::held`]), each
+//! group of records is also sent to the change's replica in OpenBao when it
+//! is synced, and is acknowledged only once both have it.
 
 use super::manifest::{Approval, ChangeState, Item, Manifest, ManifestError};
 use crate::capabilities::docs::Consulted;
+use crate::cluster::replica::ReplicaWriter;
 use crate::durable::GroupCommit;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub fn path_for(dir: &Path, change_id: &str) -> PathBuf {
     dir.join(format!("{change_id}.journal"))
@@ -66,11 +72,17 @@ pub struct Journal {
     path: PathBuf,
     file: std::fs::File,
     group: GroupCommit,
+    replica: Option<Arc<ReplicaWriter>>,
 }
 
 impl Journal {
-    /// Opens (or creates) `m`'s journal, cutting a torn last line off.
-    pub fn open(dir: &Path, change_id: &str) -> Result<Journal, ManifestError> {
+    /// Opens (or creates) `m`'s journal, cutting a torn last line off;
+    /// with `replica`, its records go to the change's copy there too.
+    pub fn open(
+        dir: &Path,
+        change_id: &str,
+        replica: Option<&Arc<ReplicaWriter>>,
+    ) -> Result<Journal, ManifestError> {
         let path = path_for(dir, change_id);
         let error = |source| ManifestError::Write {
             path: path.clone(),
@@ -93,6 +105,7 @@ impl Journal {
             path,
             file,
             group: GroupCommit::new(0),
+            replica: replica.cloned(),
         })
     }
 
@@ -130,14 +143,26 @@ impl Journal {
             self.error(e)
         })?;
         m.journal_seq += 1;
+        if let Some(replica) = &self.replica {
+            replica.push(m.journal_seq, &line);
+        }
         self.group.wrote(m.journal_seq);
         Ok(m.journal_seq)
     }
 
-    /// Returns once the record `ticket` (and every one before it) is on disk.
+    /// Returns once the record `ticket` (and every one before it) is on
+    /// disk, and in the replica if there is one.
     pub fn wait(&self, ticket: u64) -> Result<(), ManifestError> {
         self.group
-            .wait(ticket, || self.file.sync_data())
+            .wait(ticket, || {
+                self.file.sync_data()?;
+                match &self.replica {
+                    Some(replica) => replica
+                        .send()
+                        .map_err(|e| std::io::Error::other(e.to_string())),
+                    None => Ok(()),
+                }
+            })
             .map_err(|reason| self.error(std::io::Error::other(reason)))
     }
 
@@ -156,8 +181,9 @@ pub fn append(
     dir: &Path,
     item: Option<usize>,
     change: bool,
+    replica: Option<&Arc<ReplicaWriter>>,
 ) -> Result<(), ManifestError> {
-    let journal = Journal::open(dir, &m.change_id)?;
+    let journal = Journal::open(dir, &m.change_id, replica)?;
     let ticket = journal.write(m, item, change)?;
     journal.wait(ticket)
 }
@@ -303,11 +329,11 @@ mod tests {
         let mut m = manifest(dir.path());
         let snapshot = std::fs::read(dir.path().join(format!("{}.json", m.change_id))).unwrap();
         m.items[1].state = ItemState::Minted;
-        append(&mut m, dir.path(), Some(1), false).unwrap();
+        append(&mut m, dir.path(), Some(1), false, None).unwrap();
         m.state = ChangeState::Approved;
         m.notices.push("told".into());
         m.items[2].state = ItemState::Aborting;
-        append(&mut m, dir.path(), Some(2), true).unwrap();
+        append(&mut m, dir.path(), Some(2), true, None).unwrap();
         // The snapshot is untouched; the journal holds the two steps.
         let after = std::fs::read(dir.path().join(format!("{}.json", m.change_id))).unwrap();
         assert_eq!(snapshot, after);
@@ -324,7 +350,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut m = manifest(dir.path());
         m.items[0].state = ItemState::Minted;
-        append(&mut m, dir.path(), Some(0), false).unwrap();
+        append(&mut m, dir.path(), Some(0), false, None).unwrap();
         let before = m.clone();
         let journal = path_for(dir.path(), &m.change_id);
         let mut f = std::fs::OpenOptions::new()
@@ -335,7 +361,7 @@ mod tests {
             .unwrap();
         assert_eq!(Manifest::load(dir.path(), &m.change_id).unwrap(), before);
         m.items[0].state = ItemState::PendingStored;
-        append(&mut m, dir.path(), Some(0), false).unwrap();
+        append(&mut m, dir.path(), Some(0), false, None).unwrap();
         let loaded = Manifest::load(dir.path(), &m.change_id).unwrap();
         assert_eq!(loaded.items[0].state, ItemState::PendingStored);
         assert_eq!(loaded.journal_seq, 2);
@@ -346,7 +372,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut m = manifest(dir.path());
         m.items[0].state = ItemState::Minted;
-        append(&mut m, dir.path(), Some(0), false).unwrap();
+        append(&mut m, dir.path(), Some(0), false, None).unwrap();
         let journal = std::fs::read(path_for(dir.path(), &m.change_id)).unwrap();
         m.items[0].state = ItemState::Done;
         m.save(dir.path()).unwrap();
@@ -360,7 +386,7 @@ mod tests {
     fn a_corrupt_line_or_a_foreign_item_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let mut m = manifest(dir.path());
-        append(&mut m, dir.path(), Some(0), false).unwrap();
+        append(&mut m, dir.path(), Some(0), false, None).unwrap();
         let journal = path_for(dir.path(), &m.change_id);
         let good = std::fs::read_to_string(&journal).unwrap();
         std::fs::write(&journal, format!("not json\n{good}")).unwrap();

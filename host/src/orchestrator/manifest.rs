@@ -372,19 +372,6 @@ impl Manifest {
         super::journal::replay(&mut manifest, dir)?;
         Ok(manifest)
     }
-
-    /// Records item `i`'s state (an intent or a transition) in the
-    /// journal, durably: the cost of a step, whatever the change's size.
-    pub fn journal_item(&mut self, dir: &Path, i: usize) -> Result<(), ManifestError> {
-        super::journal::append(self, dir, Some(i), false)
-    }
-
-    /// Records the change's own state, approvals, notices and documents
-    /// in the journal, with item `i`'s state when it moved too.
-    pub fn journal_change(&mut self, dir: &Path, i: Option<usize>) -> Result<(), ManifestError> {
-        super::journal::append(self, dir, i, true)
-    }
-
     /// Writes the whole manifest as its snapshot, atomically and durably,
     /// then drops the journal it now holds.
     pub fn save(&self, dir: &Path) -> Result<(), ManifestError> {

@@ -23,6 +23,7 @@ pub mod approvals;
 pub mod change_id;
 pub mod failpoint;
 pub mod git;
+mod held;
 mod inflight;
 mod journal;
 pub mod manifest;
@@ -75,6 +76,8 @@ pub enum OrchestratorError {
     Approval(#[from] approvals::ApprovalError),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
     #[error("the audit log refused a record, so the change stopped before its next effect: {0}\n  fix: free space or repair logs/, then `agentward resume` the change")]
     Sink(#[from] crate::audit::SinkError),
     /// Planning failed: no change exists yet, nothing was done.
@@ -125,10 +128,12 @@ impl From<StoreError> for StepFailure {
 impl From<RunError> for StepFailure {
     fn from(e: RunError) -> Self {
         match e {
-            RunError::Audit { .. } | RunError::Store { .. } => StepFailure::Stop {
-                reason: e.to_string(),
-                fix: "repair the audit log or the store named above".into(),
-            },
+            RunError::Audit { .. } | RunError::Store { .. } | RunError::StoreFailed { .. } => {
+                StepFailure::Stop {
+                    reason: e.to_string(),
+                    fix: "repair the audit log or the store named above".into(),
+                }
+            }
             other => StepFailure::Abort(other.to_string()),
         }
     }
@@ -226,6 +231,9 @@ pub struct Orchestrator<'a> {
     /// Credentials (path, version) the operator says were revoked by hand,
     /// for issuers agentward cannot reach or identify them at.
     pub revoked_by_hand: Vec<(String, u32)>,
+    /// The change's lease, claims and replica, when this host drives it
+    /// as one of a cluster's ([`Orchestrator::hold`]).
+    held: Option<held::Held>,
 }
 
 impl<'a> Orchestrator<'a> {
@@ -262,6 +270,7 @@ impl<'a> Orchestrator<'a> {
                 .get(&workflow.provider())
                 .map(|&n| Permits::new(n)),
             revoked_by_hand: Vec::new(),
+            held: None,
         })
     }
 
@@ -303,7 +312,7 @@ impl<'a> Orchestrator<'a> {
         if missing.is_empty() {
             manifest.state = ChangeState::Approved;
         }
-        manifest.journal_change(&self.manifests, None)?;
+        self.journal_change(manifest, None)?;
         self.record(&manifest.change_id, "rotation.approve", args, "ok")?;
         self.log.checkpoint(self.keys)?;
         Ok(missing)
@@ -319,6 +328,8 @@ impl<'a> Orchestrator<'a> {
         now: &str,
     ) -> Result<Drive, OrchestratorError> {
         if manifest.state == ChangeState::Closed {
+            // Another host closed it (or this one, before a crash).
+            self.close_held(manifest)?;
             return Ok(Drive::Closed);
         }
         check_plan_hash(manifest)?;
@@ -336,13 +347,13 @@ impl<'a> Orchestrator<'a> {
             if !missing.is_empty() {
                 if manifest.state != ChangeState::ApprovalPending {
                     manifest.state = ChangeState::ApprovalPending;
-                    manifest.journal_change(&self.manifests, None)?;
+                    self.journal_change(manifest, None)?;
                 }
                 return Ok(Drive::AwaitingApproval(missing));
             }
             if manifest.state == ChangeState::ApprovalPending {
                 manifest.state = ChangeState::Approved;
-                manifest.journal_change(&self.manifests, None)?;
+                self.journal_change(manifest, None)?;
             }
         }
         if let Some(not_before) = &manifest.plan.not_before {
@@ -365,12 +376,15 @@ impl<'a> Orchestrator<'a> {
             }
         }
         self.progress.started(manifest);
+        if !self.dry_run {
+            self.claim_secrets(manifest)?;
+        }
         let pending: Vec<usize> = (0..manifest.items.len())
             .filter(|&i| !manifest.items[i].state.is_terminal())
             .collect();
         self.move_items(manifest, pending)?;
         manifest.state = ChangeState::Closed;
-        manifest.journal_change(&self.manifests, None)?;
+        self.journal_change(manifest, None)?;
         let mut args = serde_json::Map::new();
         for (state, count) in manifest.outcome() {
             args.insert(state.as_str().to_lowercase(), count.into());
@@ -398,6 +412,7 @@ impl<'a> Orchestrator<'a> {
         }
         // Compaction: the snapshot takes in the journal.
         manifest.save(&self.manifests)?;
+        self.close_held(manifest)?;
         Ok(Drive::Closed)
     }
 
@@ -459,7 +474,7 @@ impl<'a> Orchestrator<'a> {
         // The intent stays in the manifest: resume repeats the effect.
         let mut m = s.lock();
         m.items[c.index] = c.item.clone();
-        let _ = m.journal_item(&self.manifests, c.index);
+        let _ = self.journal_item(&mut m, c.index);
         let message = format!(
             "change {} stopped at {} ({}): {reason}",
             m.change_id, c.item.path, c.item.state
@@ -483,6 +498,12 @@ impl<'a> Orchestrator<'a> {
             item.intent_since = Some(crate::time::now_rfc3339_millis());
         }
         item.intent = Some(effect);
+        if let Some(held) = &self.held {
+            held.check().map_err(|e| StepFailure::Stop {
+                reason: e.to_string(),
+                fix: "check this host's connection to OpenBao".into(),
+            })?;
+        }
         s.journal(c, !self.dry_run, |_| false)
             .map_err(|e| StepFailure::Stop {
                 reason: e.to_string(),
@@ -554,6 +575,23 @@ impl<'a> Orchestrator<'a> {
     }
 
     // ----- plumbing -------------------------------------------------------
+
+    /// Records item `i`'s state (an intent or a transition) in the
+    /// journal, durably: the cost of a step, whatever the change's size.
+    fn journal_item(&self, m: &mut Manifest, i: usize) -> Result<(), ManifestError> {
+        journal::append(m, &self.manifests, Some(i), false, self.replica())
+    }
+
+    /// Records the change's own state, approvals, notices and documents
+    /// in the journal, with item `i`'s state when it moved too.
+    fn journal_change(&self, m: &mut Manifest, i: Option<usize>) -> Result<(), ManifestError> {
+        journal::append(m, &self.manifests, i, true, self.replica())
+    }
+
+    /// Where journal records are copied besides `manifests/`.
+    fn replica(&self) -> Option<&Arc<crate::cluster::replica::ReplicaWriter>> {
+        self.held.as_ref().map(|h| &h.replica)
+    }
 
     fn run_role<T: serde::Serialize>(
         &self,
@@ -652,7 +690,7 @@ impl<'a> Orchestrator<'a> {
             m.notices.push(format!(
                 "{event}: {message} (no notify target in the workflow)"
             ));
-            return Ok(m.journal_change(&self.manifests, None)?);
+            return Ok(self.journal_change(m, None)?);
         };
         let notice = notify::Notice {
             change_id: &m.change_id,
@@ -674,7 +712,7 @@ impl<'a> Orchestrator<'a> {
         args.insert("message".into(), message.clone().into());
         self.record(&m.change_id, "rotation.notify", args, &outcome)?;
         m.notices.push(format!("{event}: {message} ({outcome})"));
-        Ok(m.journal_change(&self.manifests, None)?)
+        Ok(self.journal_change(m, None)?)
     }
 }
 

@@ -20,6 +20,9 @@ impl Orchestrator<'_> {
         self.begin(s, c, Effect::Mint)?;
         let path = c.item.path.clone();
         let existing = self.pending_of_change(&path, &s.change_id)?;
+        if existing.is_none() {
+            self.check_still_current(&path, c.item.expected_current)?;
+        }
         let files = s
             .plan
             .items
@@ -107,13 +110,45 @@ impl Orchestrator<'_> {
             Err(StoreError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        Ok(meta
-            .versions
-            .iter()
-            .find(|v| {
-                v.change_id.as_deref() == Some(change_id) && v.labels.contains(&Label::Pending)
-            })
-            .map(|v| v.version))
+        let labelled = meta.versions.iter().find(|v| {
+            v.change_id.as_deref() == Some(change_id) && v.labels.contains(&Label::Pending)
+        });
+        if let Some(v) = labelled {
+            return Ok(Some(v.version));
+        }
+        // A version this change wrote before its process died, unlabelled.
+        match meta.versions.last() {
+            Some(latest) if latest.labels.is_empty() && latest.change_id.is_none() => {
+                Ok(self.store.recover_pending(path, change_id)?)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Before a credential is minted: the version the plan replaces must
+    /// still be current. Another change (another host's) that rotated the
+    /// secret since this one was planned makes the plan stale, and minting
+    /// would only make a credential to revoke again.
+    fn check_still_current(&self, path: &str, expected: Option<u32>) -> Result<(), StepFailure> {
+        let Some(expected) = expected else {
+            return Ok(());
+        };
+        let current = match self.store.describe(path) {
+            Ok(meta) => meta
+                .versions
+                .iter()
+                .find(|v| v.labels.contains(&Label::Current))
+                .map(|v| v.version),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        match current {
+            Some(v) if v == expected => Ok(()),
+            found => Err(StepFailure::Abort(format!(
+                "secret {path}: label current is on {}, not on version {expected} as the plan expected: another change rotated it after this one was planned, so nothing was minted\n  fix: plan again (`agentward rotate`)",
+                found.map_or("no version".to_string(), |v| format!("version {v}"))
+            ))),
+        }
     }
 
     /// MINTED → PENDING_STORED: the store holds the version, labelled

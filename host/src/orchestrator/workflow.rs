@@ -139,6 +139,27 @@ fn default_required() -> bool {
     true
 }
 
+/// `[cluster]`: hosts that rotate against one OpenBao cluster take a lease
+/// on each change they drive, claim its secrets and replicate its journal
+/// there ([`crate::cluster`]), reached with the `--openbao-*` options.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// How long a host's lease on a change lasts unrenewed: after a host
+    /// dies, another may resume its change this long after its last
+    /// renewal.
+    #[serde(default = "default_lease_ttl_s")]
+    pub lease_ttl_s: u64,
+}
+
+fn default_lease_ttl_s() -> u64 {
+    crate::cluster::DEFAULT_LEASE_TTL.as_secs()
+}
+
+/// Shorter leases lapse on a slow request; longer ones keep a dead host's
+/// change waiting for longer than an operator would.
+const LEASE_TTL_S: std::ops::RangeInclusive<u64> = 3..=3600;
+
 /// The Implementer's default issuer is `generated`.
 fn issuer_kind(config: &serde_json::Value) -> String {
     config
@@ -182,6 +203,7 @@ pub struct Workflow {
     pub policy_rule: Option<RequiredApproval>,
     pub approval_rules: Vec<ApprovalRule>,
     pub witness: Option<WitnessConfig>,
+    pub cluster: Option<ClusterConfig>,
     /// Items in flight at once.
     pub concurrency: usize,
     /// `[providers.KIND] in_flight = N`: at most N of a change's role runs
@@ -216,6 +238,8 @@ struct RawWorkflow {
     approvals: Option<RawApprovals>,
     #[serde(default)]
     witness: Option<Spanned<WitnessConfig>>,
+    #[serde(default)]
+    cluster: Option<Spanned<ClusterConfig>>,
     #[serde(default)]
     providers: BTreeMap<String, RawProvider>,
 }
@@ -591,6 +615,21 @@ impl Workflow {
                 }
             }
         }
+        if let Some(c) = &raw.cluster {
+            let ttl = c.get_ref().lease_ttl_s;
+            if !LEASE_TTL_S.contains(&ttl) {
+                return Err(at(
+                    c.span().start,
+                    format!("[cluster] lease_ttl_s = {ttl}"),
+                    format!(
+                        "give a lease of {} to {} seconds (default {})",
+                        LEASE_TTL_S.start(),
+                        LEASE_TTL_S.end(),
+                        default_lease_ttl_s()
+                    ),
+                ));
+            }
+        }
         let concurrency = match &raw.rotation.concurrency {
             None => DEFAULT_CONCURRENCY,
             Some(n) if (1..=MAX_CONCURRENCY).contains(n.get_ref()) => *n.get_ref(),
@@ -643,6 +682,7 @@ impl Workflow {
             approval_rules,
             policy_rule,
             witness: raw.witness.map(Spanned::into_inner),
+            cluster: raw.cluster.map(Spanned::into_inner),
             concurrency,
             in_flight,
         })

@@ -148,6 +148,10 @@ pub enum RunError {
     Instantiate { role: RoleName, message: String },
     #[error("role {role}: the secret store gave no credential for this run: {message}")]
     Store { role: RoleName, message: String },
+    /// The guest failed after the store failed under it: the step is to be
+    /// repeated once the store is back, not counted against the role.
+    #[error("role {role}: the secret store could not serve the run: {message}")]
+    StoreFailed { role: RoleName, message: String },
 }
 
 impl RunError {
@@ -171,7 +175,8 @@ impl RunError {
             | RunError::Guest { role, .. }
             | RunError::Audit { role, .. }
             | RunError::Instantiate { role, .. }
-            | RunError::Store { role, .. } => *role,
+            | RunError::Store { role, .. }
+            | RunError::StoreFailed { role, .. } => *role,
         }
     }
 }
@@ -565,6 +570,12 @@ impl Host {
         if let Some(source) = calls.audit_failure.take() {
             return Err(RunError::Audit { role, source });
         }
+        let outcome = match (outcome, calls.store_failure.take()) {
+            (Err(RunError::Guest { .. }), Some(message)) => {
+                Err(RunError::StoreFailed { role, message })
+            }
+            (outcome, _) => outcome,
+        };
         // A run ends with its records written, its own last.
         let record = run_record::event(&calls, &facts, outcome.as_ref().map(|_| ()));
         if let Err(source) = calls

@@ -196,6 +196,15 @@ pub trait SecretStore: Send + Sync {
         value: &SecretValue,
         change_id: Option<&str>,
     ) -> Result<u32, StoreError>;
+    /// The version change `change_id` wrote to `path` but never labelled
+    /// pending, now labelled so: its process died, or lost the answer,
+    /// between the two writes of a backend whose `put_pending` is two. The
+    /// change's retry then adopts that version (and the credential in it)
+    /// instead of minting another. `None` when there is no such version,
+    /// or the backend writes a version and its label in one step.
+    fn recover_pending(&self, _path: &str, _change_id: &str) -> Result<Option<u32>, StoreError> {
+        Ok(None)
+    }
     /// Applies `change` to the labels of `path`'s versions (`labels[i]`
     /// are version `i + 1`'s) as one atomic step; the backend's one label
     /// primitive. `change` may run more than once when a backend retries

@@ -63,11 +63,18 @@
 //! KV v2 keeps `max_versions` versions (10 by default on a mount); older
 //! versions disappear from [`SecretStore::describe`].
 
+mod client;
+mod tokens;
+mod transit;
+
+pub use tokens::glob_to_policy_path;
+
 use super::{
     labels::holder, Label, LabelChange, RoleRunStore, RoleScopes, SecretAttributes, SecretMeta,
     SecretStore, SecretValue, StoreError, VersionMeta,
 };
-use crate::net::tls::{tls_refusal, TlsClient};
+use crate::net::tls::TlsClient;
+use client::Method;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -80,6 +87,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first path segment, inside the mount, of the labels records.
 const LABELS_DIR: &str = "agentward-labels";
 
+/// The first path segment of the records hosts coordinate by (leases,
+/// claims, replicated journals: `crate::cluster`); reserved like
+/// [`LABELS_DIR`].
+pub const CLUSTER_DIR: &str = "agentward-cluster";
+
 /// How often a label write refused by the server's check-and-set is retried
 /// after re-reading, when the caller's own expectation still holds.
 const LABEL_WRITE_ATTEMPTS: u32 = 16;
@@ -88,7 +100,7 @@ const LABEL_WRITE_ATTEMPTS: u32 = 16;
 /// as [`crate::net::tls`] says) or plain HTTP on loopback.
 #[derive(Clone)]
 pub struct OpenBaoStore {
-    addr: String,
+    nodes: Arc<client::Nodes>,
     token: Arc<Zeroizing<String>>,
     mount: String,
     prefix: String,
@@ -115,6 +127,15 @@ pub struct OpenBaoStore {
 /// A KV v2 record's latest version and its data.
 pub type KvRecord = (u32, Map<String, Value>);
 
+/// A KV v2 record's latest version, its data, and when the server wrote it
+/// (RFC 3339, by the server's clock).
+#[derive(Clone, Debug)]
+pub struct WrittenRecord {
+    pub version: u32,
+    pub data: Map<String, Value>,
+    pub created_time: String,
+}
+
 /// The transit engine's mount.
 const TRANSIT_MOUNT: &str = "transit";
 
@@ -123,51 +144,11 @@ type Hook = Arc<dyn Fn() + Send + Sync>;
 impl std::fmt::Debug for OpenBaoStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenBaoStore")
-            .field("addr", &self.addr)
+            .field("nodes", &self.nodes.all())
             .field("mount", &self.mount)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
-}
-
-/// One server answer.
-struct Reply {
-    status: u16,
-    body: Zeroizing<Vec<u8>>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-
-    /// The server's `errors`, on one line. Never contains a secret value:
-    /// OpenBao does not echo request bodies in errors.
-    fn errors(&self) -> String {
-        let errors: Vec<String> = match self.json().get("errors").and_then(Value::as_array) {
-            Some(errors) => errors
-                .iter()
-                .filter_map(Value::as_str)
-                .flat_map(str::lines)
-                .map(|l| l.trim().trim_start_matches("* ").to_string())
-                .filter(|l| !l.is_empty() && !l.ends_with("occurred:"))
-                .collect(),
-            None => Vec::new(),
-        };
-        if errors.is_empty() {
-            "no error detail".to_string()
-        } else {
-            errors.join("; ")
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Method {
-    Get,
-    Post,
-    Put,
-    Delete,
 }
 
 impl OpenBaoStore {
@@ -176,7 +157,7 @@ impl OpenBaoStore {
     pub fn new(addr: &str, token: &str, mount: &str) -> Self {
         let agent = TlsClient::default().agent(REQUEST_TIMEOUT);
         OpenBaoStore {
-            addr: addr.trim_end_matches('/').to_string(),
+            nodes: Arc::new(client::Nodes::parse(addr)),
             token: Arc::new(Zeroizing::new(token.to_string())),
             mount: mount.trim_matches('/').to_string(),
             prefix: String::new(),
@@ -219,8 +200,9 @@ impl OpenBaoStore {
         self
     }
 
-    pub fn addr(&self) -> &str {
-        &self.addr
+    /// The node requests go to now (of the addresses given to [`OpenBaoStore::new`]).
+    pub fn addr(&self) -> String {
+        self.nodes.current().to_string()
     }
 
     /// Verifies the server's certificate with `tls` (the public roots plus
@@ -237,229 +219,8 @@ impl OpenBaoStore {
         self
     }
 
-    /// Administrator setup: mounts the transit engine if it is missing and
-    /// creates `key` if it does not exist. Needs a token allowed to do both.
-    pub fn ensure_transit_key(&self, key: &str) -> Result<(), StoreError> {
-        let reply = self.request(Method::Get, &format!("sys/mounts/{TRANSIT_MOUNT}"), None)?;
-        if reply.status != 200 {
-            let reply = self.request(
-                Method::Post,
-                &format!("sys/mounts/{TRANSIT_MOUNT}"),
-                Some(&json!({ "type": "transit" })),
-            )?;
-            if !matches!(reply.status, 200 | 204) {
-                return Err(self.fail("mount the transit engine for", key, &reply));
-            }
-        }
-        let reply = self.request(
-            Method::Post,
-            &format!("{TRANSIT_MOUNT}/keys/{key}"),
-            Some(&json!({ "type": "aes256-gcm96" })),
-        )?;
-        if !matches!(reply.status, 200 | 204) {
-            return Err(self.fail("create the transit key", key, &reply));
-        }
-        Ok(())
-    }
-
-    /// The transit ciphertext of `value`.
-    fn transit_encrypt(
-        &self,
-        key: &str,
-        path: &str,
-        value: &SecretValue,
-    ) -> Result<String, StoreError> {
-        use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
-        let body = json!({ "plaintext": BASE64.encode(value.expose()) });
-        let reply = self.request(
-            Method::Post,
-            &format!("{TRANSIT_MOUNT}/encrypt/{key}"),
-            Some(&body),
-        )?;
-        drop(body);
-        if reply.status != 200 {
-            return Err(self.fail("encrypt (transit key) a new version of", path, &reply));
-        }
-        reply
-            .json()
-            .pointer("/data/ciphertext")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| {
-                StoreError::Unavailable(format!(
-                    "OpenBao at {}: transit returned no ciphertext for {path:?}",
-                    self.addr
-                ))
-            })
-    }
-
-    fn transit_decrypt(
-        &self,
-        key: &str,
-        path: &str,
-        ciphertext: &str,
-    ) -> Result<SecretValue, StoreError> {
-        use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
-        let reply = self.request(
-            Method::Post,
-            &format!("{TRANSIT_MOUNT}/decrypt/{key}"),
-            Some(&json!({ "ciphertext": ciphertext })),
-        )?;
-        if reply.status != 200 {
-            return Err(self.fail("decrypt (transit key) the value of", path, &reply));
-        }
-        let plaintext = reply
-            .json()
-            .pointer("/data/plaintext")
-            .and_then(Value::as_str)
-            .and_then(|b| BASE64.decode(b).ok())
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| {
-                StoreError::Unavailable(format!(
-                    "OpenBao at {}: transit returned no readable plaintext for {path:?}",
-                    self.addr
-                ))
-            })?;
-        Ok(SecretValue::new(plaintext))
-    }
-
     fn kv(&self, path: &str) -> String {
         format!("{}{}", self.prefix, path)
-    }
-
-    fn request(
-        &self,
-        method: Method,
-        api_path: &str,
-        body: Option<&Value>,
-    ) -> Result<Reply, StoreError> {
-        let url = format!("{}/v1/{}", self.addr, api_path);
-        let method_name = match method {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-        };
-        // The body may hold a secret value: kept in a zeroizing buffer.
-        let bytes = Zeroizing::new(match body {
-            Some(b) => serde_json::to_vec(b).expect("json"),
-            None => Vec::new(),
-        });
-        let request = ureq::http::Request::builder()
-            .method(method_name)
-            .uri(&url)
-            .header("X-Vault-Token", self.token.as_str())
-            .header("Content-Type", "application/json")
-            .body(bytes.to_vec())
-            .map_err(|e| StoreError::Unavailable(format!("bad OpenBao request URL {url}: {e}")))?;
-        let request = match self.deadline {
-            None => request,
-            Some(at) => {
-                // Never zero, which ureq would read as no timeout at all.
-                let left = at.saturating_duration_since(Instant::now());
-                let timeout = REQUEST_TIMEOUT.min(left).max(Duration::from_millis(1));
-                self.agent
-                    .configure_request(request)
-                    .timeout_global(Some(timeout))
-                    .build()
-            }
-        };
-        let mut response = self.agent.run(request).map_err(|e| {
-            StoreError::Unavailable(match tls_refusal(&e) {
-                Some(failure) => format!(
-                    "TLS to OpenBao at {} refused: {failure}\n  \
-                     fix: pass the CA that signed the server's certificate with --openbao-ca-cert FILE \
-                     (or BAO_CACERT / VAULT_CACERT), or renew a certificate that expired or names another host",
-                    self.addr
-                ),
-                None => format!(
-                    "cannot reach OpenBao at {}: {e} ({method_name} /v1/{api_path})\n  \
-                     fix: start the server or check --openbao-addr",
-                    self.addr
-                ),
-            })
-        })?;
-        let status = response.status().as_u16();
-        let body = Zeroizing::new(
-            response
-                .body_mut()
-                .with_config()
-                .limit(16 * 1024 * 1024)
-                .read_to_vec()
-                .map_err(|e| {
-                    StoreError::Unavailable(format!(
-                        "OpenBao at {} broke off its answer to {method_name} /v1/{api_path}: {e}\n  \
-                         fix: check the server is healthy (bao status) and retry",
-                        self.addr
-                    ))
-                })?,
-        );
-        Ok(Reply { status, body })
-    }
-
-    /// Maps an unexpected status to an error naming the server, the path and
-    /// a fix.
-    fn fail(&self, what: &str, path: &str, reply: &Reply) -> StoreError {
-        let detail = reply.errors();
-        let denied;
-        let (problem, fix) = match reply.status {
-            400 => (
-                "the server refused the request",
-                "check the path and that the mount is KV version 2",
-            ),
-            401 | 403 => {
-                denied = self.diagnose_denial();
-                (denied.0.as_str(), denied.1)
-            }
-            404 => (
-                "not found",
-                "check the KV v2 mount name (--store-mount) and the path",
-            ),
-            412 => ("check-and-set failed", "re-read the secret and retry"),
-            429 => ("rate limited", "retry later"),
-            500..=599 if detail.contains("sealed") => (
-                "the server is sealed",
-                "unseal the server (bao operator unseal)",
-            ),
-            500..=599 => ("server error", "check the OpenBao server log"),
-            _ => ("unexpected answer", "check the OpenBao server log"),
-        };
-        StoreError::Unavailable(format!(
-            "OpenBao at {} refused to {what} secret {path:?} (HTTP {}: {problem}; server said: {detail})\n  fix: {fix}",
-            self.addr, reply.status
-        ))
-    }
-
-    /// After a 403: is the token itself dead, or is it alive but not
-    /// permitted? Asks `auth/token/lookup-self` (which role tokens may call;
-    /// on a token with `num_uses` this spends one use, on an error path).
-    fn diagnose_denial(&self) -> (String, &'static str) {
-        let reply = self.request(Method::Get, "auth/token/lookup-self", None);
-        match reply {
-            Ok(r) if r.status == 200 => {
-                let policies = r
-                    .json()
-                    .pointer("/data/policies")
-                    .and_then(Value::as_array)
-                    .map(|p| {
-                        p.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
-                (
-                    format!("permission denied: the token is valid but its policies [{policies}] do not allow this"),
-                    "grant the role this path in its policy, or use a store whose scope covers it",
-                )
-            }
-            _ => (
-                "permission denied: the token has expired, been revoked or used up its uses \
-                 (or may not look itself up)"
-                    .to_string(),
-                "issue the role a new token (agentward re-issues one per run), or check the token with bao token lookup",
-            ),
-        }
     }
 
     /// The secret's KV v2 metadata, or `None` if it does not exist.
@@ -582,24 +343,72 @@ impl OpenBaoStore {
     /// its latest version and data, or `None` if it has none. `path` is
     /// relative to the mount, without the store's prefix.
     pub fn record(&self, path: &str) -> Result<Option<KvRecord>, StoreError> {
+        Ok(self.record_written(path)?.map(|r| (r.version, r.data)))
+    }
+
+    /// [`OpenBaoStore::record`] with the time the server wrote it.
+    pub fn record_written(&self, path: &str) -> Result<Option<WrittenRecord>, StoreError> {
         let reply = self.request(Method::Get, &format!("{}/data/{path}", self.mount), None)?;
         match reply.status {
             200 => {
                 let json = reply.json();
-                let version = json
-                    .pointer("/data/metadata/version")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0) as u32;
-                let data = json
-                    .pointer("/data/data")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                Ok(Some((version, data)))
+                let field = |name: &str| json.pointer(&format!("/data/metadata/{name}")).cloned();
+                Ok(Some(WrittenRecord {
+                    version: field("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32,
+                    data: json
+                        .pointer("/data/data")
+                        .and_then(Value::as_object)
+                        .cloned()
+                        .unwrap_or_default(),
+                    created_time: field("created_time")
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                }))
             }
             404 => Ok(None),
             _ => Err(self.fail("read the record", path, &reply)),
         }
+    }
+
+    /// The names directly under record directory `dir` (relative to the
+    /// mount, ending in `/`); subdirectories end in `/`.
+    pub fn record_names(&self, dir: &str) -> Result<Vec<String>, StoreError> {
+        let reply = self.request(
+            Method::Get,
+            &format!("{}/metadata/{dir}?list=true", self.mount),
+            None,
+        )?;
+        match reply.status {
+            200 => Ok(reply
+                .json()
+                .pointer("/data/keys")
+                .and_then(Value::as_array)
+                .map(|keys| {
+                    keys.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()),
+            404 => Ok(Vec::new()),
+            _ => Err(self.fail("list the records under", dir, &reply)),
+        }
+    }
+
+    /// The server's clock, in whole seconds since the epoch: the one clock
+    /// every host of a cluster reads alike, for judging TTLs of records it
+    /// stamped with `created_time`.
+    pub fn server_time(&self) -> Result<u64, StoreError> {
+        let reply = self.request(
+            Method::Get,
+            "sys/health?standbyok=true&perfstandbyok=true",
+            None,
+        )?;
+        reply
+            .json()
+            .get("server_time_utc")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| self.fail("read the clock (sys/health) for", "(server)", &reply))
     }
 
     /// Writes `data` as the next version of the record at `path`, as a
@@ -652,7 +461,7 @@ impl OpenBaoStore {
         Err(StoreError::Unavailable(format!(
             "OpenBao at {}: the labels of secret {path:?} changed under {LABEL_WRITE_ATTEMPTS} \
              attempts in a row to update them\n  fix: retry when the other writers are done",
-            self.addr
+            self.addr()
         )))
     }
 
@@ -717,8 +526,12 @@ impl OpenBaoStore {
             .unwrap_or_default();
         for key in keys.iter().filter_map(Value::as_str) {
             let full = format!("{dir}{key}");
-            if self.prefix.is_empty() && full == format!("{LABELS_DIR}/") {
-                continue; // the labels records, not secrets
+            if self.prefix.is_empty()
+                && [LABELS_DIR, CLUSTER_DIR]
+                    .map(|d| format!("{d}/"))
+                    .contains(&full)
+            {
+                continue; // the labels and cluster records, not secrets
             }
             if key.ends_with('/') {
                 self.list_dir(&full, out)?;
@@ -728,261 +541,6 @@ impl OpenBaoStore {
         }
         Ok(())
     }
-
-    /// Creates ACL policy `agentward-role-<role>` from `scopes` and a child
-    /// token holding only it (no `default` policy), valid for `ttl` and at
-    /// most `num_uses` requests (0: unlimited). Returns a store using it.
-    pub fn token_for_role(
-        &self,
-        role: &str,
-        scopes: &RoleScopes,
-        ttl: Duration,
-        num_uses: u32,
-    ) -> Result<OpenBaoStore, StoreError> {
-        if role.is_empty()
-            || !role
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(StoreError::InvalidPath {
-                path: role.to_string(),
-                reason: "a role name for an OpenBao policy is letters, digits, - and _".into(),
-            });
-        }
-        let name = format!("agentward-role-{role}");
-        let policy = self.role_policy(scopes);
-        let reply = self.request(
-            Method::Put,
-            &format!("sys/policies/acl/{name}"),
-            Some(&json!({ "policy": policy })),
-        )?;
-        if !matches!(reply.status, 200 | 204) {
-            return Err(self.fail("create the policy for", &name, &reply));
-        }
-        let reply = self.request(
-            Method::Post,
-            "auth/token/create",
-            Some(&json!({
-                "policies": [name],
-                "no_default_policy": true,
-                "ttl": format!("{}s", ttl.as_secs().max(1)),
-                "explicit_max_ttl": format!("{}s", ttl.as_secs().max(1)),
-                "num_uses": num_uses,
-                "renewable": false,
-                "display_name": format!("agentward-{role}"),
-                "meta": { "agentward-role": role },
-            })),
-        )?;
-        if reply.status != 200 {
-            return Err(self.fail("create a token for role", role, &reply));
-        }
-        let token = reply
-            .json()
-            .pointer("/auth/client_token")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| {
-                StoreError::Unavailable(format!(
-                    "OpenBao at {} created a token for role {role} but returned none\n  \
-                     fix: check the server version supports auth/token/create",
-                    self.addr
-                ))
-            })?;
-        let accessor = reply
-            .json()
-            .pointer("/auth/accessor")
-            .and_then(Value::as_str)
-            .map(Arc::from);
-        let mut store = self.clone();
-        store.token = Arc::new(Zeroizing::new(token));
-        store.before_write = None;
-        store.before_label_write = None;
-        store.accessor = accessor;
-        Ok(store)
-    }
-
-    /// The accessor of a token made by [`OpenBaoStore::token_for_role`].
-    pub fn accessor(&self) -> Option<&str> {
-        self.accessor.as_deref()
-    }
-
-    /// The token this store uses, for tests and for handing to a sandbox
-    /// that talks to OpenBao itself.
-    pub fn token(&self) -> &str {
-        self.token.as_str()
-    }
-
-    /// Revokes this store's own token (and its children).
-    pub fn revoke(&self) -> Result<(), StoreError> {
-        let reply = self.request(Method::Post, "auth/token/revoke-self", None)?;
-        match reply.status {
-            200 | 204 => Ok(()),
-            _ => Err(self.fail("revoke the token of", "(token)", &reply)),
-        }
-    }
-
-    /// Revokes every outstanding token minted for `role`'s runs (found by
-    /// their `agentward-role` metadata) and deletes the role's generated
-    /// ACL policy, so that a narrowed policy holds at once: a run still
-    /// going, or one whose process died before revoking its token, keeps
-    /// nothing the role may no longer do. Needs `sudo` on
-    /// `auth/token/accessors`. Returns how many tokens were revoked.
-    pub fn revoke_role_tokens(&self, role: &str) -> Result<usize, StoreError> {
-        let reply = self.request(Method::Get, "auth/token/accessors?list=true", None)?;
-        let accessors: Vec<String> = match reply.status {
-            200 => reply
-                .json()
-                .pointer("/data/keys")
-                .and_then(Value::as_array)
-                .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                .unwrap_or_default(),
-            404 => Vec::new(),
-            _ => {
-                return Err(self.fail(
-                    "list the token accessors (the token needs sudo on auth/token/accessors) to revoke the tokens of role",
-                    role,
-                    &reply,
-                ))
-            }
-        };
-        let mut revoked = 0;
-        for accessor in accessors {
-            let body = json!({ "accessor": accessor });
-            let reply = self.request(Method::Post, "auth/token/lookup-accessor", Some(&body))?;
-            // A token that expired between the list and the lookup is gone.
-            let minted_for = reply.json();
-            let minted_for = minted_for
-                .pointer("/data/meta/agentward-role")
-                .and_then(Value::as_str);
-            if reply.status != 200 || minted_for != Some(role) {
-                continue;
-            }
-            let reply = self.request(Method::Post, "auth/token/revoke-accessor", Some(&body))?;
-            if !matches!(reply.status, 200 | 204) {
-                return Err(self.fail("revoke a token of role", role, &reply));
-            }
-            revoked += 1;
-        }
-        let name = format!("agentward-role-{role}");
-        let reply = self.request(Method::Delete, &format!("sys/policies/acl/{name}"), None)?;
-        if !matches!(reply.status, 200 | 204 | 404) {
-            return Err(self.fail("delete the policy", &name, &reply));
-        }
-        Ok(revoked)
-    }
-
-    /// The HCL policy for `scopes`; see [`glob_to_policy_path`].
-    pub fn role_policy(&self, scopes: &RoleScopes) -> String {
-        let mut rules: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-        let mut add = |path: String, caps: &[&'static str]| {
-            let entry = rules.entry(path).or_default();
-            for c in caps {
-                if !entry.contains(c) {
-                    entry.push(c);
-                }
-            }
-        };
-        for glob in &scopes.read {
-            let p = glob_to_policy_path(&format!("{}{}", self.prefix, glob));
-            add(format!("{}/data/{p}", self.mount), &["read"]);
-            add(format!("{}/data/{LABELS_DIR}/{p}", self.mount), &["read"]);
-            add(format!("{}/metadata/{p}", self.mount), &["read", "list"]);
-            add(
-                format!("{}/metadata/{}", self.mount, list_dir_of(&p)),
-                &["list"],
-            );
-        }
-        for glob in &scopes.meta {
-            let p = glob_to_policy_path(&format!("{}{}", self.prefix, glob));
-            add(format!("{}/metadata/{p}", self.mount), &["read", "list"]);
-            // Labels are metadata: no value is in the labels record.
-            add(format!("{}/data/{LABELS_DIR}/{p}", self.mount), &["read"]);
-            add(
-                format!("{}/metadata/{}", self.mount, list_dir_of(&p)),
-                &["list"],
-            );
-        }
-        for glob in &scopes.write {
-            let p = glob_to_policy_path(&format!("{}{}", self.prefix, glob));
-            add(format!("{}/data/{p}", self.mount), &["create", "update"]);
-            // `read` for the latest version number (the `cas` of the next
-            // write), `create`/`update` to set `cas_required` on a new secret.
-            add(
-                format!("{}/metadata/{p}", self.mount),
-                &["read", "create", "update"],
-            );
-            // Writing a version moves `pending`: the labels record is read
-            // and written (always with `cas`), and `cas_required` is set on
-            // a new one. Read-only and metadata-only scopes get `read` alone,
-            // so the server refuses their label moves.
-            add(
-                format!("{}/data/{LABELS_DIR}/{p}", self.mount),
-                &["read", "create", "update"],
-            );
-            add(
-                format!("{}/metadata/{LABELS_DIR}/{p}", self.mount),
-                &["create", "update"],
-            );
-        }
-        // Values sealed by transit: readers decrypt, writers encrypt, and
-        // a metadata-only role does neither.
-        if let Some(key) = &self.transit_key {
-            if !scopes.read.is_empty() {
-                add(format!("{TRANSIT_MOUNT}/decrypt/{key}"), &["update"]);
-            }
-            if !scopes.write.is_empty() {
-                add(format!("{TRANSIT_MOUNT}/encrypt/{key}"), &["update"]);
-            }
-        }
-        let mut hcl = String::new();
-        for (path, caps) in rules {
-            let caps: Vec<String> = caps.iter().map(|c| format!("\"{c}\"")).collect();
-            hcl.push_str(&format!(
-                "path \"{path}\" {{\n  capabilities = [{}]\n}}\n",
-                caps.join(", ")
-            ));
-        }
-        hcl.push_str("path \"auth/token/revoke-self\" {\n  capabilities = [\"update\"]\n}\n");
-        hcl.push_str("path \"auth/token/lookup-self\" {\n  capabilities = [\"read\"]\n}\n");
-        hcl
-    }
-}
-
-/// The directory an OpenBao policy path lists from: `npm/+` → `npm/`.
-fn list_dir_of(policy_path: &str) -> String {
-    match policy_path.rfind('/') {
-        Some(i) => policy_path[..=i].to_string(),
-        None => String::new(),
-    }
-}
-
-/// Translates a `PathScope` glob to an OpenBao policy path.
-///
-/// * a literal segment stays;
-/// * `*` (one whole segment) becomes `+` (exactly one segment);
-/// * `**` becomes a trailing `*` (any suffix) — exact when `**` is the last
-///   segment (`npm/**` → `npm/*`), a **widening** otherwise: `a/**/b` grants
-///   everything under `a/`, since OpenBao allows `*` only at the end;
-/// * a segment mixing literals and wildcards (`npm-*`, `tok?`, `{a,b}`,
-///   `[ab]`) becomes `+`: a **widening** to the whole segment, since `+`
-///   cannot match part of one.
-///
-/// Widening never narrows: the store grants at least what the role's scope
-/// does, and the host's own `PathScope` check still applies the exact glob.
-pub fn glob_to_policy_path(glob: &str) -> String {
-    let mut out: Vec<String> = Vec::new();
-    for segment in glob.split('/') {
-        if segment.contains("**") {
-            out.push("*".to_string());
-            return out.join("/");
-        }
-        if segment.contains(['*', '?', '[', '{']) {
-            out.push("+".to_string());
-        } else {
-            out.push(segment.to_string());
-        }
-    }
-    out.join("/")
 }
 
 fn check_path(path: &str) -> Result<(), StoreError> {
@@ -1006,6 +564,11 @@ fn check_path(path: &str) -> Result<(), StoreError> {
     }
     if path.split('/').next() == Some(LABELS_DIR) {
         return bad("the first segment agentward-labels is reserved for the labels records");
+    }
+    if path.split('/').next() == Some(CLUSTER_DIR) {
+        return bad(
+            "the first segment agentward-cluster is reserved for the records hosts coordinate by",
+        );
     }
     Ok(())
 }
@@ -1171,7 +734,7 @@ impl SecretStore for OpenBaoStore {
         let mut child = self.token_for_role(role, scopes, ttl, ROLE_RUN_TOKEN_USES)?;
         let description = format!(
             "OpenBao token at {} (accessor {}), policy agentward-role-{role}, ttl {}s, at most {ROLE_RUN_TOKEN_USES} uses",
-            self.addr,
+            self.addr(),
             child.accessor().unwrap_or("unknown"),
             ttl.as_secs()
         );
@@ -1280,7 +843,7 @@ impl SecretStore for OpenBaoStore {
                 StoreError::Unavailable(format!(
                     "OpenBao at {}: version {version} of secret {path:?} has no `value` field\n  \
                      fix: write secrets through agentward, or add a `value` key",
-                    self.addr
+                    self.addr()
                 ))
             })?;
         Ok(SecretValue::new(value))
@@ -1318,6 +881,11 @@ impl SecretStore for OpenBaoStore {
                 data.insert("value".into(), Value::String(value.expose().to_string()));
             }
         }
+        // The version names its change itself, so a retry finds it even
+        // if the labels record never did (see `recover_pending`).
+        if let Some(id) = change_id {
+            data.insert("change_id".into(), Value::String(id.to_string()));
+        }
         let body = json!({ "options": { "cas": expected }, "data": data });
         let reply = self.request(
             Method::Post,
@@ -1354,6 +922,44 @@ impl SecretStore for OpenBaoStore {
                  or write a new version"
             ))),
         }
+    }
+
+    /// Only the latest version can be one a change wrote and did not label
+    /// (every write names the version it follows), and only if no label or
+    /// change id points at it; its data names the change that wrote it.
+    fn recover_pending(&self, path: &str, change_id: &str) -> Result<Option<u32>, StoreError> {
+        check_path(path)?;
+        let Some(meta) = self.metadata(path)? else {
+            return Ok(None);
+        };
+        let latest = meta.current_version;
+        if latest == 0 {
+            return Ok(None);
+        }
+        let record = self.labels_or_legacy(path, &meta)?;
+        let unlabelled = record.labels(latest)[latest as usize - 1].is_empty()
+            && !record.changes.contains_key(&latest);
+        if !unlabelled {
+            return Ok(None);
+        }
+        let reply = self.request(
+            Method::Get,
+            &format!("{}/data/{}?version={latest}", self.mount, self.kv(path)),
+            None,
+        )?;
+        if reply.status != 200 {
+            return Err(self.fail("read the unlabelled latest version of", path, &reply));
+        }
+        let written_by = reply.json();
+        if written_by
+            .pointer("/data/data/change_id")
+            .and_then(Value::as_str)
+            != Some(change_id)
+        {
+            return Ok(None);
+        }
+        self.resume_pending(path, latest, Some(change_id))?;
+        Ok(Some(latest))
     }
 
     fn relabel(&self, path: &str, change: &mut LabelChange<'_>) -> Result<(), StoreError> {
@@ -1398,21 +1004,5 @@ impl SecretStore for OpenBaoStore {
             200 | 204 => Ok(()),
             _ => Err(self.fail("set the attributes of", path, &reply)),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_to_policy_path;
-
-    #[test]
-    fn globs_translate_to_policy_paths() {
-        assert_eq!(glob_to_policy_path("npm/**"), "npm/*");
-        assert_eq!(glob_to_policy_path("npm/*"), "npm/+");
-        assert_eq!(glob_to_policy_path("npm/token"), "npm/token");
-        assert_eq!(glob_to_policy_path("a/*/b"), "a/+/b");
-        assert_eq!(glob_to_policy_path("a/**/b"), "a/*");
-        assert_eq!(glob_to_policy_path("npm/tok-*"), "npm/+");
-        assert_eq!(glob_to_policy_path("**"), "*");
     }
 }

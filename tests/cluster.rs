@@ -1,0 +1,406 @@
+//! Many hosts, one OpenBao: leases on changes, claims on secrets and
+//! replicated journals (`[cluster]` in the workflow, crate::cluster).
+//!
+//! Each "host" is its own project directory (its own manifests/, logs/ and
+//! audit keys) and its own `agentward` process; they share only the
+//! OpenBao server or cluster, as hosts of a CI fleet would.
+
+mod support;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::bao_cluster::BaoCluster;
+use support::openbao::BaoServer;
+
+const NOW: &str = "2026-12-07T03:00:00Z";
+const LEASE_TTL_S: u64 = 4;
+
+/// One host: a project rotating the secrets under `npm/GROUP/`.
+struct HostProject {
+    dir: tempfile::TempDir,
+    name: String,
+    addrs: String,
+    token_file: PathBuf,
+}
+
+impl HostProject {
+    fn new(name: &str, group: &str, addrs: &str, token: &str) -> HostProject {
+        let dir = support::cli::init();
+        let workflow = dir.path().join("policies/workflow.toml");
+        let text = std::fs::read_to_string(&workflow).unwrap();
+        let text = text.replacen(
+            "secrets = [\"npm/**\"]",
+            &format!("secrets = [\"npm/{group}/**\"]\nconcurrency = 16"),
+            1,
+        );
+        let text = format!(
+            "{text}\n[cluster]\nlease_ttl_s = {LEASE_TTL_S}\n\n[witness]\nopenbao = \"agentward-witness/{name}\"\n"
+        );
+        std::fs::write(&workflow, text).unwrap();
+        let token_file = dir.path().join("bao-token");
+        std::fs::write(&token_file, token).unwrap();
+        HostProject {
+            dir,
+            name: name.to_string(),
+            addrs: addrs.to_string(),
+            token_file,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, args: &[&str], failpoint: Option<&str>) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agentward"));
+        command
+            .arg("--project")
+            .arg(self.path())
+            .args(args)
+            .args([
+                "--store",
+                "openbao",
+                "--openbao-addr",
+                &self.addrs,
+                "--openbao-token-file",
+                self.token_file.to_str().unwrap(),
+            ])
+            .env("AGENTWARD_CACHE_DIR", cache_dir())
+            .env_remove("BAO_TOKEN")
+            .env_remove(agentward::orchestrator::failpoint::VARIABLE);
+        if let Some(point) = failpoint {
+            command.env(agentward::orchestrator::failpoint::VARIABLE, point);
+        }
+        command
+    }
+
+    fn run(&self, args: &[&str], failpoint: Option<&str>) -> Output {
+        self.command(args, failpoint).output().unwrap()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args, None)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The change planned in this project (there is one).
+    fn change_id(&self) -> String {
+        let mut ids: Vec<String> = std::fs::read_dir(self.path().join("manifests"))
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.strip_suffix(".json").map(str::to_string)
+            })
+            .collect();
+        ids.sort();
+        assert_eq!(ids.len(), 1, "one change in {}: {ids:?}", self.name);
+        ids.pop().unwrap()
+    }
+
+    fn manifest(&self, change: &str) -> Value {
+        let out = support::cli::agentward(self.path(), &["show", change, "--json"]);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// `audit verify` of this host's log, against its witness in OpenBao.
+    fn verify_log(&self) {
+        let witness = format!("openbao:agentward-witness/{}", self.name);
+        let out = Command::new(env!("CARGO_BIN_EXE_agentward"))
+            .arg("--project")
+            .arg(self.path())
+            .args([
+                "audit",
+                "verify",
+                "--witness",
+                &witness,
+                "--openbao-addr",
+                &self.addrs,
+                "--openbao-token-file",
+                self.token_file.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {}", self.name, text(&out));
+    }
+}
+
+fn cache_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("agentward-cluster-cache-{}", std::process::id()))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Imports `n` secrets `npm/GROUP/service-NNN`, due for rotation, through
+/// `host`.
+fn seed(host: &HostProject, group: &str, n: usize) -> Vec<String> {
+    let paths: Vec<String> = (0..n)
+        .map(|i| format!("npm/{group}/service-{i:03}"))
+        .collect();
+    let doc: serde_json::Map<String, Value> = paths
+        .iter()
+        .map(|p| {
+            (
+                p.clone(),
+                serde_json::json!({ "value": format!("npm_seed_{}_{}", p.replace('/', "_"), "x".repeat(24)), "expires": "2026-12-09T00:00:00Z" }),
+            )
+        })
+        .collect();
+    let file = host.path().join(format!("seed-{group}.json"));
+    std::fs::write(&file, Value::Object(doc).to_string()).unwrap();
+    let out = host.run(&["secrets", "import", file.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out));
+    paths
+}
+
+/// Every secret has exactly the seeded version and one rotated version,
+/// the rotated one current, nothing pending.
+fn assert_rotated_once(store: &agentward::store::openbao::OpenBaoStore, paths: &[String]) {
+    use agentward::store::{Label, SecretStore};
+    for path in paths {
+        let meta = store.describe(path).unwrap();
+        let versions: Vec<u32> = meta.versions.iter().map(|v| v.version).collect();
+        assert_eq!(versions, vec![1, 2], "{path}: versions {versions:?}");
+        let current: Vec<u32> = meta
+            .versions
+            .iter()
+            .filter(|v| v.labels.contains(&Label::Current))
+            .map(|v| v.version)
+            .collect();
+        assert_eq!(current, vec![2], "{path}: current {current:?}");
+        assert!(
+            meta.versions
+                .iter()
+                .all(|v| !v.labels.contains(&Label::Pending)),
+            "{path}: a version is still pending"
+        );
+    }
+}
+
+/// Runs `resume CHANGE` on `host` until the dead holder's lease has run
+/// out; the refusals before say whose lease it is and when it ends.
+fn resume_after_lease(host: &HostProject, change: &str) -> Output {
+    let began = Instant::now();
+    loop {
+        let out = host.run(&["resume", change, "--now", NOW, "--json"], None);
+        if out.status.success() {
+            return out;
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("change {change} is being driven by"))
+                && stderr.contains("lease runs"),
+            "{}",
+            text(&out)
+        );
+        assert!(
+            began.elapsed() < Duration::from_secs(LEASE_TTL_S * 6),
+            "the lease never ran out: {}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_claimed_secret_and_a_held_change_are_refused_until_their_holder_is_done() {
+    let server = BaoServer::start();
+    let a = HostProject::new("a", "shared", &server.addr(), &server.root_token);
+    let b = HostProject::new("b", "shared", &server.addr(), &server.root_token);
+    let paths = seed(&a, "shared", 6);
+    // Host a dies (kill -9) with its change half done: lease and claims
+    // stay behind in OpenBao.
+    let out = a.run(&["rotate", "--now", NOW], Some("state:PENDING_STORED"));
+    assert!(!out.status.success(), "{}", text(&out));
+    let change_a = a.change_id();
+
+    // Host b plans the same secrets: refused before any effect, naming
+    // the change that holds them and how to go on.
+    let out = b.run(&["rotate", "--now", NOW, "--json"], None);
+    assert!(!out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is claimed by change ") && stderr.contains(&change_a),
+        "{}",
+        text(&out)
+    );
+    let change_b = b.change_id();
+    let m = b.manifest(&change_b);
+    assert!(
+        m["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["state"] == "PLANNED" && i["intent"].is_null()),
+        "b did nothing: {m}"
+    );
+
+    // b takes a's change over once a's lease has run out, and finishes it
+    // from the replica: a's manifests/ never reached b.
+    assert!(!b.path().join(format!("manifests/{change_a}.json")).exists());
+    let out = resume_after_lease(&b, &change_a);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = doc["items"].as_array().unwrap();
+    assert_eq!(items.len(), paths.len(), "{doc}");
+    assert!(items.iter().all(|i| i["state"] == "DONE"), "{doc}");
+    let store = server.root_store();
+    assert_rotated_once(&store, &paths);
+
+    // a's claims went with its change: b's own change goes on, and finds
+    // its plan overtaken (it planned against version 1): every item aborts
+    // before minting, so nothing is rotated twice.
+    let out = b.run(&["resume", &change_b, "--now", NOW, "--json"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for item in doc["items"].as_array().unwrap() {
+        let reason = item["reason"].as_str().unwrap_or("");
+        assert!(
+            item["state"] == "ABORTED"
+                && reason.contains("current is on version 2, not on version 1"),
+            "{item}"
+        );
+    }
+    assert_rotated_once(&store, &paths);
+    b.verify_log();
+}
+
+#[test]
+fn three_hosts_rotate_300_secrets_through_a_killed_host_and_a_killed_leader() {
+    let mut cluster = BaoCluster::start();
+    let addrs = cluster.addrs();
+    // Each host starts at a different node.
+    let host_addrs = |k: usize| {
+        let mut order: Vec<String> = addrs.clone();
+        order.rotate_left(k);
+        order.join(",")
+    };
+    let hosts: Vec<HostProject> = (0..3)
+        .map(|k| {
+            HostProject::new(
+                &format!("h{k}"),
+                &format!("h{k}"),
+                &host_addrs(k),
+                cluster.root_token(),
+            )
+        })
+        .collect();
+    let paths: Vec<Vec<String>> = (0..3)
+        .map(|k| seed(&hosts[k], &format!("h{k}"), 100))
+        .collect();
+    let mut runs: Vec<Child> = hosts
+        .iter()
+        .map(|h| h.spawn(&["rotate", "--now", NOW, "--json"]))
+        .collect();
+
+    // Mid-run: host 0 has journaled some of its work.
+    let journal_of = |h: &HostProject| {
+        std::fs::read_dir(h.path().join("manifests"))
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .find(|e| e.file_name().to_string_lossy().ends_with(".journal"))
+            .and_then(|e| e.metadata().ok())
+            .map_or(0, |m| m.len())
+    };
+    let began = Instant::now();
+    while journal_of(&hosts[0]) < 40_000 {
+        assert!(
+            began.elapsed() < Duration::from_secs(120),
+            "host 0 never got going"
+        );
+        assert!(
+            runs[0].try_wait().unwrap().is_none(),
+            "host 0 finished too soon"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    runs[0].kill().unwrap(); // SIGKILL
+    let _ = runs[0].wait();
+    let leader = cluster.kill_leader();
+    eprintln!(
+        "killed host 0 and OpenBao node {leader} after {:?}",
+        began.elapsed()
+    );
+
+    // Hosts 1 and 2 go on through the election, or stop and are resumed.
+    for (k, run) in runs.iter_mut().enumerate().skip(1) {
+        let out = std::mem::replace(run, Command::new("true").spawn().unwrap());
+        let out = out.wait_with_output().unwrap();
+        if !out.status.success() {
+            eprintln!("host {k} stopped: {}", String::from_utf8_lossy(&out.stderr));
+            let change = hosts[k].change_id();
+            let out = hosts[k].run(&["resume", &change, "--now", NOW, "--json"], None);
+            assert!(out.status.success(), "host {k} resumed: {}", text(&out));
+        }
+    }
+    let changes: Vec<String> = hosts.iter().map(HostProject::change_id).collect();
+    // Host 0's change is finished by host 1, from the replica.
+    let change_0 = changes[0].clone();
+    let out = resume_after_lease(&hosts[1], &change_0);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        doc["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["state"] == "DONE"),
+        "{doc}"
+    );
+
+    let store = agentward::store::openbao::OpenBaoStore::new(
+        &addrs.join(","),
+        cluster.root_token(),
+        "secret",
+    );
+    for group in &paths {
+        assert_rotated_once(&store, group);
+    }
+    // Every change's lease says closed, and every claim was let go.
+    for change in &changes {
+        let (_, lease) = store
+            .record(&format!("agentward-cluster/changes/{change}/lease"))
+            .unwrap()
+            .expect("a lease record");
+        assert_eq!(lease["state"], "closed", "{change}: {lease:?}");
+    }
+    for (group, change) in paths.iter().zip(&changes) {
+        for path in group {
+            let (_, claim) = store
+                .record(&format!("agentward-cluster/claims/{path}"))
+                .unwrap()
+                .expect("a claim record");
+            assert_eq!(
+                claim.get("released_by"),
+                Some(&Value::from(change.as_str())),
+                "{path}: {claim:?}"
+            );
+        }
+    }
+    // Host 1's log says it took host 0's change over from host 0.
+    let taken = std::fs::read_dir(hosts[1].path().join("logs"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .flat_map(|log| log.lines().map(str::to_string).collect::<Vec<_>>())
+        .any(|line| {
+            line.contains("rotation.hold")
+                && line.contains(&changes[0])
+                && line.contains("took_over_from")
+        });
+    assert!(taken, "host 1 recorded taking change {} over", changes[0]);
+    for host in &hosts {
+        host.verify_log();
+    }
+}
