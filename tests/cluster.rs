@@ -1,193 +1,17 @@
 //! Many hosts, one OpenBao: leases on changes, claims on secrets and
 //! replicated journals (`[cluster]` in the workflow, crate::cluster).
 //!
-//! Each "host" is its own project directory (its own manifests/, logs/ and
-//! audit keys) and its own `agentward` process; they share only the
-//! OpenBao server or cluster, as hosts of a CI fleet would.
+//! Each host is its own project and processes (support::cluster_host),
+//! sharing only the OpenBao server or cluster.
 
 mod support;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 use support::bao_cluster::BaoCluster;
+use support::cluster_host::{assert_rotated_once, seed, text, HostProject, LEASE_TTL_S, NOW};
 use support::openbao::BaoServer;
-
-const NOW: &str = "2026-12-07T03:00:00Z";
-const LEASE_TTL_S: u64 = 4;
-
-/// One host: a project rotating the secrets under `npm/GROUP/`.
-struct HostProject {
-    dir: tempfile::TempDir,
-    name: String,
-    addrs: String,
-    token_file: PathBuf,
-}
-
-impl HostProject {
-    fn new(name: &str, group: &str, addrs: &str, token: &str) -> HostProject {
-        let dir = support::cli::init();
-        let workflow = dir.path().join("policies/workflow.toml");
-        let text = std::fs::read_to_string(&workflow).unwrap();
-        let text = text.replacen(
-            "secrets = [\"npm/**\"]",
-            &format!("secrets = [\"npm/{group}/**\"]\nconcurrency = 16"),
-            1,
-        );
-        let text = format!(
-            "{text}\n[cluster]\nlease_ttl_s = {LEASE_TTL_S}\n\n[witness]\nopenbao = \"agentward-witness/{name}\"\n"
-        );
-        std::fs::write(&workflow, text).unwrap();
-        let token_file = dir.path().join("bao-token");
-        std::fs::write(&token_file, token).unwrap();
-        HostProject {
-            dir,
-            name: name.to_string(),
-            addrs: addrs.to_string(),
-            token_file,
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn command(&self, args: &[&str], failpoint: Option<&str>) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_agentward"));
-        command
-            .arg("--project")
-            .arg(self.path())
-            .args(args)
-            .args([
-                "--store",
-                "openbao",
-                "--openbao-addr",
-                &self.addrs,
-                "--openbao-token-file",
-                self.token_file.to_str().unwrap(),
-            ])
-            .env("AGENTWARD_CACHE_DIR", cache_dir())
-            .env_remove("BAO_TOKEN")
-            .env_remove(agentward::orchestrator::failpoint::VARIABLE);
-        if let Some(point) = failpoint {
-            command.env(agentward::orchestrator::failpoint::VARIABLE, point);
-        }
-        command
-    }
-
-    fn run(&self, args: &[&str], failpoint: Option<&str>) -> Output {
-        self.command(args, failpoint).output().unwrap()
-    }
-
-    fn spawn(&self, args: &[&str]) -> Child {
-        self.command(args, None)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    /// The change planned in this project (there is one).
-    fn change_id(&self) -> String {
-        let mut ids: Vec<String> = std::fs::read_dir(self.path().join("manifests"))
-            .unwrap()
-            .filter_map(|e| {
-                let name = e.unwrap().file_name().into_string().unwrap();
-                name.strip_suffix(".json").map(str::to_string)
-            })
-            .collect();
-        ids.sort();
-        assert_eq!(ids.len(), 1, "one change in {}: {ids:?}", self.name);
-        ids.pop().unwrap()
-    }
-
-    fn manifest(&self, change: &str) -> Value {
-        let out = support::cli::agentward(self.path(), &["show", change, "--json"]);
-        assert!(out.status.success(), "{}", text(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    /// `audit verify` of this host's log, against its witness in OpenBao.
-    fn verify_log(&self) {
-        let witness = format!("openbao:agentward-witness/{}", self.name);
-        let out = Command::new(env!("CARGO_BIN_EXE_agentward"))
-            .arg("--project")
-            .arg(self.path())
-            .args([
-                "audit",
-                "verify",
-                "--witness",
-                &witness,
-                "--openbao-addr",
-                &self.addrs,
-                "--openbao-token-file",
-                self.token_file.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}: {}", self.name, text(&out));
-    }
-}
-
-fn cache_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("agentward-cluster-cache-{}", std::process::id()))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Imports `n` secrets `npm/GROUP/service-NNN`, due for rotation, through
-/// `host`.
-fn seed(host: &HostProject, group: &str, n: usize) -> Vec<String> {
-    let paths: Vec<String> = (0..n)
-        .map(|i| format!("npm/{group}/service-{i:03}"))
-        .collect();
-    let doc: serde_json::Map<String, Value> = paths
-        .iter()
-        .map(|p| {
-            (
-                p.clone(),
-                serde_json::json!({ "value": format!("npm_seed_{}_{}", p.replace('/', "_"), "x".repeat(24)), "expires": "2026-12-09T00:00:00Z" }),
-            )
-        })
-        .collect();
-    let file = host.path().join(format!("seed-{group}.json"));
-    std::fs::write(&file, Value::Object(doc).to_string()).unwrap();
-    let out = host.run(&["secrets", "import", file.to_str().unwrap()], None);
-    assert!(out.status.success(), "{}", text(&out));
-    paths
-}
-
-/// Every secret has exactly the seeded version and one rotated version,
-/// the rotated one current, nothing pending.
-fn assert_rotated_once(store: &agentward::store::openbao::OpenBaoStore, paths: &[String]) {
-    use agentward::store::{Label, SecretStore};
-    for path in paths {
-        let meta = store.describe(path).unwrap();
-        let versions: Vec<u32> = meta.versions.iter().map(|v| v.version).collect();
-        assert_eq!(versions, vec![1, 2], "{path}: versions {versions:?}");
-        let current: Vec<u32> = meta
-            .versions
-            .iter()
-            .filter(|v| v.labels.contains(&Label::Current))
-            .map(|v| v.version)
-            .collect();
-        assert_eq!(current, vec![2], "{path}: current {current:?}");
-        assert!(
-            meta.versions
-                .iter()
-                .all(|v| !v.labels.contains(&Label::Pending)),
-            "{path}: a version is still pending"
-        );
-    }
-}
 
 /// Runs `resume CHANGE` on `host` until the dead holder's lease has run
 /// out; the refusals before say whose lease it is and when it ends.
@@ -217,8 +41,8 @@ fn resume_after_lease(host: &HostProject, change: &str) -> Output {
 #[test]
 fn a_claimed_secret_and_a_held_change_are_refused_until_their_holder_is_done() {
     let server = BaoServer::start();
-    let a = HostProject::new("a", "shared", &server.addr(), &server.root_token);
-    let b = HostProject::new("b", "shared", &server.addr(), &server.root_token);
+    let a = HostProject::new("a", "shared", &server.addr(), &server.root_token, true);
+    let b = HostProject::new("b", "shared", &server.addr(), &server.root_token, true);
     let paths = seed(&a, "shared", 6);
     // Host a dies (kill -9) with its change half done: lease and claims
     // stay behind in OpenBao.
@@ -293,6 +117,7 @@ fn three_hosts_rotate_300_secrets_through_a_killed_host_and_a_killed_leader() {
                 &format!("h{k}"),
                 &host_addrs(k),
                 cluster.root_token(),
+                true,
             )
         })
         .collect();

@@ -5,7 +5,9 @@
 
 pub mod bao_cluster;
 pub mod cli;
+pub mod cluster_host;
 pub mod example;
+pub mod latency;
 pub mod llama;
 pub mod openbao;
 pub mod postgres;

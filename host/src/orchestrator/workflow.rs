@@ -862,4 +862,19 @@ min_checks = 2
         let text = format!("{MINIMAL}\n[providers.generated]\nin_flight = 3\n");
         assert_eq!(parse(&text).unwrap().in_flight["generated"], 3);
     }
+
+    #[test]
+    fn a_cluster_lease_is_bounded_and_defaults_to_thirty_seconds() {
+        assert_eq!(parse(MINIMAL).unwrap().cluster, None);
+        let w = parse(&format!("{MINIMAL}\n[cluster]\n")).unwrap();
+        assert_eq!(w.cluster.map(|c| c.lease_ttl_s), Some(30));
+        let err = parse(&format!("{MINIMAL}\n[cluster]\nlease_ttl_s = 1\n")).unwrap_err();
+        assert!(
+            err.contains("[cluster] lease_ttl_s = 1")
+                && err.contains("give a lease of 3 to 3600 seconds"),
+            "{err}"
+        );
+        let err = parse(&format!("{MINIMAL}\n[cluster]\nlease_tll_s = 10\n")).unwrap_err();
+        assert!(err.contains("lease_ttl_s"), "{err}");
+    }
 }

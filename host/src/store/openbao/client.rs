@@ -418,3 +418,57 @@ impl OpenBaoStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            body: Zeroizing::new(body.as_bytes().to_vec()),
+        }
+    }
+
+    #[test]
+    fn every_node_of_a_list_is_kept_in_order() {
+        let nodes = Nodes::parse(" http://a:8200/, http://b:8200 ,,http://c:8200");
+        assert_eq!(
+            nodes.all(),
+            ["http://a:8200", "http://b:8200", "http://c:8200"]
+        );
+        assert_eq!(nodes.current(), "http://a:8200");
+        nodes.next(0);
+        nodes.next(0); // another request moved on already: no second step
+        assert_eq!(nodes.current(), "http://b:8200");
+    }
+
+    #[test]
+    fn a_node_that_served_nothing_is_told_from_a_refusal() {
+        let not_served = [
+            reply(307, ""),
+            reply(429, r#"{"errors":[]}"#),
+            reply(503, r#"{"errors":["Vault is sealed"]}"#),
+            reply(
+                500,
+                r#"{"errors":["local node not active but active cluster node not found"]}"#,
+            ),
+        ];
+        for r in &not_served {
+            assert!(not_serving(r).is_some(), "HTTP {}", r.status);
+        }
+        let served = [
+            reply(200, "{}"),
+            reply(
+                400,
+                r#"{"errors":["check-and-set parameter did not match the current version"]}"#,
+            ),
+            reply(403, r#"{"errors":["permission denied"]}"#),
+            reply(429, r#"{"errors":["rate limit quota exceeded"]}"#),
+            reply(500, r#"{"errors":["internal error"]}"#),
+        ];
+        for r in &served {
+            assert!(not_serving(r).is_none(), "HTTP {}", r.status);
+        }
+    }
+}
