@@ -297,7 +297,7 @@ of the sha256 ceiling).
 | area | comparison | subject | baseline | ratio |
 | --- | --- | ---: | ---: | ---: |
 EOF
-    for area in 1 2 3 4 5 6 7 8 9 10; do cat_area rows $area; done
+    for area in 1 2 3 4 5 6 7 8 9 10 11; do cat_area rows $area; done
     if [ "${#failed[@]}" -gt 0 ]; then
         echo
         echo "**Failed in this run:** ${failed[*]} (their rows are missing; see the output of \`make bench\`)."
