@@ -13,6 +13,12 @@ use support::bao_cluster::BaoCluster;
 use support::cluster_host::{assert_rotated_once, seed, text, HostProject, LEASE_TTL_S, NOW};
 use support::openbao::BaoServer;
 
+/// Every item of a `--json` rotation report is DONE.
+fn assert_all_done(doc: &Value) {
+    let items = doc["items"].as_array().expect("a rotation report");
+    assert!(items.iter().all(|i| i["state"] == "DONE"), "{doc}");
+}
+
 /// Runs `resume CHANGE` on `host` until the dead holder's lease has run
 /// out; the refusals before say whose lease it is and when it ends.
 fn resume_after_lease(host: &HostProject, change: &str) -> Output {
@@ -36,6 +42,60 @@ fn resume_after_lease(host: &HostProject, change: &str) -> Output {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+#[test]
+fn a_change_a_live_host_drives_is_refused_to_another_and_finishes_undisturbed() {
+    let server = BaoServer::start();
+    let a = HostProject::new("a", "live", &server.addr(), &server.root_token, true);
+    let b = HostProject::new("b", "live", &server.addr(), &server.root_token, true);
+    let paths = seed(&a, "live", 150);
+    let run = a.spawn(&["rotate", "--now", NOW, "--json"]);
+    let journal = |h: &HostProject| {
+        std::fs::read_dir(h.path().join("manifests"))
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().ends_with(".journal"))
+    };
+    let began = Instant::now();
+    while !journal(&a) {
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "host a never got going"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let change_a = a.change_id();
+    // b may neither take a's change nor start one over a's secrets.
+    let out = b.run(&["resume", &change_a, "--now", NOW], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains(&format!("change {change_a} is being driven by"))
+            && stderr.contains(&format!("(pid {}", run.id())),
+        "{}",
+        text(&out)
+    );
+    assert!(!b.path().join(format!("manifests/{change_a}.json")).exists());
+    // Refused at its claims, or (a machine so loaded that a rotated a
+    // secret while b planned) already at planning; either way b did
+    // nothing, which the versions below prove.
+    let out = b.run(&["rotate", "--now", NOW], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && (stderr.contains(&format!("is claimed by change {change_a}, which"))
+                || stderr.contains("the secret changed while planning")),
+        "{}",
+        text(&out)
+    );
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_all_done(&doc);
+    assert_rotated_once(&server.root_store(), &paths);
 }
 
 #[test]
@@ -166,9 +226,15 @@ fn three_hosts_rotate_300_secrets_through_a_killed_host_and_a_killed_leader() {
         let out = out.wait_with_output().unwrap();
         if !out.status.success() {
             eprintln!("host {k} stopped: {}", String::from_utf8_lossy(&out.stderr));
-            let change = hosts[k].change_id();
-            let out = hosts[k].run(&["resume", &change, "--now", NOW, "--json"], None);
-            assert!(out.status.success(), "host {k} resumed: {}", text(&out));
+            // A host stopped before it planned rotates again; one stopped
+            // after releases its lease, unless that write too lost its
+            // answer in the election: then the lease runs out.
+            let out = match hosts[k].change_ids().pop() {
+                None => hosts[k].run(&["rotate", "--now", NOW, "--json"], None),
+                Some(change) => resume_after_lease(&hosts[k], &change),
+            };
+            assert!(out.status.success(), "host {k} finished: {}", text(&out));
+            assert_all_done(&serde_json::from_slice(&out.stdout).unwrap());
         }
     }
     let changes: Vec<String> = hosts.iter().map(HostProject::change_id).collect();
@@ -176,14 +242,7 @@ fn three_hosts_rotate_300_secrets_through_a_killed_host_and_a_killed_leader() {
     let change_0 = changes[0].clone();
     let out = resume_after_lease(&hosts[1], &change_0);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        doc["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|i| i["state"] == "DONE"),
-        "{doc}"
-    );
+    assert_all_done(&doc);
 
     let store = agentward::store::openbao::OpenBaoStore::new(
         &addrs.join(","),

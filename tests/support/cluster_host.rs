@@ -88,16 +88,23 @@ impl HostProject {
             .unwrap()
     }
 
-    /// The change planned in this project (there is one).
-    pub fn change_id(&self) -> String {
+    /// The changes planned in this project, by id.
+    pub fn change_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = std::fs::read_dir(self.path().join("manifests"))
-            .unwrap()
+            .into_iter()
+            .flatten()
             .filter_map(|e| {
-                let name = e.unwrap().file_name().into_string().unwrap();
+                let name = e.ok()?.file_name().into_string().ok()?;
                 name.strip_suffix(".json").map(str::to_string)
             })
             .collect();
         ids.sort();
+        ids
+    }
+
+    /// The change planned in this project (there is one).
+    pub fn change_id(&self) -> String {
+        let mut ids = self.change_ids();
         assert_eq!(ids.len(), 1, "one change in {}: {ids:?}", self.name);
         ids.pop().unwrap()
     }
