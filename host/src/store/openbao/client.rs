@@ -1,5 +1,10 @@
 //! Requests to an OpenBao server, or to the nodes of an HA cluster.
 //!
+//! The store's calls are vaultrs's endpoint types; this module sends them
+//! ([`OpenBaoStore::send`]) and reads the answers as vaultrs's response
+//! types ([`Reply::data`]), in place of vaultrs's own reqwest client, which
+//! cannot do what follows (docs/cluster.md, "On vaultrs").
+//!
 //! An HA cluster (integrated Raft) has one active node; the others are
 //! standbys that forward requests to it, and for a few seconds after the
 //! active node dies there is none at all. The store is given every node's
@@ -30,6 +35,9 @@
 use super::{OpenBaoStore, REQUEST_TIMEOUT};
 use crate::net::tls::tls_refusal;
 use crate::store::StoreError;
+use rustify::endpoint::Endpoint;
+use rustify::enums::RequestMethod;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -42,9 +50,48 @@ pub(super) struct Reply {
     body: Zeroizing<Vec<u8>>,
 }
 
+/// Why an answer did not read as the type vaultrs gives it, without the
+/// answer's contents (serde's messages can quote a value, and the value
+/// may be a secret's).
+fn unreadable(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    if message.starts_with("missing field") {
+        message
+    } else {
+        format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        )
+    }
+}
+
 impl Reply {
-    pub(super) fn json(&self) -> Value {
+    fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The answer's `data`, as vaultrs's type for it.
+    pub(super) fn data<T: DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_slice::<vaultrs::api::EndpointResult<T>>(&self.body)
+            .map_err(|e| unreadable(&e))?
+            .data
+            .ok_or_else(|| "an answer without data".to_string())
+    }
+
+    /// The token an `auth/token/create` answer carries.
+    pub(super) fn auth(&self) -> Result<vaultrs::api::AuthInfo, String> {
+        serde_json::from_slice::<vaultrs::api::EndpointResult<Value>>(&self.body)
+            .map_err(|e| unreadable(&e))?
+            .auth
+            .ok_or_else(|| "an answer without auth".to_string())
+    }
+
+    /// The whole answer as `T` (for the few endpoints that do not wrap it
+    /// in `data`).
+    pub(super) fn unwrapped<T: DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_slice(&self.body).map_err(|e| unreadable(&e))
     }
 
     /// The server's `errors`, on one line. Never contains a secret value:
@@ -68,23 +115,49 @@ impl Reply {
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum Method {
-    Get,
-    Post,
-    Put,
-    Delete,
+/// The method's name on the wire; `LIST` is sent as the `GET …?list=true`
+/// it stands for.
+fn method_name(method: &RequestMethod) -> &'static str {
+    match method {
+        RequestMethod::DELETE => "DELETE",
+        RequestMethod::POST => "POST",
+        RequestMethod::PUT => "PUT",
+        RequestMethod::PATCH => "PATCH",
+        RequestMethod::HEAD => "HEAD",
+        _ => "GET",
+    }
 }
 
-impl Method {
-    fn name(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-        }
+/// `endpoint` as sent: its method, its path under `/v1/` with the query,
+/// and its body (in a zeroizing buffer: it may hold a secret value).
+fn on_the_wire<E: Endpoint>(
+    endpoint: &E,
+) -> Result<(&'static str, String, Zeroizing<Vec<u8>>), StoreError> {
+    let unbuildable = |e: rustify::errors::ClientError| {
+        StoreError::Unavailable(format!(
+            "cannot build the OpenBao request {}: {e}",
+            endpoint.path()
+        ))
+    };
+    // vaultrs spells some paths with a leading `/` (two with ` /`).
+    let mut api_path = endpoint
+        .path()
+        .split('/')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("/");
+    let method = endpoint.method();
+    let mut query: Vec<String> = endpoint.query().map_err(unbuildable)?.into_iter().collect();
+    if matches!(method, RequestMethod::LIST) {
+        query.push("list=true".into());
     }
+    query.retain(|q| !q.is_empty());
+    if !query.is_empty() {
+        api_path = format!("{api_path}?{}", query.join("&"));
+    }
+    let body = Zeroizing::new(endpoint.body().map_err(unbuildable)?.unwrap_or_default());
+    Ok((method_name(&method), api_path, body))
 }
 
 /// Whether a failed request never reached a server: refused or timed out
@@ -197,17 +270,39 @@ enum Attempt {
 }
 
 impl OpenBaoStore {
-    pub(super) fn request(
+    /// Sends vaultrs's `endpoint` (its path, query and body) by
+    /// [`OpenBaoStore::request`]. vaultrs's own sending (`api::exec_*`)
+    /// goes through its `Client`, which is one reqwest client at one
+    /// address with no per-request headers and no answer headers: it could
+    /// not fail over, read its own writes or keep a run's deadline.
+    pub(super) fn send<E: Endpoint>(&self, endpoint: &E) -> Result<Reply, StoreError> {
+        let (method, api_path, body) = on_the_wire(endpoint)?;
+        self.request(method, &api_path, &body)
+    }
+
+    /// The answer to `what` read as `T` by `read` (one of [`Reply`]'s
+    /// readers), or an error naming what would not read.
+    pub(super) fn answer<T>(
         &self,
-        method: Method,
+        reply: &Reply,
+        what: &str,
+        read: impl FnOnce(&Reply) -> Result<T, String>,
+    ) -> Result<T, StoreError> {
+        read(reply).map_err(|why| {
+            StoreError::Unavailable(format!(
+                "OpenBao at {} answered {what} in a form agentward does not read ({why})\n  \
+                 fix: use OpenBao 2 or Vault 1.x, with a KV version 2 mount",
+                self.addr()
+            ))
+        })
+    }
+
+    fn request(
+        &self,
+        method_name: &'static str,
         api_path: &str,
-        body: Option<&Value>,
+        bytes: &[u8],
     ) -> Result<Reply, StoreError> {
-        // The body may hold a secret value: kept in a zeroizing buffer.
-        let bytes = Zeroizing::new(match body {
-            Some(b) => serde_json::to_vec(b).expect("json"),
-            None => Vec::new(),
-        });
         let nodes = self.nodes.all().len();
         let began = Instant::now();
         let mut pause = Duration::from_millis(50);
@@ -218,7 +313,7 @@ impl OpenBaoStore {
         loop {
             let at = self.nodes.current.load(Ordering::Relaxed);
             let addr = &self.nodes.all()[at];
-            let why = match self.attempt(addr, method, api_path, &bytes)? {
+            let why = match self.attempt(addr, method_name, api_path, bytes)? {
                 Attempt::Answered(reply) => return Ok(reply),
                 Attempt::Lost(e) => return Err(e),
                 Attempt::NotServed(why) if nodes <= 1 => return Err(StoreError::Unavailable(why)),
@@ -233,10 +328,9 @@ impl OpenBaoStore {
                     || self.deadline.is_some_and(|d| Instant::now() + pause >= d);
                 if out_of_time {
                     return Err(StoreError::Unavailable(format!(
-                        "no node of the OpenBao cluster ({}) served {} /v1/{api_path} for {} s; the last said: {why}
+                        "no node of the OpenBao cluster ({}) served {method_name} /v1/{api_path} for {} s; the last said: {why}
                            fix: check the nodes are up, unsealed and have elected a leader (bao operator raft list-peers)",
                         self.nodes.all().join(", "),
-                        method.name(),
                         began.elapsed().as_secs()
                     )));
                 }
@@ -269,12 +363,11 @@ impl OpenBaoStore {
     fn attempt(
         &self,
         addr: &str,
-        method: Method,
+        method_name: &str,
         api_path: &str,
         bytes: &[u8],
     ) -> Result<Attempt, StoreError> {
         let url = format!("{addr}/v1/{api_path}");
-        let method_name = method.name();
         let mut request = ureq::http::Request::builder()
             .method(method_name)
             .uri(&url)
@@ -390,20 +483,14 @@ impl OpenBaoStore {
     /// permitted? Asks `auth/token/lookup-self` (which role tokens may call;
     /// on a token with `num_uses` this spends one use, on an error path).
     fn diagnose_denial(&self) -> (String, &'static str) {
-        let reply = self.request(Method::Get, "auth/token/lookup-self", None);
-        match reply {
-            Ok(r) if r.status == 200 => {
-                let policies = r
-                    .json()
-                    .pointer("/data/policies")
-                    .and_then(Value::as_array)
-                    .map(|p| {
-                        p.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
+        let reply = self.send(&vaultrs::api::token::requests::LookupTokenSelfRequest {});
+        let looked_up = reply.ok().filter(|r| r.status == 200).and_then(|r| {
+            r.data::<vaultrs::api::token::responses::LookupTokenResponse>()
+                .ok()
+        });
+        match looked_up {
+            Some(token) => {
+                let policies = token.policies.join(", ");
                 (
                     format!("permission denied: the token is valid but its policies [{policies}] do not allow this"),
                     "grant the role this path in its policy, or use a store whose scope covers it",
@@ -428,6 +515,54 @@ mod tests {
             status,
             body: Zeroizing::new(body.as_bytes().to_vec()),
         }
+    }
+
+    #[test]
+    fn vaultrs_endpoints_go_out_as_openbao_reads_them() {
+        use vaultrs::api::kv2::requests::{ListSecretsRequest, ReadSecretRequest};
+        use vaultrs::api::token::requests::RevokeTokenSelfRequest;
+        let wire = |e: Result<(&'static str, String, Zeroizing<Vec<u8>>), StoreError>| {
+            let (method, path, body) = e.unwrap();
+            (method, path, String::from_utf8(body.to_vec()).unwrap())
+        };
+        let list = ListSecretsRequest {
+            mount: "secret".into(),
+            path: "team/".into(),
+        };
+        assert_eq!(
+            wire(on_the_wire(&list)),
+            ("GET", "secret/metadata/team?list=true".into(), "".into())
+        );
+        let read = ReadSecretRequest {
+            mount: "secret".into(),
+            path: "team/db".into(),
+            version: Some(3),
+        };
+        assert_eq!(
+            wire(on_the_wire(&read)),
+            ("GET", "secret/data/team/db?version=3".into(), "".into())
+        );
+        // vaultrs 0.8 spells this path " /auth/token/revoke-self".
+        assert_eq!(
+            wire(on_the_wire(&RevokeTokenSelfRequest {})),
+            ("POST", "auth/token/revoke-self".into(), "".into())
+        );
+    }
+
+    #[test]
+    fn an_answer_that_does_not_read_is_named_without_its_contents() {
+        use vaultrs::api::kv2::responses::ListSecretsResponse;
+        let answer = reply(
+            200,
+            r#"{"request_id":"r","lease_id":"","renewable":false,"lease_duration":0,
+                "data":{"keys":"canary-8f3a-value"}}"#,
+        );
+        let why = answer.data::<ListSecretsResponse>().err().unwrap();
+        assert!(!why.contains("canary-8f3a"), "{why}");
+        assert!(why.contains("line 2"), "{why}");
+        let missing = reply(200, r#"{"data":{}}"#);
+        let why = missing.data::<ListSecretsResponse>().err().unwrap();
+        assert!(why.contains("missing field"), "{why}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! An OpenBao (or Vault) [`SecretStore`] over the KV v2 HTTP API.
+//! An OpenBao (or Vault) [`SecretStore`] over the KV v2 HTTP API, each
+//! call one of vaultrs's endpoint types (sent by `client`).
 //!
 //! Layout, for store path `p` under mount `secret` and prefix `pre`:
 //!
@@ -74,11 +75,18 @@ use super::{
     SecretStore, SecretValue, StoreError, VersionMeta,
 };
 use crate::net::tls::TlsClient;
-use client::Method;
-use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use client::Reply;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vaultrs::api::kv2::requests::{
+    ListSecretsRequest, ReadSecretMetadataRequest, ReadSecretRequest, SetSecretMetadataRequest,
+    SetSecretRequest, SetSecretRequestOptions,
+};
+use vaultrs::api::kv2::responses::{
+    ListSecretsResponse, ReadSecretMetadataResponse, ReadSecretResponse, SecretVersionMetadata,
+};
 use zeroize::Zeroizing;
 
 /// How long one request to the server may take.
@@ -225,16 +233,39 @@ impl OpenBaoStore {
 
     /// The secret's KV v2 metadata, or `None` if it does not exist.
     fn metadata(&self, path: &str) -> Result<Option<Meta>, StoreError> {
-        let reply = self.request(
-            Method::Get,
-            &format!("{}/metadata/{}", self.mount, self.kv(path)),
-            None,
-        )?;
+        let reply = self.send(&ReadSecretMetadataRequest {
+            mount: self.mount.clone(),
+            path: self.kv(path),
+        })?;
         match reply.status {
-            200 => Ok(Some(Meta::parse(path, &reply.json())?)),
+            200 => {
+                let what = format!("the metadata read of {path:?}");
+                let meta: ReadSecretMetadataResponse = self.answer(&reply, &what, Reply::data)?;
+                Ok(Some(Meta::from(meta)))
+            }
             404 => Ok(None),
             _ => Err(self.fail("read the metadata of", path, &reply)),
         }
+    }
+
+    /// Version `version` (the latest: `None`) of the KV v2 record at
+    /// `kv_path` (inside the mount), or `None` with the server's answer if
+    /// it has none.
+    fn read_version(
+        &self,
+        kv_path: String,
+        version: Option<u64>,
+    ) -> Result<Result<ReadSecretResponse, Reply>, StoreError> {
+        let what = format!("the read of {kv_path:?}");
+        let reply = self.send(&ReadSecretRequest {
+            mount: self.mount.clone(),
+            path: kv_path,
+            version,
+        })?;
+        if reply.status != 200 {
+            return Ok(Err(reply));
+        }
+        self.answer(&reply, &what, Reply::data).map(Ok)
     }
 
     fn existing_metadata(&self, path: &str) -> Result<Meta, StoreError> {
@@ -243,31 +274,32 @@ impl OpenBaoStore {
         })
     }
 
-    /// Sets `cas_required` on the KV v2 metadata at `api_path` (creating
+    /// Sets `cas_required` on the KV v2 metadata of `kv_path` (creating
     /// the metadata if need be; other metadata fields are kept).
-    fn require_cas(&self, api_path: &str, what: &str, path: &str) -> Result<(), StoreError> {
-        let reply = self.request(
-            Method::Post,
-            api_path,
-            Some(&json!({ "cas_required": true })),
-        )?;
+    fn require_cas(&self, kv_path: String, what: &str, path: &str) -> Result<(), StoreError> {
+        let reply = self.send(&SetSecretMetadataRequest {
+            mount: self.mount.clone(),
+            path: kv_path,
+            cas_required: Some(true),
+            ..SetSecretMetadataRequest::default()
+        })?;
         match reply.status {
             200 | 204 => Ok(()),
             _ => Err(self.fail(what, path, &reply)),
         }
     }
 
-    fn labels_api(&self, kind: &str, path: &str) -> String {
-        format!("{}/{kind}/{LABELS_DIR}/{}", self.mount, self.kv(path))
+    /// The labels record's path inside the mount.
+    fn labels_path(&self, path: &str) -> String {
+        format!("{LABELS_DIR}/{}", self.kv(path))
     }
 
     /// The labels record of `path`, or `None` if it has none yet.
     fn labels_record(&self, path: &str) -> Result<Option<LabelsRecord>, StoreError> {
-        let reply = self.request(Method::Get, &self.labels_api("data", path), None)?;
-        match reply.status {
-            200 => Ok(Some(LabelsRecord::parse(&reply.json()))),
-            404 => Ok(None),
-            _ => Err(self.fail("read the labels of", path, &reply)),
+        match self.read_version(self.labels_path(path), None)? {
+            Ok(record) => Ok(Some(LabelsRecord::parse(&record))),
+            Err(reply) if reply.status == 404 => Ok(None),
+            Err(reply) => Err(self.fail("read the labels of", path, &reply)),
         }
     }
 
@@ -292,16 +324,12 @@ impl OpenBaoStore {
     ) -> Result<bool, StoreError> {
         if record_version == 0 {
             // A new record: make the server refuse blind writes to it first.
-            self.require_cas(
-                &self.labels_api("metadata", path),
-                "protect the labels of",
-                path,
-            )?;
+            self.require_cas(self.labels_path(path), "protect the labels of", path)?;
         }
         let mut data = Map::new();
         for label in Label::ALL {
             if let Some(v) = holder(labels, label) {
-                data.insert(label.as_str().into(), json!(v));
+                data.insert(label.as_str().into(), Value::from(v));
             }
         }
         let changes: Map<String, Value> = changes
@@ -309,33 +337,33 @@ impl OpenBaoStore {
             .map(|(v, id)| (v.to_string(), Value::String(id.clone())))
             .collect();
         data.insert("changes".into(), Value::Object(changes));
-        self.write_cas(
-            &self.labels_api("data", path),
-            record_version,
-            &data,
-            ("write the labels of", path),
-        )
+        let reply = self.write_version(self.labels_path(path), record_version, data)?;
+        Self::cas_written(&reply).ok_or_else(|| self.fail("write the labels of", path, &reply))
     }
 
-    /// POSTs `data` to the KV v2 `api_path` as a check-and-set on
-    /// `version`. `Ok(false)`: the record is no longer at `version`.
-    /// `what` names the write in an error: (the action, the path).
-    fn write_cas(
+    /// Writes `data` as the next version of the KV v2 record at `kv_path`
+    /// (inside the mount), as a check-and-set on `version`.
+    fn write_version(
         &self,
-        api_path: &str,
+        kv_path: String,
         version: u32,
-        data: &Map<String, Value>,
-        what: (&str, &str),
-    ) -> Result<bool, StoreError> {
-        let reply = self.request(
-            Method::Post,
-            api_path,
-            Some(&json!({ "options": { "cas": version }, "data": data })),
-        )?;
+        data: Map<String, Value>,
+    ) -> Result<Reply, StoreError> {
+        self.send(&SetSecretRequest {
+            mount: self.mount.clone(),
+            path: kv_path,
+            data: Value::Object(data),
+            options: Some(SetSecretRequestOptions { cas: version }),
+        })
+    }
+
+    /// Whether a check-and-set write was taken (`Some(false)`: the record
+    /// is no longer at the version it named; `None`: another refusal).
+    fn cas_written(reply: &Reply) -> Option<bool> {
         match reply.status {
-            200 | 204 => Ok(true),
-            400 if reply.errors().contains("check-and-set") => Ok(false),
-            _ => Err(self.fail(what.0, what.1, &reply)),
+            200 | 204 => Some(true),
+            400 if reply.errors().contains("check-and-set") => Some(false),
+            _ => None,
         }
     }
 
@@ -348,67 +376,64 @@ impl OpenBaoStore {
 
     /// [`OpenBaoStore::record`] with the time the server wrote it.
     pub fn record_written(&self, path: &str) -> Result<Option<WrittenRecord>, StoreError> {
-        let reply = self.request(Method::Get, &format!("{}/data/{path}", self.mount), None)?;
+        match self.read_version(path.to_string(), None)? {
+            Ok(ReadSecretResponse { data, metadata }) => Ok(Some(WrittenRecord {
+                version: metadata.version as u32,
+                data: data.as_object().cloned().unwrap_or_default(),
+                created_time: metadata.created_time,
+            })),
+            Err(reply) if reply.status == 404 => Ok(None),
+            Err(reply) => Err(self.fail("read the record", path, &reply)),
+        }
+    }
+
+    /// The names directly under `dir` (inside the mount; "" or ending in
+    /// `/`); subdirectories end in `/`. `what` names the listing in an
+    /// error: (the action, the path).
+    fn names_under(&self, dir: String, what: (&str, &str)) -> Result<Vec<String>, StoreError> {
+        let reply = self.send(&ListSecretsRequest {
+            mount: self.mount.clone(),
+            path: dir,
+        })?;
         match reply.status {
             200 => {
-                let json = reply.json();
-                let field = |name: &str| json.pointer(&format!("/data/metadata/{name}")).cloned();
-                Ok(Some(WrittenRecord {
-                    version: field("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32,
-                    data: json
-                        .pointer("/data/data")
-                        .and_then(Value::as_object)
-                        .cloned()
-                        .unwrap_or_default(),
-                    created_time: field("created_time")
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                }))
+                let listing = format!("the listing of {:?}", what.1);
+                let names: ListSecretsResponse = self.answer(&reply, &listing, Reply::data)?;
+                Ok(names.keys)
             }
-            404 => Ok(None),
-            _ => Err(self.fail("read the record", path, &reply)),
+            404 => Ok(Vec::new()),
+            _ => Err(self.fail(what.0, what.1, &reply)),
         }
     }
 
     /// The names directly under record directory `dir` (relative to the
     /// mount, ending in `/`); subdirectories end in `/`.
     pub fn record_names(&self, dir: &str) -> Result<Vec<String>, StoreError> {
-        let reply = self.request(
-            Method::Get,
-            &format!("{}/metadata/{dir}?list=true", self.mount),
-            None,
-        )?;
-        match reply.status {
-            200 => Ok(reply
-                .json()
-                .pointer("/data/keys")
-                .and_then(Value::as_array)
-                .map(|keys| {
-                    keys.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default()),
-            404 => Ok(Vec::new()),
-            _ => Err(self.fail("list the records under", dir, &reply)),
-        }
+        self.names_under(dir.to_string(), ("list the records under", dir))
     }
 
     /// The server's clock, in whole seconds since the epoch: the one clock
     /// every host of a cluster reads alike, for judging TTLs of records it
     /// stamped with `created_time`.
     pub fn server_time(&self) -> Result<u64, StoreError> {
-        let reply = self.request(
-            Method::Get,
-            "sys/health?standbyok=true&perfstandbyok=true",
-            None,
-        )?;
-        reply
-            .json()
-            .get("server_time_utc")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| self.fail("read the clock (sys/health) for", "(server)", &reply))
+        /// The one field of `sys/health` read here. vaultrs's
+        /// `ReadHealthResponse` cannot be used: it requires
+        /// `performance_standby`, which OpenBao (no performance standbys)
+        /// does not send.
+        #[derive(serde::Deserialize)]
+        struct Clock {
+            server_time_utc: u64,
+        }
+        let reply = self.send(&vaultrs::api::sys::requests::ReadHealthRequest {
+            standbyok: Some(true),
+            perfstandbyok: Some(true),
+            ..Default::default()
+        })?;
+        if reply.status != 200 {
+            return Err(self.fail("read the clock (sys/health) for", "(server)", &reply));
+        }
+        let clock: Clock = self.answer(&reply, "sys/health", Reply::unwrapped)?;
+        Ok(clock.server_time_utc)
     }
 
     /// Writes `data` as the next version of the record at `path`, as a
@@ -420,12 +445,8 @@ impl OpenBaoStore {
         version: u32,
         data: &Map<String, Value>,
     ) -> Result<bool, StoreError> {
-        self.write_cas(
-            &format!("{}/data/{path}", self.mount),
-            version,
-            data,
-            ("write the record", path),
-        )
+        let reply = self.write_version(path.to_string(), version, data.clone())?;
+        Self::cas_written(&reply).ok_or_else(|| self.fail("write the record", path, &reply))
     }
 
     /// Reads the labels of `path`, applies `change` (which checks the
@@ -508,23 +529,7 @@ impl OpenBaoStore {
     }
 
     fn list_dir(&self, dir: &str, out: &mut Vec<String>) -> Result<(), StoreError> {
-        let reply = self.request(
-            Method::Get,
-            &format!("{}/metadata/{}{}?list=true", self.mount, self.prefix, dir),
-            None,
-        )?;
-        match reply.status {
-            200 => {}
-            404 => return Ok(()),
-            _ => return Err(self.fail("list", dir, &reply)),
-        }
-        let json = reply.json();
-        let keys = json
-            .pointer("/data/keys")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        for key in keys.iter().filter_map(Value::as_str) {
+        for key in self.names_under(self.kv(dir), ("list", dir))? {
             let full = format!("{dir}{key}");
             if self.prefix.is_empty()
                 && [LABELS_DIR, CLUSTER_DIR]
@@ -582,43 +587,25 @@ struct Meta {
     custom: BTreeMap<String, String>,
 }
 
-impl Meta {
-    fn parse(path: &str, json: &Value) -> Result<Meta, StoreError> {
-        let data = json.get("data").ok_or_else(|| StoreError::Unavailable(format!(
-            "OpenBao answered the metadata read of {path:?} without data\n  fix: check the mount is KV version 2"
-        )))?;
-        let current_version = data
-            .get("current_version")
-            .and_then(Value::as_u64)
-            .unwrap_or(0) as u32;
-        let mut created = BTreeMap::new();
-        if let Some(versions) = data.get("versions").and_then(Value::as_object) {
-            for (number, v) in versions {
-                if let Ok(n) = number.parse::<u32>() {
-                    let time = v
-                        .get("created_time")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    created.insert(n, time.to_string());
-                }
-            }
+impl From<ReadSecretMetadataResponse> for Meta {
+    fn from(meta: ReadSecretMetadataResponse) -> Meta {
+        Meta {
+            current_version: meta.current_version as u32,
+            created: meta
+                .versions
+                .into_iter()
+                .filter_map(|(number, v)| Some((number.parse().ok()?, v.created_time)))
+                .collect(),
+            custom: meta
+                .custom_metadata
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
         }
-        let custom = data
-            .get("custom_metadata")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Meta {
-            current_version,
-            created,
-            custom,
-        })
     }
+}
 
+impl Meta {
     fn attributes(&self) -> SecretAttributes {
         let mut attributes = SecretAttributes::default();
         for (key, value) in &self.custom {
@@ -650,12 +637,9 @@ struct LabelsRecord {
 }
 
 impl LabelsRecord {
-    fn parse(json: &Value) -> LabelsRecord {
-        let version = json
-            .pointer("/data/metadata/version")
-            .and_then(Value::as_u64)
-            .unwrap_or(0) as u32;
-        let data = json.pointer("/data/data");
+    fn parse(record: &ReadSecretResponse) -> LabelsRecord {
+        let version = record.metadata.version as u32;
+        let data = Some(&record.data);
         let number = |v: &Value| {
             v.as_u64()
                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
@@ -810,42 +794,29 @@ impl SecretStore for OpenBaoStore {
                 path: path.to_string(),
                 label,
             })?;
-        let reply = self.request(
-            Method::Get,
-            &format!("{}/data/{}?version={version}", self.mount, self.kv(path)),
-            None,
-        )?;
-        match reply.status {
-            200 => {}
-            404 => {
+        // The parsed copy is not zeroized (serde_json values cannot be); the
+        // raw answer is.
+        let record = match self.read_version(self.kv(path), Some(version.into()))? {
+            Ok(record) => record.data,
+            Err(reply) if reply.status == 404 => {
                 return Err(StoreError::NoSuchVersion {
                     path: path.to_string(),
                     version,
                 })
             }
-            _ => return Err(self.fail("read", path, &reply)),
-        }
-        // The parsed copy is not zeroized (serde_json values cannot be); the
-        // raw answer is.
-        let json = reply.json();
-        if let (Some(ciphertext), Some(key)) = (
-            json.pointer("/data/data/ciphertext")
-                .and_then(Value::as_str),
-            json.pointer("/data/data/transit_key")
-                .and_then(Value::as_str),
-        ) {
+            Err(reply) => return Err(self.fail("read", path, &reply)),
+        };
+        let field = |name: &str| record.get(name).and_then(Value::as_str);
+        if let (Some(ciphertext), Some(key)) = (field("ciphertext"), field("transit_key")) {
             return self.transit_decrypt(key, path, ciphertext);
         }
-        let value = json
-            .pointer("/data/data/value")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                StoreError::Unavailable(format!(
-                    "OpenBao at {}: version {version} of secret {path:?} has no `value` field\n  \
+        let value = field("value").ok_or_else(|| {
+            StoreError::Unavailable(format!(
+                "OpenBao at {}: version {version} of secret {path:?} has no `value` field\n  \
                      fix: write secrets through agentward, or add a `value` key",
-                    self.addr()
-                ))
-            })?;
+                self.addr()
+            ))
+        })?;
         Ok(SecretValue::new(value))
     }
 
@@ -861,11 +832,7 @@ impl SecretStore for OpenBaoStore {
         if seen.is_none() {
             // Before the first version: from then on the server refuses any
             // data write that does not name the version it replaces.
-            self.require_cas(
-                &format!("{}/metadata/{}", self.mount, self.kv(path)),
-                "protect",
-                path,
-            )?;
+            self.require_cas(self.kv(path), "protect", path)?;
         }
         if let Some(hook) = &self.before_write {
             hook();
@@ -886,20 +853,14 @@ impl SecretStore for OpenBaoStore {
         if let Some(id) = change_id {
             data.insert("change_id".into(), Value::String(id.to_string()));
         }
-        let body = json!({ "options": { "cas": expected }, "data": data });
-        let reply = self.request(
-            Method::Post,
-            &format!("{}/data/{}", self.mount, self.kv(path)),
-            Some(&body),
-        )?;
-        drop(body);
-        let version = match reply.status {
-            200 => reply
-                .json()
-                .pointer("/data/version")
-                .and_then(Value::as_u64)
-                .unwrap_or(0) as u32,
-            400 if reply.errors().contains("check-and-set") => {
+        let reply = self.write_version(self.kv(path), expected, data)?;
+        let version = match Self::cas_written(&reply) {
+            Some(true) => {
+                let what = format!("the new version of {path:?}");
+                let written: SecretVersionMetadata = self.answer(&reply, &what, Reply::data)?;
+                written.version as u32
+            }
+            Some(false) => {
                 // Another writer added a version after our metadata read.
                 let found = self.metadata(path)?.map(|m| m.current_version);
                 return Err(StoreError::CasConflict {
@@ -942,20 +903,13 @@ impl SecretStore for OpenBaoStore {
         if !unlabelled {
             return Ok(None);
         }
-        let reply = self.request(
-            Method::Get,
-            &format!("{}/data/{}?version={latest}", self.mount, self.kv(path)),
-            None,
-        )?;
-        if reply.status != 200 {
-            return Err(self.fail("read the unlabelled latest version of", path, &reply));
-        }
-        let written_by = reply.json();
-        if written_by
-            .pointer("/data/data/change_id")
-            .and_then(Value::as_str)
-            != Some(change_id)
-        {
+        let written_by = match self.read_version(self.kv(path), Some(latest.into()))? {
+            Ok(record) => record.data,
+            Err(reply) => {
+                return Err(self.fail("read the unlabelled latest version of", path, &reply))
+            }
+        };
+        if written_by.get("change_id").and_then(Value::as_str) != Some(change_id) {
             return Ok(None);
         }
         self.resume_pending(path, latest, Some(change_id))?;
@@ -994,12 +948,12 @@ impl SecretStore for OpenBaoStore {
         for (key, value) in &attributes.custom {
             custom.insert(format!("attr.{key}"), value.clone());
         }
-        let api_path = format!("{}/metadata/{}", self.mount, self.kv(path));
-        let reply = self.request(
-            Method::Post,
-            &api_path,
-            Some(&json!({ "custom_metadata": custom })),
-        )?;
+        let reply = self.send(&SetSecretMetadataRequest {
+            mount: self.mount.clone(),
+            path: self.kv(path),
+            custom_metadata: Some(custom.into_iter().collect::<HashMap<_, _>>()),
+            ..SetSecretMetadataRequest::default()
+        })?;
         match reply.status {
             200 | 204 => Ok(()),
             _ => Err(self.fail("set the attributes of", path, &reply)),

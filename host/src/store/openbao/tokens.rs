@@ -2,13 +2,18 @@
 //! policy and a child token holding only it, so the server itself refuses
 //! what the role may not do, and a narrowed policy revokes what is out.
 
-use super::client::Method;
+use super::client::Reply;
 use super::{OpenBaoStore, LABELS_DIR, TRANSIT_MOUNT};
 use crate::store::{RoleScopes, StoreError};
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
+use vaultrs::api::sys::requests::{CreatePolicyRequest, DeletePolicyRequest};
+use vaultrs::api::token::requests::{
+    CreateTokenRequest, ListAccessorRequest, LookupTokenAccessorRequest,
+    RevokeTokenAccessorRequest, RevokeTokenSelfRequest,
+};
+use vaultrs::api::token::responses::{ListAccessorResponse, LookupTokenResponse};
 use zeroize::Zeroizing;
 
 impl OpenBaoStore {
@@ -34,53 +39,35 @@ impl OpenBaoStore {
         }
         let name = format!("agentward-role-{role}");
         let policy = self.role_policy(scopes);
-        let reply = self.request(
-            Method::Put,
-            &format!("sys/policies/acl/{name}"),
-            Some(&json!({ "policy": policy })),
-        )?;
+        let reply = self.send(&CreatePolicyRequest {
+            name: name.clone(),
+            policy,
+        })?;
         if !matches!(reply.status, 200 | 204) {
             return Err(self.fail("create the policy for", &name, &reply));
         }
-        let reply = self.request(
-            Method::Post,
-            "auth/token/create",
-            Some(&json!({
-                "policies": [name],
-                "no_default_policy": true,
-                "ttl": format!("{}s", ttl.as_secs().max(1)),
-                "explicit_max_ttl": format!("{}s", ttl.as_secs().max(1)),
-                "num_uses": num_uses,
-                "renewable": false,
-                "display_name": format!("agentward-{role}"),
-                "meta": { "agentward-role": role },
-            })),
-        )?;
+        let ttl = format!("{}s", ttl.as_secs().max(1));
+        let reply = self.send(&CreateTokenRequest {
+            policies: Some(vec![name]),
+            no_default_policy: Some(true),
+            ttl: Some(ttl.clone()),
+            explicit_max_ttl: Some(ttl),
+            num_uses: Some(num_uses.into()),
+            renewable: Some(false),
+            display_name: Some(format!("agentward-{role}")),
+            meta: Some(HashMap::from([("agentward-role".into(), role.into())])),
+            ..CreateTokenRequest::default()
+        })?;
         if reply.status != 200 {
             return Err(self.fail("create a token for role", role, &reply));
         }
-        let token = reply
-            .json()
-            .pointer("/auth/client_token")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| {
-                StoreError::Unavailable(format!(
-                    "OpenBao at {} created a token for role {role} but returned none\n  \
-                     fix: check the server version supports auth/token/create",
-                    self.addr()
-                ))
-            })?;
-        let accessor = reply
-            .json()
-            .pointer("/auth/accessor")
-            .and_then(Value::as_str)
-            .map(Arc::from);
+        let what = format!("the token created for role {role}");
+        let auth = self.answer(&reply, &what, Reply::auth)?;
         let mut store = self.clone();
-        store.token = Arc::new(Zeroizing::new(token));
+        store.token = Arc::new(Zeroizing::new(auth.client_token));
         store.before_write = None;
         store.before_label_write = None;
-        store.accessor = accessor;
+        store.accessor = Some(Arc::from(auth.accessor));
         Ok(store)
     }
 
@@ -97,7 +84,7 @@ impl OpenBaoStore {
 
     /// Revokes this store's own token (and its children).
     pub fn revoke(&self) -> Result<(), StoreError> {
-        let reply = self.request(Method::Post, "auth/token/revoke-self", None)?;
+        let reply = self.send(&RevokeTokenSelfRequest {})?;
         match reply.status {
             200 | 204 => Ok(()),
             _ => Err(self.fail("revoke the token of", "(token)", &reply)),
@@ -111,14 +98,12 @@ impl OpenBaoStore {
     /// nothing the role may no longer do. Needs `sudo` on
     /// `auth/token/accessors`. Returns how many tokens were revoked.
     pub fn revoke_role_tokens(&self, role: &str) -> Result<usize, StoreError> {
-        let reply = self.request(Method::Get, "auth/token/accessors?list=true", None)?;
+        let reply = self.send(&ListAccessorRequest {})?;
         let accessors: Vec<String> = match reply.status {
-            200 => reply
-                .json()
-                .pointer("/data/keys")
-                .and_then(Value::as_array)
-                .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                .unwrap_or_default(),
+            200 => {
+                self.answer::<ListAccessorResponse>(&reply, "the token accessors", Reply::data)?
+                    .keys
+            }
             404 => Vec::new(),
             _ => {
                 return Err(self.fail(
@@ -130,24 +115,25 @@ impl OpenBaoStore {
         };
         let mut revoked = 0;
         for accessor in accessors {
-            let body = json!({ "accessor": accessor });
-            let reply = self.request(Method::Post, "auth/token/lookup-accessor", Some(&body))?;
+            let reply = self.send(&LookupTokenAccessorRequest {
+                accessor: accessor.clone(),
+            })?;
             // A token that expired between the list and the lookup is gone.
-            let minted_for = reply.json();
-            let minted_for = minted_for
-                .pointer("/data/meta/agentward-role")
-                .and_then(Value::as_str);
-            if reply.status != 200 || minted_for != Some(role) {
+            let minted_for = (reply.status == 200)
+                .then(|| reply.data::<LookupTokenResponse>().ok())
+                .flatten()
+                .and_then(|token| token.meta?.remove("agentward-role"));
+            if minted_for.as_deref() != Some(role) {
                 continue;
             }
-            let reply = self.request(Method::Post, "auth/token/revoke-accessor", Some(&body))?;
+            let reply = self.send(&RevokeTokenAccessorRequest { accessor })?;
             if !matches!(reply.status, 200 | 204) {
                 return Err(self.fail("revoke a token of role", role, &reply));
             }
             revoked += 1;
         }
         let name = format!("agentward-role-{role}");
-        let reply = self.request(Method::Delete, &format!("sys/policies/acl/{name}"), None)?;
+        let reply = self.send(&DeletePolicyRequest { name: name.clone() })?;
         if !matches!(reply.status, 200 | 204 | 404) {
             return Err(self.fail("delete the policy", &name, &reply));
         }

@@ -2,31 +2,37 @@
 //! holds only `vault:v1:…` ciphertext, and reading a value needs a grant
 //! to decrypt with that key as well as one to read the record.
 
-use super::client::Method;
+use super::client::Reply;
 use super::{OpenBaoStore, TRANSIT_MOUNT};
 use crate::store::{SecretValue, StoreError};
-use serde_json::{json, Value};
+use vaultrs::api::sys::requests::{EnableEngineRequest, GetConfigurationOfTheSecretEngineRequest};
+use vaultrs::api::transit::requests::{CreateKeyRequest, DecryptDataRequest, EncryptDataRequest};
+use vaultrs::api::transit::responses::{DecryptDataResponse, EncryptDataResponse};
+use vaultrs::api::transit::KeyType;
 
 impl OpenBaoStore {
     /// Administrator setup: mounts the transit engine if it is missing and
     /// creates `key` if it does not exist. Needs a token allowed to do both.
     pub fn ensure_transit_key(&self, key: &str) -> Result<(), StoreError> {
-        let reply = self.request(Method::Get, &format!("sys/mounts/{TRANSIT_MOUNT}"), None)?;
+        let reply = self.send(&GetConfigurationOfTheSecretEngineRequest {
+            path: TRANSIT_MOUNT.into(),
+        })?;
         if reply.status != 200 {
-            let reply = self.request(
-                Method::Post,
-                &format!("sys/mounts/{TRANSIT_MOUNT}"),
-                Some(&json!({ "type": "transit" })),
-            )?;
+            let reply = self.send(&EnableEngineRequest {
+                path: TRANSIT_MOUNT.into(),
+                engine_type: Some("transit".into()),
+                ..EnableEngineRequest::default()
+            })?;
             if !matches!(reply.status, 200 | 204) {
                 return Err(self.fail("mount the transit engine for", key, &reply));
             }
         }
-        let reply = self.request(
-            Method::Post,
-            &format!("{TRANSIT_MOUNT}/keys/{key}"),
-            Some(&json!({ "type": "aes256-gcm96" })),
-        )?;
+        let reply = self.send(&CreateKeyRequest {
+            mount: TRANSIT_MOUNT.into(),
+            name: key.into(),
+            key_type: Some(KeyType::Aes256Gcm96),
+            ..CreateKeyRequest::default()
+        })?;
         if !matches!(reply.status, 200 | 204) {
             return Err(self.fail("create the transit key", key, &reply));
         }
@@ -41,27 +47,21 @@ impl OpenBaoStore {
         value: &SecretValue,
     ) -> Result<String, StoreError> {
         use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
-        let body = json!({ "plaintext": BASE64.encode(value.expose()) });
-        let reply = self.request(
-            Method::Post,
-            &format!("{TRANSIT_MOUNT}/encrypt/{key}"),
-            Some(&body),
-        )?;
-        drop(body);
+        let mut request = EncryptDataRequest {
+            mount: TRANSIT_MOUNT.into(),
+            name: key.into(),
+            plaintext: BASE64.encode(value.expose()),
+            ..EncryptDataRequest::default()
+        };
+        let reply = self.send(&request);
+        zeroize::Zeroize::zeroize(&mut request.plaintext);
+        let reply = reply?;
         if reply.status != 200 {
             return Err(self.fail("encrypt (transit key) a new version of", path, &reply));
         }
-        reply
-            .json()
-            .pointer("/data/ciphertext")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| {
-                StoreError::Unavailable(format!(
-                    "OpenBao at {}: transit returned no ciphertext for {path:?}",
-                    self.addr()
-                ))
-            })
+        let what = format!("the transit encryption of {path:?}");
+        let encrypted: EncryptDataResponse = self.answer(&reply, &what, Reply::data)?;
+        Ok(encrypted.ciphertext)
     }
 
     pub(super) fn transit_decrypt(
@@ -71,19 +71,19 @@ impl OpenBaoStore {
         ciphertext: &str,
     ) -> Result<SecretValue, StoreError> {
         use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
-        let reply = self.request(
-            Method::Post,
-            &format!("{TRANSIT_MOUNT}/decrypt/{key}"),
-            Some(&json!({ "ciphertext": ciphertext })),
-        )?;
+        let reply = self.send(&DecryptDataRequest {
+            mount: TRANSIT_MOUNT.into(),
+            name: key.into(),
+            ciphertext: ciphertext.into(),
+            ..DecryptDataRequest::default()
+        })?;
         if reply.status != 200 {
             return Err(self.fail("decrypt (transit key) the value of", path, &reply));
         }
         let plaintext = reply
-            .json()
-            .pointer("/data/plaintext")
-            .and_then(Value::as_str)
-            .and_then(|b| BASE64.decode(b).ok())
+            .data::<DecryptDataResponse>()
+            .ok()
+            .and_then(|d| BASE64.decode(d.plaintext).ok())
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or_else(|| {
                 StoreError::Unavailable(format!(
