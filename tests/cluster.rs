@@ -259,6 +259,20 @@ fn three_hosts_rotate_300_secrets_through_a_killed_host_and_a_killed_leader() {
             .unwrap()
             .expect("a lease record");
         assert_eq!(lease["state"], "closed", "{change}: {lease:?}");
+        // Its final snapshot holds the whole journal; the batches are gone.
+        let batches = store
+            .record_names(&format!("agentward-cluster/changes/{change}/journal/"))
+            .unwrap();
+        assert!(
+            batches.is_empty(),
+            "{change}: {} batches left",
+            batches.len()
+        );
+        let (_, snapshot) = store
+            .record(&format!("agentward-cluster/changes/{change}/snapshot"))
+            .unwrap()
+            .expect("a snapshot");
+        assert!(snapshot["manifest"].as_str().unwrap().contains("DONE"));
     }
     for (group, change) in paths.iter().zip(&changes) {
         for path in group {

@@ -109,6 +109,10 @@ impl Cluster {
             .write_record(&format!("{CLUSTER_DIR}/{path}"), version, &data)
     }
 
+    fn delete(&self, path: &str) -> Result<(), StoreError> {
+        self.store.delete_record(&format!("{CLUSTER_DIR}/{path}"))
+    }
+
     fn names(&self, dir: &str) -> Result<Vec<String>, StoreError> {
         self.store.record_names(&format!("{CLUSTER_DIR}/{dir}"))
     }

@@ -10,12 +10,18 @@
 //! so the replica never forks. A batch whose write was answered by a lost
 //! connection is read back: if it holds what was sent, the write took.
 //!
+//! When the change closes, its final snapshot holds every record, and the
+//! batches are deleted ([`Cluster::prune_journal`]): a change of a thousand
+//! secrets would otherwise leave hundreds of records behind for good.
+//!
 //! The lines are what `manifests/CHANGE.journal` holds (item states,
 //! intents, versions, no secret values), so replaying a replica is
 //! replaying a journal.
 
 use super::{text, Cluster, ClusterError};
+use crate::store::StoreError;
 use serde_json::{json, Map};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Sends a held change's journal records to its replica, in order.
@@ -144,6 +150,45 @@ impl Cluster {
                 change_id,
                 &format!("journal record {first} is already there with other contents"),
             )),
+        }
+    }
+
+    /// Deletes change `change_id`'s journal batches that a snapshot at
+    /// `journal_seq` holds wholly (see [`Cluster::fetch`]), `workers` at
+    /// once. Returns how many it deleted. Only the change's holder calls it,
+    /// after writing that snapshot, so no host reads the batches meanwhile.
+    pub fn prune_journal(
+        &self,
+        change_id: &str,
+        journal_seq: u64,
+        workers: usize,
+    ) -> Result<usize, ClusterError> {
+        let journal = format!("{}journal/", dir(change_id));
+        let held: Vec<String> = self
+            .names(&journal)?
+            .into_iter()
+            .filter(|name| name.parse::<u64>().is_ok_and(|first| first <= journal_seq))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let failed: Mutex<Option<StoreError>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..workers.clamp(1, held.len().max(1)) {
+                scope.spawn(|| {
+                    while let Some(name) = held.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        if let Err(e) = self.delete(&format!("{journal}{name}")) {
+                            failed
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            None => Ok(held.len()),
+            Some(e) => Err(e.into()),
         }
     }
 

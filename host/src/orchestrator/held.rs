@@ -141,11 +141,23 @@ impl Held {
     }
 
     /// The change closed: its final snapshot replaces the journal in the
-    /// replica, and its lease says it is closed.
-    fn close(self, m: &Manifest) -> Result<(), ClusterError> {
+    /// replica, and its lease says it is closed. Deleting the superseded
+    /// journal batches is tidying: one left behind is never read again (the
+    /// snapshot covers it), so a failure is logged, not raised.
+    fn close(self, m: &Manifest, workers: usize) -> Result<(), ClusterError> {
+        let change_id = self.lease.change_id();
         let snapshot = serde_json::to_string(m).expect("a manifest serialises");
         self.cluster
-            .put_snapshot(self.lease.change_id(), &snapshot, m.journal_seq)?;
+            .put_snapshot(change_id, &snapshot, m.journal_seq)?;
+        match self
+            .cluster
+            .prune_journal(change_id, m.journal_seq, workers)
+        {
+            Ok(pruned) => tracing::debug!(change = %change_id, pruned, "journal batches deleted"),
+            Err(e) => {
+                tracing::warn!(change = %change_id, "deleting the closed change's journal batches: {e}")
+            }
+        }
         self.lease.close()
     }
 }
@@ -176,7 +188,7 @@ impl Orchestrator<'_> {
     /// The change closed: tells the cluster.
     pub(super) fn close_held(&mut self, m: &Manifest) -> Result<(), OrchestratorError> {
         if let Some(held) = self.held.take() {
-            held.close(m)?;
+            held.close(m, self.workflow.concurrency)?;
         }
         Ok(())
     }

@@ -81,8 +81,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vaultrs::api::kv2::requests::{
-    ListSecretsRequest, ReadSecretMetadataRequest, ReadSecretRequest, SetSecretMetadataRequest,
-    SetSecretRequest, SetSecretRequestOptions,
+    DeleteSecretMetadataRequest, ListSecretsRequest, ReadSecretMetadataRequest, ReadSecretRequest,
+    SetSecretMetadataRequest, SetSecretRequest, SetSecretRequestOptions,
 };
 use vaultrs::api::kv2::responses::{
     ListSecretsResponse, ReadSecretMetadataResponse, ReadSecretResponse, SecretVersionMetadata,
@@ -447,6 +447,20 @@ impl OpenBaoStore {
     ) -> Result<bool, StoreError> {
         let reply = self.write_version(path.to_string(), version, data.clone())?;
         Self::cas_written(&reply).ok_or_else(|| self.fail("write the record", path, &reply))
+    }
+
+    /// Deletes the record at `path` (relative to the mount, without the
+    /// store's prefix) with every version it kept; one already gone is no
+    /// error.
+    pub fn delete_record(&self, path: &str) -> Result<(), StoreError> {
+        let reply = self.send(&DeleteSecretMetadataRequest {
+            mount: self.mount.clone(),
+            path: path.to_string(),
+        })?;
+        match reply.status {
+            200 | 204 | 404 => Ok(()),
+            _ => Err(self.fail("delete the record", path, &reply)),
+        }
     }
 
     /// Reads the labels of `path`, applies `change` (which checks the
