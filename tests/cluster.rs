@@ -99,6 +99,71 @@ fn a_change_a_live_host_drives_is_refused_to_another_and_finishes_undisturbed() 
 }
 
 #[test]
+fn a_change_planned_on_one_host_is_approved_on_another_and_finished_by_the_first() {
+    let server = BaoServer::start();
+    let a = HostProject::new("a", "approved", &server.addr(), &server.root_token, true);
+    let b = HostProject::new("b", "approved", &server.addr(), &server.root_token, true);
+    let keys = b.path().join("approvers");
+    let out = support::cli::agentward(
+        b.path(),
+        &["approver", "new", "alice", "--out", keys.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let alice_pub = std::fs::read_to_string(keys.join("alice.pub")).unwrap();
+    for host in [&a, &b] {
+        let workflow = host.path().join("policies/workflow.toml");
+        let mut text = std::fs::read_to_string(&workflow).unwrap();
+        text.push_str(&format!(
+            "\n[approvals.keys]\nalice = \"{}\"\n\n[[approvals.rules]]\npaths = [\"npm/**\"]\nrequired = 1\napprovers = [\"alice\"]\n",
+            alice_pub.trim()
+        ));
+        std::fs::write(&workflow, text).unwrap();
+    }
+    let paths = seed(&a, "approved", 3);
+    let out = a.run(&["rotate", "--now", NOW], None);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "waits for approval: {}",
+        text(&out)
+    );
+    let change = a.change_id();
+    let plan_hash = a.manifest(&change)["plan_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // b never planned it: approving takes the change from its replica.
+    assert!(b.change_ids().is_empty());
+    let alice_key = keys.join("alice.key");
+    let out = b.run(
+        &[
+            "approve",
+            &change,
+            "--key",
+            alice_key.to_str().unwrap(),
+            "--plan-hash",
+            &plan_hash,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("approvals complete"), "{}", text(&out));
+
+    // a's own copy still says APPROVAL_PENDING; resuming takes the
+    // approval from the replica, and the change runs.
+    assert_eq!(a.manifest(&change)["state"], "APPROVAL_PENDING");
+    let out = a.run(&["resume", &change, "--now", NOW, "--json"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_all_done(&serde_json::from_slice(&out.stdout).unwrap());
+    assert_rotated_once(&server.root_store(), &paths);
+    let approvals = a.manifest(&change)["approvals"].clone();
+    assert_eq!(approvals[0]["approver"], "alice", "{approvals}");
+    a.verify_log();
+    b.verify_log();
+}
+
+#[test]
 fn a_claimed_secret_and_a_held_change_are_refused_until_their_holder_is_done() {
     let server = BaoServer::start();
     let a = HostProject::new("a", "shared", &server.addr(), &server.root_token, true);

@@ -450,16 +450,28 @@ impl SignedBy {
 }
 
 pub(crate) fn approve(project: &Path, args: ApproveArgs) -> Result<(), Failure> {
-    let mut manifest = Manifest::load(&project.join("manifests"), &args.change)?;
+    let manifests = project.join("manifests");
+    // A change planned here is approved from its local copy. One of a
+    // cluster's changes may have been planned on another host: taking it
+    // brings its replica here, and the approval goes into the replica too,
+    // for whichever host resumes it.
+    let print_message = |m: &Manifest| -> Result<(), Failure> {
+        std::io::stdout().write_all(&approvals::message(&m.change_id, &m.plan_hash))?;
+        Ok(())
+    };
+    let local = manifests.join(format!("{}.json", args.change)).exists();
+    if args.print_message && local {
+        return print_message(&Manifest::load(&manifests, &args.change)?);
+    }
+    let session = Session::open(project, &args.common, false)?;
+    let mut orchestrator = session.orchestrator(&Quiet)?;
+    session.hold(&mut orchestrator, &args.change)?;
+    let mut manifest = Manifest::load(&manifests, &args.change)?;
     if args.print_message {
-        let message = approvals::message(&manifest.change_id, &manifest.plan_hash);
-        std::io::stdout().write_all(&message)?;
-        return Ok(());
+        return print_message(&manifest);
     }
     let signed_by = SignedBy::load(args.key.as_deref(), args.ssh_signature.as_deref())?;
     let signature = signed_by.signature();
-    let session = Session::open(project, &args.common, false)?;
-    let orchestrator = session.orchestrator(&Quiet)?;
     let missing = orchestrator
         .approve(&mut manifest, signature, args.plan_hash.as_deref())
         .map_err(|e| Failure::BadInput(e.into()))?;
