@@ -840,6 +840,45 @@ path "auth/token/lookup-self" { capabilities = ["read"] }
     }
 
     #[test]
+    fn a_role_policy_is_written_only_when_it_changes() {
+        let server = BaoServer::start();
+        let root = root_store(&server);
+        let version = || {
+            let (status, answer) = server.raw(
+                "GET",
+                "sys/policy/agentward-role-planner",
+                &server.root_token,
+                "",
+            );
+            assert_eq!(status, 200, "{answer}");
+            let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+            (
+                answer["data"]["version"].as_u64().unwrap(),
+                answer["data"]["rules"].clone(),
+            )
+        };
+        let ttl = Duration::from_secs(60);
+        root.token_for_role("planner", &planner_scopes(), ttl, 0)
+            .unwrap();
+        let (first, rules) = version();
+        // The same grants again: the policy is read, not rewritten.
+        let planner = root
+            .token_for_role("planner", &planner_scopes(), ttl, 0)
+            .unwrap();
+        assert_eq!(version(), (first, rules.clone()));
+        assert!(planner.list("npm/").is_ok());
+        // Wider grants: written again, and the new token has them.
+        let wider = RoleScopes {
+            read: vec!["npm/**".into(), "app/**".into()],
+            ..planner_scopes()
+        };
+        root.token_for_role("planner", &wider, ttl, 0).unwrap();
+        let (second, wider_rules) = version();
+        assert!(second > first, "{first} -> {second}");
+        assert_ne!(wider_rules, rules);
+    }
+
+    #[test]
     fn a_read_only_role_token_cannot_write_says_the_server() {
         let server = BaoServer::start();
         let root = root_store(&server);

@@ -8,7 +8,8 @@ use crate::store::{RoleScopes, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
-use vaultrs::api::sys::requests::{CreatePolicyRequest, DeletePolicyRequest};
+use vaultrs::api::sys::requests::{CreatePolicyRequest, DeletePolicyRequest, ReadPolicyRequest};
+use vaultrs::api::sys::responses::ReadPolicyResponse;
 use vaultrs::api::token::requests::{
     CreateTokenRequest, ListAccessorRequest, LookupTokenAccessorRequest,
     RevokeTokenAccessorRequest, RevokeTokenSelfRequest,
@@ -39,12 +40,23 @@ impl OpenBaoStore {
         }
         let name = format!("agentward-role-{role}");
         let policy = self.role_policy(scopes);
-        let reply = self.send(&CreatePolicyRequest {
-            name: name.clone(),
-            policy,
-        })?;
-        if !matches!(reply.status, 200 | 204) {
-            return Err(self.fail("create the policy for", &name, &reply));
+        // A policy that already says this is not written again: a read is
+        // answered by the active node alone, a write is a Raft commit on
+        // every node, and each role run would make one. (A token that may
+        // not read policies writes it every time.)
+        let written = self.send(&ReadPolicyRequest { name: name.clone() })?;
+        let unchanged = written.status == 200
+            && written
+                .data::<ReadPolicyResponse>()
+                .is_ok_and(|p| p.rules == policy);
+        if !unchanged {
+            let reply = self.send(&CreatePolicyRequest {
+                name: name.clone(),
+                policy,
+            })?;
+            if !matches!(reply.status, 200 | 204) {
+                return Err(self.fail("create the policy for", &name, &reply));
+            }
         }
         let ttl = format!("{}s", ttl.as_secs().max(1));
         let reply = self.send(&CreateTokenRequest {
