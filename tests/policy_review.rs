@@ -304,12 +304,7 @@ fn narrowing_a_role_revokes_its_outstanding_openbao_tokens() {
         token_alive(&server, &researcher),
         "the researcher was not narrowed"
     );
-    let (status, body) = server.raw(
-        "GET",
-        "sys/policies/acl/agentward-role-planner",
-        &server.root_token,
-        "",
-    );
+    let (status, body) = server.policy("agentward-role-planner");
     assert_eq!(status, 404, "the planner's ACL policy is gone: {body}");
     assert!(!std::fs::read_to_string(p.join("logs/audit.jsonl"))
         .unwrap()

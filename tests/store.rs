@@ -844,12 +844,7 @@ path "auth/token/lookup-self" { capabilities = ["read"] }
         let server = BaoServer::start();
         let root = root_store(&server);
         let version = || {
-            let (status, answer) = server.raw(
-                "GET",
-                "sys/policy/agentward-role-planner",
-                &server.root_token,
-                "",
-            );
+            let (status, answer) = server.policy("agentward-role-planner");
             assert_eq!(status, 200, "{answer}");
             let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
             (
