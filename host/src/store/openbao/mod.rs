@@ -65,8 +65,12 @@
 //! versions disappear from [`SecretStore::describe`].
 
 mod client;
+mod labels;
+mod records;
 mod tokens;
 mod transit;
+
+pub use records::{KvRecord, WrittenRecord};
 
 pub use tokens::glob_to_policy_path;
 
@@ -76,13 +80,14 @@ use super::{
 };
 use crate::net::tls::TlsClient;
 use client::Reply;
+use labels::LabelsRecord;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vaultrs::api::kv2::requests::{
-    DeleteSecretMetadataRequest, ListSecretsRequest, ReadSecretMetadataRequest, ReadSecretRequest,
-    SetSecretMetadataRequest, SetSecretRequest, SetSecretRequestOptions,
+    ListSecretsRequest, ReadSecretMetadataRequest, ReadSecretRequest, SetSecretMetadataRequest,
+    SetSecretRequest, SetSecretRequestOptions,
 };
 use vaultrs::api::kv2::responses::{
     ListSecretsResponse, ReadSecretMetadataResponse, ReadSecretResponse, SecretVersionMetadata,
@@ -99,10 +104,6 @@ const LABELS_DIR: &str = "agentward-labels";
 /// claims, replicated journals: `crate::cluster`); reserved like
 /// [`LABELS_DIR`].
 pub const CLUSTER_DIR: &str = "agentward-cluster";
-
-/// How often a label write refused by the server's check-and-set is retried
-/// after re-reading, when the caller's own expectation still holds.
-const LABEL_WRITE_ATTEMPTS: u32 = 16;
 
 /// A KV v2 store on an OpenBao server, over HTTPS (certificates verified
 /// as [`crate::net::tls`] says) or plain HTTP on loopback.
@@ -130,18 +131,6 @@ pub struct OpenBaoStore {
     /// outlasts its deadline. The call it fails is recorded as cut off by
     /// the deadline, and the epoch stops the guest at its next check.
     deadline: Option<Instant>,
-}
-
-/// A KV v2 record's latest version and its data.
-pub type KvRecord = (u32, Map<String, Value>);
-
-/// A KV v2 record's latest version, its data, and when the server wrote it
-/// (RFC 3339, by the server's clock).
-#[derive(Clone, Debug)]
-pub struct WrittenRecord {
-    pub version: u32,
-    pub data: Map<String, Value>,
-    pub created_time: String,
 }
 
 /// The transit engine's mount.
@@ -289,58 +278,6 @@ impl OpenBaoStore {
         }
     }
 
-    /// The labels record's path inside the mount.
-    fn labels_path(&self, path: &str) -> String {
-        format!("{LABELS_DIR}/{}", self.kv(path))
-    }
-
-    /// The labels record of `path`, or `None` if it has none yet.
-    fn labels_record(&self, path: &str) -> Result<Option<LabelsRecord>, StoreError> {
-        match self.read_version(self.labels_path(path), None)? {
-            Ok(record) => Ok(Some(LabelsRecord::parse(&record))),
-            Err(reply) if reply.status == 404 => Ok(None),
-            Err(reply) => Err(self.fail("read the labels of", path, &reply)),
-        }
-    }
-
-    /// The labels record, or the labels of the older layout in `meta`'s
-    /// custom metadata (as record version 0: not yet written).
-    fn labels_or_legacy(&self, path: &str, meta: &Meta) -> Result<LabelsRecord, StoreError> {
-        Ok(match self.labels_record(path)? {
-            Some(record) => record,
-            None => LabelsRecord::legacy(meta),
-        })
-    }
-
-    /// Writes `labels` and `changes` as the labels record of `path` with
-    /// `options.cas = record_version`. `Ok(false)`: the server refused it
-    /// because the record is no longer at `record_version`.
-    fn write_labels(
-        &self,
-        path: &str,
-        record_version: u32,
-        labels: &[Vec<Label>],
-        changes: &BTreeMap<u32, String>,
-    ) -> Result<bool, StoreError> {
-        if record_version == 0 {
-            // A new record: make the server refuse blind writes to it first.
-            self.require_cas(self.labels_path(path), "protect the labels of", path)?;
-        }
-        let mut data = Map::new();
-        for label in Label::ALL {
-            if let Some(v) = holder(labels, label) {
-                data.insert(label.as_str().into(), Value::from(v));
-            }
-        }
-        let changes: Map<String, Value> = changes
-            .iter()
-            .map(|(v, id)| (v.to_string(), Value::String(id.clone())))
-            .collect();
-        data.insert("changes".into(), Value::Object(changes));
-        let reply = self.write_version(self.labels_path(path), record_version, data)?;
-        Self::cas_written(&reply).ok_or_else(|| self.fail("write the labels of", path, &reply))
-    }
-
     /// Writes `data` as the next version of the KV v2 record at `kv_path`
     /// (inside the mount), as a check-and-set on `version`.
     fn write_version(
@@ -367,26 +304,6 @@ impl OpenBaoStore {
         }
     }
 
-    /// A KV v2 record outside the secrets' layout (the audit witness's):
-    /// its latest version and data, or `None` if it has none. `path` is
-    /// relative to the mount, without the store's prefix.
-    pub fn record(&self, path: &str) -> Result<Option<KvRecord>, StoreError> {
-        Ok(self.record_written(path)?.map(|r| (r.version, r.data)))
-    }
-
-    /// [`OpenBaoStore::record`] with the time the server wrote it.
-    pub fn record_written(&self, path: &str) -> Result<Option<WrittenRecord>, StoreError> {
-        match self.read_version(path.to_string(), None)? {
-            Ok(ReadSecretResponse { data, metadata }) => Ok(Some(WrittenRecord {
-                version: metadata.version as u32,
-                data: data.as_object().cloned().unwrap_or_default(),
-                created_time: metadata.created_time,
-            })),
-            Err(reply) if reply.status == 404 => Ok(None),
-            Err(reply) => Err(self.fail("read the record", path, &reply)),
-        }
-    }
-
     /// The names directly under `dir` (inside the mount; "" or ending in
     /// `/`); subdirectories end in `/`. `what` names the listing in an
     /// error: (the action, the path).
@@ -404,142 +321,6 @@ impl OpenBaoStore {
             404 => Ok(Vec::new()),
             _ => Err(self.fail(what.0, what.1, &reply)),
         }
-    }
-
-    /// The names directly under record directory `dir` (relative to the
-    /// mount, ending in `/`); subdirectories end in `/`.
-    pub fn record_names(&self, dir: &str) -> Result<Vec<String>, StoreError> {
-        self.names_under(dir.to_string(), ("list the records under", dir))
-    }
-
-    /// The server's clock, in whole seconds since the epoch: the one clock
-    /// every host of a cluster reads alike, for judging TTLs of records it
-    /// stamped with `created_time`.
-    pub fn server_time(&self) -> Result<u64, StoreError> {
-        /// The one field of `sys/health` read here. vaultrs's
-        /// `ReadHealthResponse` cannot be used: it requires
-        /// `performance_standby`, which OpenBao (no performance standbys)
-        /// does not send.
-        #[derive(serde::Deserialize)]
-        struct Clock {
-            server_time_utc: u64,
-        }
-        let reply = self.send(&vaultrs::api::sys::requests::ReadHealthRequest {
-            standbyok: Some(true),
-            perfstandbyok: Some(true),
-            ..Default::default()
-        })?;
-        if reply.status != 200 {
-            return Err(self.fail("read the clock (sys/health) for", "(server)", &reply));
-        }
-        let clock: Clock = self.answer(&reply, "sys/health", Reply::unwrapped)?;
-        Ok(clock.server_time_utc)
-    }
-
-    /// Writes `data` as the next version of the record at `path`, as a
-    /// check-and-set on `version` (0: it must not exist yet). `Ok(false)`:
-    /// someone else wrote it first.
-    pub fn write_record(
-        &self,
-        path: &str,
-        version: u32,
-        data: &Map<String, Value>,
-    ) -> Result<bool, StoreError> {
-        let reply = self.write_version(path.to_string(), version, data.clone())?;
-        Self::cas_written(&reply).ok_or_else(|| self.fail("write the record", path, &reply))
-    }
-
-    /// Deletes the record at `path` (relative to the mount, without the
-    /// store's prefix) with every version it kept; one already gone is no
-    /// error.
-    pub fn delete_record(&self, path: &str) -> Result<(), StoreError> {
-        let reply = self.send(&DeleteSecretMetadataRequest {
-            mount: self.mount.clone(),
-            path: path.to_string(),
-        })?;
-        match reply.status {
-            200 | 204 | 404 => Ok(()),
-            _ => Err(self.fail("delete the record", path, &reply)),
-        }
-    }
-
-    /// Reads the labels of `path`, applies `change` (which checks the
-    /// caller's expectation) and writes them back as a server-side
-    /// check-and-set. A refused write is re-read and re-checked, so another
-    /// client's move of the same label ends in `change`'s
-    /// [`StoreError::CasConflict`].
-    fn update_labels(
-        &self,
-        path: &str,
-        mut change: impl FnMut(
-            &mut Vec<Vec<Label>>,
-            &mut BTreeMap<u32, String>,
-        ) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        for _ in 0..LABEL_WRITE_ATTEMPTS {
-            let meta = self.existing_metadata(path)?;
-            let record = self.labels_or_legacy(path, &meta)?;
-            let before = record.labels(meta.current_version);
-            let mut after = before.clone();
-            let mut changes = record.changes.clone();
-            change(&mut after, &mut changes)?;
-            if after == before && changes == record.changes {
-                return Ok(());
-            }
-            if let Some(hook) = &self.before_label_write {
-                hook();
-            }
-            if self.write_labels(path, record.version, &after, &changes)? {
-                return Ok(());
-            }
-        }
-        Err(StoreError::Unavailable(format!(
-            "OpenBao at {}: the labels of secret {path:?} changed under {LABEL_WRITE_ATTEMPTS} \
-             attempts in a row to update them\n  fix: retry when the other writers are done",
-            self.addr()
-        )))
-    }
-
-    /// Labels `version` of `path` pending (moving `pending` from any older
-    /// version) and records `change_id` for it: the second half of
-    /// [`SecretStore::put_pending`], to finish one whose labelling failed.
-    ///
-    /// Idempotent: if `version` is already pending (with that change id),
-    /// nothing is written. If a newer version is already pending,
-    /// [`StoreError::CasConflict`] and nothing changes.
-    pub fn resume_pending(
-        &self,
-        path: &str,
-        version: u32,
-        change_id: Option<&str>,
-    ) -> Result<(), StoreError> {
-        check_path(path)?;
-        self.update_labels(path, |labels, changes| {
-            if version == 0 || version as usize > labels.len() {
-                return Err(StoreError::NoSuchVersion {
-                    path: path.to_string(),
-                    version,
-                });
-            }
-            let pending = holder(labels, Label::Pending);
-            if pending.is_some_and(|p| p > version) {
-                return Err(StoreError::CasConflict {
-                    path: path.to_string(),
-                    label: Label::Pending,
-                    expected: Some(version),
-                    found: pending,
-                });
-            }
-            labels
-                .iter_mut()
-                .for_each(|l| l.retain(|x| *x != Label::Pending));
-            labels[version as usize - 1].push(Label::Pending);
-            labels[version as usize - 1].sort_by_key(|x| *x as u8);
-            if let Some(id) = change_id {
-                changes.insert(version, id.to_string());
-            }
-            Ok(())
-        })
     }
 
     fn list_dir(&self, dir: &str, out: &mut Vec<String>) -> Result<(), StoreError> {
@@ -637,80 +418,6 @@ impl Meta {
             }
         }
         attributes
-    }
-}
-
-/// A secret's labels record (see the module docs).
-struct LabelsRecord {
-    /// Its KV v2 version: the `cas` of our next write (0: not written yet).
-    version: u32,
-    /// `holders[i]` holds `Label::ALL[i]`.
-    holders: [Option<u32>; 3],
-    /// version → the change that created it.
-    changes: BTreeMap<u32, String>,
-}
-
-impl LabelsRecord {
-    fn parse(record: &ReadSecretResponse) -> LabelsRecord {
-        let version = record.metadata.version as u32;
-        let data = Some(&record.data);
-        let number = |v: &Value| {
-            v.as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                .map(|n| n as u32)
-        };
-        let holders =
-            Label::ALL.map(|label| data.and_then(|d| d.get(label.as_str())).and_then(number));
-        let changes = data
-            .and_then(|d| d.get("changes"))
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        LabelsRecord {
-            version,
-            holders,
-            changes,
-        }
-    }
-
-    /// The labels of the older layout, kept in the secret's custom metadata.
-    fn legacy(meta: &Meta) -> LabelsRecord {
-        let holders = Label::ALL.map(|label| {
-            meta.custom
-                .get(&format!("label.{}", label.as_str()))
-                .and_then(|v| v.parse().ok())
-        });
-        let changes = meta
-            .custom
-            .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix("change.")?.parse().ok()?, v.clone())))
-            .collect();
-        LabelsRecord {
-            version: 0,
-            holders,
-            changes,
-        }
-    }
-
-    /// The version holding `label`, if the record names one.
-    fn holder(&self, label: Label) -> Option<u32> {
-        let i = Label::ALL.iter().position(|l| *l == label)?;
-        self.holders[i].filter(|v| *v >= 1)
-    }
-
-    /// `labels[i]` are version `i + 1`'s, for versions up to `latest`.
-    fn labels(&self, latest: u32) -> Vec<Vec<Label>> {
-        let mut labels = vec![Vec::new(); latest as usize];
-        for label in Label::ALL {
-            if let Some(v) = self.holder(label).filter(|v| *v <= latest) {
-                labels[v as usize - 1].push(label);
-            }
-        }
-        labels
     }
 }
 
