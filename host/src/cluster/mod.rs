@@ -29,6 +29,8 @@ pub mod replica;
 use crate::store::openbao::{OpenBaoStore, WrittenRecord, CLUSTER_DIR};
 use crate::store::StoreError;
 use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The TTL of a change's lease unless the workflow says otherwise.
@@ -115,6 +117,42 @@ impl Cluster {
 
     fn names(&self, dir: &str) -> Result<Vec<String>, StoreError> {
         self.store.record_names(&format!("{CLUSTER_DIR}/{dir}"))
+    }
+}
+
+/// Runs `each` on every one of `items`, `workers` at once, and returns the
+/// first error; once one has failed no further item is begun. Each item is
+/// a record write (a claim, a journal batch deleted), which waits on a Raft
+/// commit across the cluster, not on this host.
+pub fn at_once<T: Sync, E: Send>(
+    items: &[T],
+    workers: usize,
+    each: impl Fn(&T) -> Result<(), E> + Sync,
+) -> Result<(), E> {
+    let next = AtomicUsize::new(0);
+    let failed: Mutex<Option<E>> = Mutex::new(None);
+    let failed_yet = || failed.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                while let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if failed_yet() {
+                        return;
+                    }
+                    if let Err(e) = each(item) {
+                        failed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        None => Ok(()),
+        Some(e) => Err(e),
     }
 }
 

@@ -19,9 +19,7 @@
 //! replaying a journal.
 
 use super::{text, Cluster, ClusterError};
-use crate::store::StoreError;
 use serde_json::{json, Map};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Sends a held change's journal records to its replica, in order.
@@ -169,27 +167,10 @@ impl Cluster {
             .into_iter()
             .filter(|name| name.parse::<u64>().is_ok_and(|first| first <= journal_seq))
             .collect();
-        let next = AtomicUsize::new(0);
-        let failed: Mutex<Option<StoreError>> = Mutex::new(None);
-        std::thread::scope(|scope| {
-            for _ in 0..workers.clamp(1, held.len().max(1)) {
-                scope.spawn(|| {
-                    while let Some(name) = held.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        if let Err(e) = self.delete(&format!("{journal}{name}")) {
-                            failed
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(e);
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            None => Ok(held.len()),
-            Some(e) => Err(e.into()),
-        }
+        super::at_once(&held, workers, |name| {
+            self.delete(&format!("{journal}{name}"))
+        })?;
+        Ok(held.len())
     }
 
     /// A send after a failed one.

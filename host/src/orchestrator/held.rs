@@ -87,43 +87,21 @@ impl Held {
                 (i.path.as_str(), begun)
             })
             .collect();
-        let next = Mutex::new(0usize);
-        let failed: Mutex<Option<ClusterError>> = Mutex::new(None);
         let claimed: Mutex<Vec<&str>> = Mutex::new(Vec::new());
         let change_id = self.lease.change_id();
-        std::thread::scope(|scope| {
-            for _ in 0..workers.clamp(1, open.len().max(1)) {
-                scope.spawn(|| loop {
-                    let at = {
-                        let mut n = super::lock(&next);
-                        *n += 1;
-                        *n - 1
-                    };
-                    let Some(&(path, begun)) = open.get(at) else {
-                        return;
-                    };
-                    if super::lock(&failed).is_some() {
-                        return;
-                    }
-                    match self.cluster.claim(change_id, path) {
-                        Ok(()) if !begun => super::lock(&claimed).push(path),
-                        Ok(()) => {}
-                        Err(e) => {
-                            super::lock(&failed).get_or_insert(e);
-                        }
-                    }
-                });
+        let claiming = crate::cluster::at_once(&open, workers, |&(path, begun)| {
+            self.cluster.claim(change_id, path)?;
+            if !begun {
+                super::lock(&claimed).push(path);
             }
+            Ok(())
         });
-        match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            None => Ok(()),
-            Some(e) => {
-                for path in claimed.into_inner().unwrap_or_else(|p| p.into_inner()) {
-                    let _ = self.cluster.release(change_id, path);
-                }
-                Err(e)
+        if claiming.is_err() {
+            for path in claimed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+                let _ = self.cluster.release(change_id, path);
             }
         }
+        claiming
     }
 
     /// An item finished: its secret is free for other changes. A failure
