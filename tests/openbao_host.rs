@@ -4,14 +4,15 @@
 
 mod support;
 
-use agentward::audit::{MemorySink, Redactor};
+use agentward::audit::{CallEvent, EventSink, MemorySink, Redactor, SinkError};
 use agentward::capabilities::Task;
 use agentward::policy::{Policy, RoleName};
-use agentward::runtime::{Host, HostConfig, RunError};
+use agentward::runtime::{Host, HostConfig, LimitHit, RunError};
 use agentward::store::openbao::OpenBaoStore;
 use agentward::store::{Label, SecretStore, SecretValue};
 use std::sync::Arc;
-use support::openbao::BaoServer;
+use std::time::{Duration, Instant};
+use support::openbao::{BaoServer, ServerProcess};
 
 const CANARY: &str = "npm_CANARY_openbao_host_41f2";
 
@@ -91,7 +92,13 @@ fn each_run_gets_a_scoped_token_that_is_revoked_when_it_ends() {
         credential.contains("policy agentward-role-implementer, ttl 10s"),
         "{credential}"
     );
-    // The token is gone: its accessor no longer resolves on the server.
+    assert_token_gone(&server, credential);
+    assert!(!format!("{events:?}").contains(CANARY));
+}
+
+/// The token `credential` (a `store.role-credential` record's) names is
+/// gone: its accessor no longer resolves on the server.
+fn assert_token_gone(server: &BaoServer, credential: &str) {
     let accessor = credential
         .split("(accessor ")
         .nth(1)
@@ -105,7 +112,6 @@ fn each_run_gets_a_scoped_token_that_is_revoked_when_it_ends() {
     );
     assert_eq!(status, 400, "the run's token outlived the run: {body}");
     assert!(body.contains("invalid accessor"), "{body}");
-    assert!(!format!("{events:?}").contains(CANARY));
 }
 
 /// The server, not only the host, holds the planner to metadata: its run's
@@ -390,4 +396,104 @@ fn the_cli_reaches_openbao_over_tls_with_the_ca_from_a_flag_or_the_environment()
         "{stderr}"
     );
     assert!(!stderr.contains(&server.root_token) && !stderr.contains(CANARY));
+}
+
+/// Records into memory and, as the run's store token goes on record
+/// (before the guest starts), freezes the server: the role's first store
+/// call meets a server that takes its request and never answers.
+struct FreezesTheServerAtMint {
+    events: MemorySink,
+    server: ServerProcess,
+}
+
+impl EventSink for FreezesTheServerAtMint {
+    fn record(&self, event: &CallEvent) -> Result<(), SinkError> {
+        if event.call == "store.role-credential" {
+            self.server.freeze();
+        }
+        self.events.record(event)
+    }
+}
+
+/// A server that stops answering mid-run holds a role only to its
+/// `wall_ms`, not to the store's own 10 s request timeout: the store call
+/// is cut off at the deadline and recorded so, the run ends with the
+/// `wall_ms` error, and the run token's end is on record: it expired
+/// with the run while the server was frozen, so its revoke-self is
+/// refused, and the host confirms by its accessor that it is gone.
+#[test]
+fn a_server_that_stops_answering_mid_run_holds_a_role_only_to_its_deadline() {
+    const WALL_MS: u64 = 1000;
+    let server = BaoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let root = Arc::new(OpenBaoStore::new(
+        &server.addr(),
+        &server.root_token,
+        "secret",
+    ));
+    seed_canary(&root);
+    let sink = Arc::new(FreezesTheServerAtMint {
+        events: MemorySink::new(),
+        server: server.process(),
+    });
+    let host = Host::new(
+        HostConfig::new(dir.path()),
+        sink.clone(),
+        root,
+        Arc::new(Redactor::ephemeral()),
+    )
+    .unwrap();
+    let policy = policy(
+        dir.path(),
+        &format!("[roles.planner]\ncomponent = \"planner\"\nlimits = {{ fuel = 2_000_000_000, wall_ms = {WALL_MS} }}\n[roles.planner.grants]\nlog = {{}}\nsecrets-meta = {{ paths = [\"npm/**\"] }}\n"),
+    );
+    let prepared = host.prepare(&policy, RoleName::Planner).unwrap();
+    // The revocation after the run needs the server back.
+    let thaw = {
+        let process = server.process();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(WALL_MS + 1500));
+            process.thaw();
+        })
+    };
+    let started = Instant::now();
+    let result = host.run(
+        &prepared,
+        &task(&support::plan_task(&["npm/"], "2026-01-01T00:00:00Z")),
+    );
+    let ended = started.elapsed();
+    thaw.join().unwrap();
+    match result {
+        Err(RunError::Limit {
+            role: RoleName::Planner,
+            limit: LimitHit::WallClock { limit_ms: WALL_MS },
+        }) => {}
+        other => panic!("expected the wall_ms error, got {other:?}"),
+    }
+    // The run itself ended at its deadline; what follows it is the
+    // revocation, which waited for the thaw.
+    let events = sink.events.events();
+    let cut: Vec<_> = events
+        .iter()
+        .filter(|e| e.call.starts_with("secrets-meta."))
+        .collect();
+    assert_eq!(cut.len(), 1, "{cut:?}");
+    assert!(
+        cut[0].outcome.starts_with(&format!(
+            "stopped: the run's wall-clock deadline (limits.wall_ms = {WALL_MS})"
+        )),
+        "{}",
+        cut[0].outcome
+    );
+    assert!(
+        cut[0].duration_us < 2 * WALL_MS * 1000,
+        "the store call outlived the deadline: {} µs",
+        cut[0].duration_us
+    );
+    let revoked = events.last().unwrap();
+    assert_eq!(revoked.call, "store.revoke-role-credential");
+    assert_eq!(revoked.outcome, "ok", "{revoked:?}");
+    assert_token_gone(&server, revoked.args["credential"].as_str().unwrap());
+    assert!(ended < Duration::from_secs(10), "took {ended:?}");
+    assert!(!format!("{events:?}").contains(CANARY));
 }

@@ -137,6 +137,23 @@ impl BaoServer {
         self.dir.path().join(format!("bao-{}.log", self.starts))
     }
 
+    fn pid_path(&self) -> PathBuf {
+        self.dir.path().join(format!("bao-{}.pid", self.starts))
+    }
+
+    /// The running server's process, to freeze and thaw.
+    pub fn process(&self) -> ServerProcess {
+        self.written_pid()
+            .expect("the bao wrapper writes the server's pid as it starts it")
+    }
+
+    fn written_pid(&self) -> Option<ServerProcess> {
+        let pid = std::fs::read_to_string(self.pid_path()).ok()?;
+        Some(ServerProcess {
+            pid: pid.trim().parse().ok()?,
+        })
+    }
+
     /// The server's output so far (for failure messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
@@ -146,6 +163,7 @@ impl BaoServer {
         self.starts += 1;
         let script = r#""$@" >"$BAO_LOG" 2>&1 &
 pid=$!
+echo "$pid" >"$BAO_PID"
 read -r _ || true
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
@@ -170,6 +188,7 @@ exit 0"#;
             .arg(&self.bao)
             .args(&args)
             .env("BAO_LOG", self.log_path())
+            .env("BAO_PID", self.pid_path())
             .env("HOME", self.dir.path())
             .env_remove("BAO_ADDR")
             .env_remove("VAULT_ADDR")
@@ -243,6 +262,10 @@ exit 0"#;
     /// data in memory only, so everything is gone.
     pub fn stop(&mut self) {
         if let Some((mut child, stdin)) = self.running.take() {
+            // A frozen server would never act on the wrapper's SIGTERM.
+            if let Some(process) = self.written_pid() {
+                process.signal(libc::SIGCONT);
+            }
             drop(stdin); // the wrapper kills bao and waits for it
             let _ = child.wait();
         }
@@ -287,6 +310,31 @@ exit 0"#;
             .map(|(_, b)| b.to_string())
             .unwrap_or_default();
         (status, body)
+    }
+}
+
+/// A `bao server` process, by pid.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerProcess {
+    pid: libc::pid_t,
+}
+
+impl ServerProcess {
+    /// SIGSTOP: the port still accepts connections and takes requests,
+    /// and nothing answers them, as a server stuck on its disk would.
+    /// [`ServerProcess::thaw`] lets it answer what it was sent meanwhile.
+    pub fn freeze(self) {
+        assert!(self.signal(libc::SIGSTOP), "SIGSTOP to bao {}", self.pid);
+    }
+
+    pub fn thaw(self) {
+        assert!(self.signal(libc::SIGCONT), "SIGCONT to bao {}", self.pid);
+    }
+
+    /// Whether the process was there to take it.
+    fn signal(self, signal: libc::c_int) -> bool {
+        // SAFETY: kill(2) takes no pointers; the pid is the server's own.
+        unsafe { libc::kill(self.pid, signal) == 0 }
     }
 }
 

@@ -445,11 +445,12 @@ impl SecretStore for OpenBaoStore {
         );
         // Revoking comes after the run's end, so it is not held to it.
         let revoker = child.clone();
+        let minter = self.clone();
         child.deadline = Some(ends);
         Ok(Some(RoleRunStore::new(
             Arc::new(child),
             description,
-            move || revoker.revoke(),
+            move || minter.end_run_token(&revoker),
         )))
     }
 

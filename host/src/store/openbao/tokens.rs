@@ -103,6 +103,38 @@ impl OpenBaoStore {
         }
     }
 
+    /// Ends `run`, a token this store minted with
+    /// [`OpenBaoStore::token_for_role`]. The run's own revoke-self comes
+    /// first; when the server no longer honours the token (it expired with
+    /// a run that outlived its deadline, or its uses are spent), this
+    /// store asks after it by its accessor instead, so that "gone" is the
+    /// server's word and not a guess from a 403: an accessor the server
+    /// does not know is a dead token, one it knows is revoked through it.
+    pub fn end_run_token(&self, run: &OpenBaoStore) -> Result<(), StoreError> {
+        let reply = run.send(&RevokeTokenSelfRequest {})?;
+        match reply.status {
+            200 | 204 => return Ok(()),
+            401 | 403 => {}
+            _ => return Err(run.fail("revoke the token of", "(token)", &reply)),
+        }
+        let Some(accessor) = run.accessor.as_deref() else {
+            return Err(run.fail("revoke the token of", "(token)", &reply));
+        };
+        let reply = self.send(&LookupTokenAccessorRequest {
+            accessor: accessor.to_string(),
+        })?;
+        if reply.status == 400 && reply.errors().contains("invalid accessor") {
+            return Ok(());
+        }
+        let reply = self.send(&RevokeTokenAccessorRequest {
+            accessor: accessor.to_string(),
+        })?;
+        match reply.status {
+            200 | 204 => Ok(()),
+            _ => Err(self.fail("revoke the run token with accessor", accessor, &reply)),
+        }
+    }
+
     /// Revokes every outstanding token minted for `role`'s runs (found by
     /// their `agentward-role` metadata) and deletes the role's generated
     /// ACL policy, so that a narrowed policy holds at once: a run still
