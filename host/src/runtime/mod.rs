@@ -571,6 +571,17 @@ impl Host {
             return Err(RunError::Audit { role, source });
         }
         let outcome = match (outcome, calls.store_failure.take()) {
+            // A call the deadline cut ended the run, whatever the guest
+            // made of the error it got back: the calls whose host
+            // functions cannot trap (the secret store's) hand it one.
+            (Ok(_) | Err(RunError::Guest { .. }), _) if calls.stopped_at_deadline => {
+                Err(RunError::Limit {
+                    role,
+                    limit: LimitHit::WallClock {
+                        limit_ms: limits.wall_ms,
+                    },
+                })
+            }
             (Err(RunError::Guest { .. }), Some(message)) => {
                 Err(RunError::StoreFailed { role, message })
             }
