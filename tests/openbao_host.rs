@@ -17,21 +17,30 @@ use support::openbao::{BaoServer, ServerProcess};
 const CANARY: &str = "npm_CANARY_openbao_host_41f2";
 
 fn host_on(server: &BaoServer) -> (tempfile::TempDir, Arc<MemorySink>, Arc<OpenBaoStore>, Host) {
+    let sink = Arc::new(MemorySink::new());
+    let (dir, root, host) = host_recording_into(server, sink.clone());
+    (dir, sink, root, host)
+}
+
+/// A host on `server`'s root token, its events going to `sink`.
+fn host_recording_into(
+    server: &BaoServer,
+    sink: Arc<dyn EventSink>,
+) -> (tempfile::TempDir, Arc<OpenBaoStore>, Host) {
     let dir = tempfile::tempdir().unwrap();
     let root = Arc::new(OpenBaoStore::new(
         &server.addr(),
         &server.root_token,
         "secret",
     ));
-    let sink = Arc::new(MemorySink::new());
     let host = Host::new(
         HostConfig::new(dir.path()),
-        sink.clone(),
+        sink,
         root.clone(),
         Arc::new(Redactor::ephemeral()),
     )
     .unwrap();
-    (dir, sink, root, host)
+    (dir, root, host)
 }
 
 fn policy(dir: &std::path::Path, text: &str) -> Policy {
@@ -425,24 +434,12 @@ impl EventSink for FreezesTheServerAtMint {
 fn a_server_that_stops_answering_mid_run_holds_a_role_only_to_its_deadline() {
     const WALL_MS: u64 = 1000;
     let server = BaoServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let root = Arc::new(OpenBaoStore::new(
-        &server.addr(),
-        &server.root_token,
-        "secret",
-    ));
-    seed_canary(&root);
     let sink = Arc::new(FreezesTheServerAtMint {
         events: MemorySink::new(),
         server: server.process(),
     });
-    let host = Host::new(
-        HostConfig::new(dir.path()),
-        sink.clone(),
-        root,
-        Arc::new(Redactor::ephemeral()),
-    )
-    .unwrap();
+    let (dir, root, host) = host_recording_into(&server, sink.clone());
+    seed_canary(&root);
     let policy = policy(
         dir.path(),
         &format!("[roles.planner]\ncomponent = \"planner\"\nlimits = {{ fuel = 2_000_000_000, wall_ms = {WALL_MS} }}\n[roles.planner.grants]\nlog = {{}}\nsecrets-meta = {{ paths = [\"npm/**\"] }}\n"),

@@ -1026,7 +1026,7 @@ path "auth/token/lookup-self" { capabilities = ["read"] }
             .token_for_role("planner", &planner_scopes(), Duration::from_secs(300), 0)
             .unwrap();
         assert!(planner.read("npm/token", Label::Current).is_ok());
-        planner.revoke().unwrap();
+        root.end_run_token(&planner).unwrap();
         let err = planner.read("npm/token", Label::Current).unwrap_err();
         assert_unavailable_naming(&err, &[&server.addr(), "npm/token", "revoked", "fix:"]);
         let (status, _) = server.raw("GET", "secret/data/npm/token", planner.token(), "");

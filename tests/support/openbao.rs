@@ -278,13 +278,13 @@ exit 0"#;
         self.spawn();
     }
 
-    /// A raw HTTP request (no agentward code involved): (status, body).
     /// The ACL policy `name` as the root token reads it: the status and
     /// the answer.
     pub fn policy(&self, name: &str) -> (u16, String) {
         self.raw("GET", &format!("sys/policy/{name}"), &self.root_token, "")
     }
 
+    /// A raw HTTP request (no agentward code involved): (status, body).
     pub fn raw(&self, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
         let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();

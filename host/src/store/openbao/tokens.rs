@@ -94,44 +94,39 @@ impl OpenBaoStore {
         self.token.as_str()
     }
 
-    /// Revokes this store's own token (and its children).
-    pub fn revoke(&self) -> Result<(), StoreError> {
-        let reply = self.send(&RevokeTokenSelfRequest {})?;
-        match reply.status {
-            200 | 204 => Ok(()),
-            _ => Err(self.fail("revoke the token of", "(token)", &reply)),
+    /// Ends `run`, a token this store minted with
+    /// [`OpenBaoStore::token_for_role`] (and its children). The run's own
+    /// revoke-self comes first. When the server no longer honours the
+    /// token (it expired with a run that outlived its deadline, or its
+    /// uses are spent), this store revokes it by its accessor instead,
+    /// which the server answers with success, or says no token stands
+    /// behind it: either way none is left, on the server's word rather
+    /// than a guess from a 403.
+    pub fn end_run_token(&self, run: &OpenBaoStore) -> Result<(), StoreError> {
+        let reply = run.send(&RevokeTokenSelfRequest {})?;
+        match (reply.status, run.accessor.as_deref()) {
+            (200 | 204, _) => Ok(()),
+            (401 | 403, Some(accessor)) => self
+                .revoke_accessor(accessor, "revoke the run token with accessor", accessor)
+                .map(|_| ()),
+            _ => Err(run.fail("revoke the token of", "(token)", &reply)),
         }
     }
 
-    /// Ends `run`, a token this store minted with
-    /// [`OpenBaoStore::token_for_role`]. The run's own revoke-self comes
-    /// first; when the server no longer honours the token (it expired with
-    /// a run that outlived its deadline, or its uses are spent), this
-    /// store asks after it by its accessor instead, so that "gone" is the
-    /// server's word and not a guess from a 403: an accessor the server
-    /// does not know is a dead token, one it knows is revoked through it.
-    pub fn end_run_token(&self, run: &OpenBaoStore) -> Result<(), StoreError> {
-        let reply = run.send(&RevokeTokenSelfRequest {})?;
-        match reply.status {
-            200 | 204 => return Ok(()),
-            401 | 403 => {}
-            _ => return Err(run.fail("revoke the token of", "(token)", &reply)),
-        }
-        let Some(accessor) = run.accessor.as_deref() else {
-            return Err(run.fail("revoke the token of", "(token)", &reply));
-        };
-        let reply = self.send(&LookupTokenAccessorRequest {
-            accessor: accessor.to_string(),
-        })?;
-        if reply.status == 400 && reply.errors().contains("invalid accessor") {
-            return Ok(());
-        }
+    /// Revokes the token with `accessor`; an error says it could not
+    /// `what` `whose`. `Ok(false)`: the server holds no token behind the
+    /// accessor any more (it expired, perhaps while being revoked).
+    fn revoke_accessor(&self, accessor: &str, what: &str, whose: &str) -> Result<bool, StoreError> {
         let reply = self.send(&RevokeTokenAccessorRequest {
             accessor: accessor.to_string(),
         })?;
+        let gone = |errors: String| {
+            errors.contains("token not found") || errors.contains("invalid accessor")
+        };
         match reply.status {
-            200 | 204 => Ok(()),
-            _ => Err(self.fail("revoke the run token with accessor", accessor, &reply)),
+            200 | 204 => Ok(true),
+            400 if gone(reply.errors()) => Ok(false),
+            _ => Err(self.fail(what, whose, &reply)),
         }
     }
 
@@ -170,11 +165,9 @@ impl OpenBaoStore {
             if minted_for.as_deref() != Some(role) {
                 continue;
             }
-            let reply = self.send(&RevokeTokenAccessorRequest { accessor })?;
-            if !matches!(reply.status, 200 | 204) {
-                return Err(self.fail("revoke a token of role", role, &reply));
+            if self.revoke_accessor(&accessor, "revoke a token of role", role)? {
+                revoked += 1;
             }
-            revoked += 1;
         }
         let name = format!("agentward-role-{role}");
         let reply = self.send(&DeletePolicyRequest { name: name.clone() })?;
